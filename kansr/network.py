@@ -1,0 +1,361 @@
+"""Kolmogorov-Arnold Networks: layers of learnable 1-D edge functions summed at nodes.
+
+Every edge ``(i -> o)`` of a layer carries
+
+    phi_oi(x) = w_oi * b(x) + sum_m c_oim * B_m,i(x)
+
+with ``b`` the base function (SiLU by default) and ``B_m,i`` the B-splines on the knots of
+input ``i``. Stacking ``A_i = [B_1..B_n(x_i), b(x_i)]`` the whole layer is one matrix product
+of ``(batch, n_in * (n + 1))`` by ``(n_in * (n + 1), n_out)``; the weight tensor
+``(n_in, n + 1, n_out)`` keeps each edge's function readable as its slice ``[i, :, o]``.
+
+The network knows nothing about estimators or sympy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .splines import (
+    BasisWithBase,
+    _base_and_derivative,
+    KnotLookup,
+    bspline_basis,
+    extend_knots,
+    fit_coefficients,
+    knot_lookup,
+    uniform_knots,
+)
+
+__all__ = ["KANLayer", "KAN", "sparsity_penalty"]
+
+
+class KANLayer(nn.Module):
+    """One KAN layer mapping ``(batch, n_in)`` to ``(batch, n_out)``.
+
+    Parameters
+    ----------
+    n_in, n_out : number of input and output nodes.
+    grid : number of grid intervals ``G``.
+    k : spline order.
+    base_fun : ``"silu"``, ``"identity"`` or ``"zero"``.
+    grid_range : initial core interval of every input's grid.
+    noise_scale : standard deviation of the initial spline coefficients (times ``1/sqrt(n_in)``).
+    generator : torch generator for the initialisation (global RNG state is never used).
+
+    Attributes
+    ----------
+    weight : ``(n_in, G + k + 1, n_out)`` parameter; ``weight[i, :G+k, o]`` are the spline
+        coefficients of edge ``i -> o`` and ``weight[i, G+k, o]`` its base weight.
+    bias : ``(n_out,)`` parameter added to every output node.
+    knots : ``(n_in, G + 2k + 1)`` buffer, the extended grid of each input.
+    mask : ``(n_in, n_out)`` buffer of 0/1; a masked edge contributes nothing.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        grid: int = 5,
+        k: int = 3,
+        base_fun: str = "silu",
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        noise_scale: float = 0.1,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if grid < 1 or k < 1:
+            raise ValueError(f"grid and k must be >= 1, got grid={grid}, k={k}")
+        _base_and_derivative(torch.zeros(1), base_fun)  # validates the name
+        self.n_in, self.n_out, self.grid, self.k, self.base_fun = n_in, n_out, grid, k, base_fun
+        factory = {"dtype": dtype, "device": device}
+        low = torch.full((n_in,), float(grid_range[0]), **factory)
+        high = torch.full((n_in,), float(grid_range[1]), **factory)
+        self.register_buffer("knots", uniform_knots(low, high, grid, k))
+        self.register_buffer("mask", torch.ones(n_in, n_out, **factory))
+        n_basis = grid + k
+        weight = torch.empty(n_in, n_basis + 1, n_out, **factory)
+        gen_device = "cpu" if generator is None else generator.device
+        spline = torch.randn(n_in, n_basis, n_out, generator=generator, device=gen_device)
+        base = torch.rand(n_in, n_out, generator=generator, device=gen_device) * 2 - 1
+        weight[:, :n_basis, :] = (spline * noise_scale / n_in**0.5).to(**factory)
+        weight[:, n_basis, :] = (base / n_in**0.5).to(**factory)
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(torch.zeros(n_out, **factory))
+
+    @property
+    def n_basis(self) -> int:
+        """Number of B-spline functions per input, ``G + k``."""
+        return self.knots.shape[1] - 1 - self.k
+
+    def masked_weight(self) -> torch.Tensor:
+        """Effective weight ``(n_in, n + 1, n_out)`` with masked edges zeroed."""
+        return self.weight * self.mask[:, None, :]
+
+    def lookup(self) -> KnotLookup:
+        """The :class:`~kansr.splines.KnotLookup` of the current knots (cached)."""
+        key = (self.knots.data_ptr(), self.knots._version, self.knots.device, self.knots.dtype)
+        if getattr(self, "_lookup_key", None) != key:
+            self._lookup = knot_lookup(self.knots, self.k)
+            self._lookup_key = key
+        return self._lookup
+
+    def basis(self, x: torch.Tensor) -> torch.Tensor:
+        """``A (batch, n_in, n + 1)``: spline basis of every input, base function last."""
+        return BasisWithBase.apply(x, self.knots, self.k, self.base_fun, self.lookup())
+
+    def forward_from_basis(self, basis: torch.Tensor) -> torch.Tensor:
+        """Layer output ``(batch, n_out)`` from ``basis (batch, n_in, n + 1)``: one matmul."""
+        w = self.masked_weight().reshape(-1, self.n_out)  # (n_in * (n + 1), n_out)
+        return torch.addmm(self.bias, basis.reshape(basis.shape[0], -1), w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (batch, n_in) -> (batch, n_out)``."""
+        return self.forward_from_basis(self.basis(x))
+
+    def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """``phi (batch, n_in, n_out)``: every edge's output at ``x`` (masked edges are 0)."""
+        return torch.einsum("bip,ipo->bio", self.basis(x), self.masked_weight())
+
+    def edge_std(self, basis: torch.Tensor) -> torch.Tensor:
+        """Batch standard deviation of every edge's output, ``(n_in, n_out)``.
+
+        Uses ``Var phi_oi = w_oi^T Cov(A_i) w_oi`` (unbiased covariance, as ``torch.std``), so no
+        ``(batch, n_in, n_out)`` tensor is formed. Differentiable.
+        """
+        per_input = basis.transpose(0, 1).contiguous()  # (n_in, batch, n + 1)
+        centred = per_input - per_input.mean(1, keepdim=True)
+        cov = torch.bmm(centred.transpose(1, 2), centred)  # (n_in, n + 1, n + 1)
+        cov = cov / max(basis.shape[0] - 1, 1)
+        w = self.masked_weight()
+        var = (torch.bmm(cov, w) * w).sum(1)  # (n_in, n_out)
+        tiny = torch.finfo(var.dtype).eps
+        return torch.sqrt(var.clamp_min(0) + tiny * tiny)
+
+    # ------------------------------------------------------------------ grids
+    @torch.no_grad()
+    def _spline_values(self, x: torch.Tensor) -> torch.Tensor:
+        """Spline part of every edge at ``x``: ``(n_in, batch, n_out)`` in float64."""
+        b = bspline_basis(x, self.knots, self.k).to(torch.float64)  # (batch, n_in, n)
+        coef = self.weight[:, : self.n_basis, :].to(torch.float64)  # (n_in, n, n_out)
+        return torch.bmm(b.transpose(0, 1), coef)
+
+    @torch.no_grad()
+    def _refit(self, new_knots: torch.Tensor, x_fit: torch.Tensor, targets: torch.Tensor) -> None:
+        """Install ``new_knots`` and least-squares refit coefficients to ``targets``."""
+        n_new = new_knots.shape[1] - 1 - self.k
+        basis = bspline_basis(x_fit, new_knots, self.k).transpose(0, 1)  # (n_in, N, n_new)
+        coef = fit_coefficients(basis, targets).to(self.weight.dtype)  # (n_in, n_new, n_out)
+        base_w = self.weight[:, self.n_basis : self.n_basis + 1, :]
+        new_weight = torch.cat([coef, base_w], dim=1)
+        if new_weight.shape == self.weight.shape:
+            self.weight.copy_(new_weight)  # keep the Parameter object (optimizers hold it)
+        else:
+            self.weight = nn.Parameter(new_weight.contiguous())
+        self.knots = new_knots.to(self.knots.dtype).contiguous()
+        self._lookup_key = None
+        self.grid = n_new - self.k
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, grid_eps: float = 0.02) -> None:
+        """Move knots to the sample quantiles of ``x (batch, n_in)``, keeping the functions.
+
+        The new core grid is ``grid_eps * uniform + (1 - grid_eps) * quantiles`` over the range
+        of each input; coefficients are refit by least squares on ``x`` (float64, one
+        factorisation per input).
+        """
+        g = self.grid
+        x_sorted = torch.sort(x.to(torch.float64), dim=0).values  # (batch, n_in)
+        n = x_sorted.shape[0]
+        ranks = torch.linspace(0, n - 1, g + 1, dtype=torch.float64, device=x.device)
+        lo_r, frac = ranks.floor().long(), ranks - ranks.floor()
+        hi_r = (lo_r + 1).clamp(max=n - 1)
+        adaptive = x_sorted[lo_r] * (1 - frac[:, None]) + x_sorted[hi_r] * frac[:, None]
+        low, high = x_sorted[0], x_sorted[-1]
+        flat = (high - low) <= 1e-12 * (1 + high.abs())
+        low = torch.where(flat, low - 1, low)
+        high = torch.where(flat, high + 1, high)
+        steps = torch.linspace(0, 1, g + 1, dtype=torch.float64, device=x.device)
+        uniform = low[None, :] + steps[:, None] * (high - low)[None, :]  # (g + 1, n_in)
+        adaptive = torch.where(flat[None, :], uniform, adaptive)
+        core = (grid_eps * uniform + (1 - grid_eps) * adaptive).t()  # (n_in, g + 1)
+        targets = self._spline_values(x)
+        self._refit(extend_knots(core, self.k), x, targets)
+
+    @torch.no_grad()
+    def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
+        """Refine to ``new_grid`` intervals on the same core interval, keeping the functions.
+
+        When ``new_grid`` is a multiple of the current grid, the new knots contain the old
+        ones and the refit is exact on the core interval (knot insertion, computed by least
+        squares on dense points). Otherwise knot positions are interpolated.
+        """
+        g, k = self.grid, self.k
+        core = self.knots[:, k : g + k + 1].to(torch.float64)  # (n_in, g + 1)
+        pos = torch.linspace(0, g, new_grid + 1, dtype=torch.float64, device=core.device)
+        lo = pos.floor().long().clamp(max=g - 1)
+        frac = pos - lo
+        new_core = core[:, lo] * (1 - frac) + core[:, lo + 1] * frac  # (n_in, new_grid + 1)
+        n_points = 4 * (new_grid + k) + 16
+        steps = torch.linspace(0, 1, n_points, dtype=torch.float64, device=core.device)
+        dense = core[:, :1] + steps[None, :] * (core[:, -1:] - core[:, :1])  # (n_in, P)
+        points = dense.t()
+        if x is not None:
+            points = torch.cat([points, x.to(torch.float64)], dim=0)
+        targets = self._spline_values(points.to(self.knots.dtype))
+        self._refit(extend_knots(new_core, k), points, targets)
+
+
+def sparsity_penalty(
+    edge_scale: torch.Tensor, lamb_l1: float = 1.0, lamb_entropy: float = 2.0
+) -> torch.Tensor:
+    """KAN paper's sparsity penalty of one layer from per-edge magnitudes ``(n_in, n_out)``.
+
+    ``lamb_l1 * sum |phi| + lamb_entropy * (row entropy + column entropy)``, with the
+    entropies of the normalised magnitudes into each output and out of each input (as pykan).
+    """
+    vec = edge_scale.t()  # (n_out, n_in)
+    l1 = vec.sum()
+    p_row = vec / (vec.sum(1, keepdim=True) + 1)
+    p_col = vec / (vec.sum(0, keepdim=True) + 1)
+    ent_row = -(p_row * torch.log2(p_row + 1e-4)).sum(1).mean()
+    ent_col = -(p_col * torch.log2(p_col + 1e-4)).sum(0).mean()
+    return lamb_l1 * l1 + lamb_entropy * (ent_row + ent_col)
+
+
+class KAN(nn.Module):
+    """A stack of :class:`KANLayer` mapping ``(batch, width[0])`` to ``(batch, width[-1])``.
+
+    Parameters
+    ----------
+    width : node counts ``[n_in, hidden..., n_out]``.
+    grid, k, base_fun, grid_range, noise_scale : as in :class:`KANLayer`.
+    dtype, device : of parameters and buffers.
+    seed : seed of a private generator for the initialisation (``None``: nondeterministic).
+    """
+
+    def __init__(
+        self,
+        width: Sequence[int],
+        grid: int = 5,
+        k: int = 3,
+        base_fun: str = "silu",
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        noise_scale: float = 0.1,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        width = [int(w) for w in width]
+        if len(width) < 2 or min(width) < 1:
+            raise ValueError(f"width needs at least two positive entries, got {width}")
+        self.width = width
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(int(seed))
+        self.layers = nn.ModuleList(
+            KANLayer(
+                width[i], width[i + 1], grid, k, base_fun, grid_range, noise_scale,
+                dtype=dtype, device=device, generator=generator,
+            )
+            for i in range(len(width) - 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (batch, width[0]) -> (batch, width[-1])``."""
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward_with_penalty(
+        self, x: torch.Tensor, lamb_l1: float = 1.0, lamb_entropy: float = 2.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output and the exact sample-based sparsity penalty summed over layers.
+
+        Each edge's magnitude is its batch standard deviation divided by (the standard
+        deviation of its input + 0.1), as in the KAN paper's code, computed through the
+        covariance identity of :meth:`KANLayer.edge_std`.
+        """
+        penalty = x.new_zeros(())
+        for layer in self.layers:
+            basis = layer.basis(x)
+            scale = layer.edge_std(basis) / (x.std(0)[:, None] + 0.1)
+            penalty = penalty + sparsity_penalty(scale, lamb_l1, lamb_entropy)
+            x = layer.forward_from_basis(basis)
+        return x, penalty
+
+    @torch.no_grad()
+    def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Inputs of every layer plus the final output: ``len(width)`` tensors."""
+        out = [x]
+        for layer in self.layers:
+            x = layer(x)
+            out.append(x)
+        return out
+
+    @torch.no_grad()
+    def edge_activations(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, ``(inputs (batch, n_in), phi (batch, n_in, n_out))`` at ``x``."""
+        result = []
+        for layer in self.layers:
+            result.append((x, layer.edge_activations(x)))
+            x = layer(x)
+        return result
+
+    @torch.no_grad()
+    def edge_scores(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Importance of every edge, per layer ``(n_in, n_out)``, attributed from the outputs.
+
+        Output nodes have importance 1. Backwards, an edge's score is its output's importance
+        times the edge's batch std over the std of that output node; an input node's score is
+        the sum of its outgoing edges' scores.
+        """
+        stds, out_stds = [], []
+        for layer in self.layers:
+            basis = layer.basis(x)
+            stds.append(layer.edge_std(basis))
+            x = layer.forward_from_basis(basis)
+            out_stds.append(x.std(0) if x.shape[0] > 1 else torch.ones_like(x[0]))
+        node = torch.ones(self.width[-1], dtype=x.dtype, device=x.device)
+        scores: list[torch.Tensor] = []
+        for std, out_std in zip(reversed(stds), reversed(out_stds)):
+            edge = std * (node / (out_std + 1e-12))[None, :]
+            scores.append(edge)
+            node = edge.sum(1)
+        return scores[::-1]
+
+    @torch.no_grad()
+    def node_scores(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Importance of the nodes of every level: ``len(width)`` tensors."""
+        edges = self.edge_scores(x)
+        nodes = [e.sum(1) for e in edges]
+        nodes.append(torch.ones(self.width[-1], dtype=edges[-1].dtype, device=edges[-1].device))
+        return nodes
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, grid_eps: float = 0.02) -> None:
+        """Update every layer's grid from its inputs at ``x``, first layer first."""
+        for layer in self.layers:
+            layer.update_grid(x, grid_eps)
+            x = layer(x)
+
+    @torch.no_grad()
+    def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
+        """Refine every layer's grid to ``new_grid`` intervals, keeping the functions."""
+        for layer in self.layers:
+            inputs = x
+            layer.extend_grid(new_grid, inputs)
+            if x is not None:
+                x = layer(x)
+
+    def n_parameters(self) -> int:
+        """Number of trainable scalars."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
