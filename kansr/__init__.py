@@ -1,0 +1,7 @@
+"""kansr: symbolic regression with Kolmogorov-Arnold Networks and a scikit-learn API."""
+
+from .estimator import KANRegressor
+from .network import KAN
+
+__all__ = ["KAN", "KANRegressor", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,294 @@
+"""scikit-learn estimators: :class:`KANRegressor`.
+
+The estimator is the only place that decides the order of the workflow: validate -> scale ->
+build the network -> train. Inputs and the target are standardised internally; the scaling is
+kept (``x_mean_``, ``x_scale_``, ``y_mean_``, ``y_scale_``) so that formulas can later be written
+in the user's original units.
+"""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .network import KAN
+from .training import TrainConfig, TrainingDiverged, train
+
+__all__ = ["KANRegressor"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant)."""
+    mean = values.mean(axis=0)
+    std = values.std(axis=0)
+    std = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+    return mean, std
+
+
+class KANRegressor(RegressorMixin, BaseEstimator):
+    """Regression with a Kolmogorov-Arnold Network.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(5,)
+        Widths of the hidden layers; the network is ``[n_features, *hidden, 1]``.
+    grid : int, default=5
+        Number of B-spline grid intervals per edge.
+    spline_order : int, default=3
+        Order ``k`` of the B-splines (3 = cubic).
+    base_function : {"silu", "identity", "zero"}, default="silu"
+        Residual function ``b`` of every edge, ``phi = w_b * b(x) + spline(x)``.
+    solver : {"lbfgs", "adam"}, default="lbfgs"
+        Full-batch LBFGS (small and medium data) or mini-batch Adam (large data).
+    max_iter : int, default=100
+        Maximum number of optimizer steps (LBFGS: 10 iterations each) or epochs (Adam).
+    tol : float, default=1e-7
+        Relative loss improvement that counts as progress for stopping.
+    n_iter_no_change : int, default=10
+        Steps without progress before training stops.
+    learning_rate_init : float or None, default=None
+        Step size; ``None`` uses 1.0 for LBFGS and 0.01 for Adam.
+    batch_size : int, default=256
+        Mini-batch size of Adam.
+    sparsity : float, default=0.0
+        Weight of the KAN sparsity penalty (L1 + entropy of edge magnitudes), relative to the
+        mean squared error of the standardised target.
+    entropy_weight : float, default=2.0
+        Weight of the entropy part of the sparsity penalty.
+    grid_update_until : int, default=50
+        Grids are refreshed from the data every 5 steps until this step (0: never).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its loss stops improving and
+        keep the best parameters.
+    validation_fraction : float, default=0.1
+        Share of the data held out when ``early_stopping`` is true.
+    max_time : float or None, default=None
+        Wall-clock budget of the training in seconds.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the network.
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and the mini-batch order; global RNG state is never used.
+    verbose : int, default=0
+        Print training and validation loss every 10 steps when positive.
+
+    Attributes
+    ----------
+    module_ : kansr.network.KAN
+        The trained network (on standardised data).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names when ``X`` was a DataFrame with string column names.
+    x_mean_, x_scale_ : ndarray of shape (n_features_in_,)
+        Standardisation of the inputs: ``z = (x - x_mean_) / x_scale_``.
+    y_mean_, y_scale_ : float
+        Standardisation of the target.
+    n_iter_ : int
+        Optimizer steps (or epochs) run.
+    loss_curve_ : list of float
+        Training objective after every step (standardised units).
+    validation_scores_ : list of float or None
+        Validation mean squared error per step when ``early_stopping``.
+    stop_reason_ : str
+        ``"max_iter"``, ``"converged"``, ``"early_stopping"`` or ``"max_time"``.
+    fit_time_ : float
+        Seconds spent in :meth:`fit`.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "grid": [Interval(Integral, 1, None, closed="left")],
+        "spline_order": [Interval(Integral, 1, None, closed="left")],
+        "base_function": [StrOptions({"silu", "identity", "zero"})],
+        "solver": [StrOptions({"lbfgs", "adam"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "grid_update_until": [Interval(Integral, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(5,),
+        *,
+        grid=5,
+        spline_order=3,
+        base_function="silu",
+        solver="lbfgs",
+        max_iter=100,
+        tol=1e-7,
+        n_iter_no_change=10,
+        learning_rate_init=None,
+        batch_size=256,
+        sparsity=0.0,
+        entropy_weight=2.0,
+        grid_update_until=50,
+        early_stopping=False,
+        validation_fraction=0.1,
+        max_time=None,
+        dtype="float64",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.grid = grid
+        self.spline_order = spline_order
+        self.base_function = base_function
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.sparsity = sparsity
+        self.entropy_weight = entropy_weight
+        self.grid_update_until = grid_update_until
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.max_time = max_time
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ helpers
+    def _hidden_sizes(self) -> list[int]:
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or (sizes.size and not np.issubdtype(sizes.dtype, np.integer)):
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of integers, got {self.hidden_layer_sizes!r}"
+            )
+        if np.any(sizes < 1):
+            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}")
+        return [int(s) for s in sizes]
+
+    def _torch(self, values: np.ndarray) -> torch.Tensor:
+        return torch.tensor(values, dtype=_DTYPES[self.dtype], device=self.device)
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            solver=self.solver,
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate_init,
+            batch_size=self.batch_size,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            sparsity=self.sparsity,
+            entropy_weight=self.entropy_weight,
+            grid_update_until=self.grid_update_until,
+            max_time=self.max_time,
+            verbose=int(self.verbose),
+        )
+
+    # ------------------------------------------------------------------ API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the network to ``X (n_samples, n_features)`` and ``y (n_samples,)``.
+
+        Returns
+        -------
+        self : KANRegressor
+        """
+        start = time.perf_counter()
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_min_samples=2
+        )
+        hidden = self._hidden_sizes()
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        rng = check_random_state(self.random_state)
+        x_mean, x_scale = _scale(X)
+        y_mean, y_scale = _scale(y[:, None])
+        z = (X - x_mean) / x_scale
+        t = (y - y_mean[0]) / y_scale[0]
+        if not (np.all(np.isfinite(z)) and np.all(np.isfinite(t))):
+            raise ValueError("Input values are too large to standardise in float64.")
+
+        train_idx = np.arange(X.shape[0])
+        val_idx = np.arange(0)
+        if self.early_stopping:
+            n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
+            if X.shape[0] - n_val < 2:
+                raise ValueError(
+                    f"early_stopping needs at least 2 training samples after holding out "
+                    f"{n_val} for validation; got {X.shape[0]} samples"
+                )
+            perm = rng.permutation(X.shape[0])
+            val_idx, train_idx = perm[:n_val], perm[n_val:]
+
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        module = KAN(
+            [X.shape[1], *hidden, 1],
+            grid=self.grid,
+            k=self.spline_order,
+            base_fun=self.base_function,
+            dtype=_DTYPES[self.dtype],
+            device=self.device,
+            seed=seed,
+        )
+        generator = torch.Generator().manual_seed(seed + 1)
+        zt, tt = self._torch(z), self._torch(t[:, None])
+        try:
+            result = train(
+                module,
+                zt[train_idx],
+                tt[train_idx],
+                self._train_config(),
+                x_val=zt[val_idx] if val_idx.size else None,
+                y_val=tt[val_idx] if val_idx.size else None,
+                generator=generator,
+            )
+        except TrainingDiverged as exc:
+            raise RuntimeError(
+                f"KANRegressor training diverged: {exc}. Try a smaller learning_rate_init, "
+                "solver='adam', or dtype='float64'; the estimator was left unfitted."
+            ) from exc
+
+        self.module_ = module.eval()
+        self.x_mean_, self.x_scale_ = x_mean, x_scale
+        self.y_mean_, self.y_scale_ = float(y_mean[0]), float(y_scale[0])
+        self.n_iter_ = max(result.n_iter, 1)
+        self.loss_curve_ = result.loss_curve
+        self.validation_scores_ = result.validation_curve if self.early_stopping else None
+        self.stop_reason_ = result.stop_reason
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets ``(n_samples,)`` in the units of the training target."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
+        out = np.empty(z.shape[0], dtype=np.float64)
+        with torch.no_grad():
+            for begin in range(0, z.shape[0], 4096):
+                chunk = self._torch(z[begin : begin + 4096])
+                out[begin : begin + 4096] = self.module_(chunk)[:, 0].double().cpu().numpy()
+        return out * self.y_scale_ + self.y_mean_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
