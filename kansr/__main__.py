@@ -1,0 +1,8 @@
+"""``python -m kansr``: the command line interface of :mod:`kansr.cli`."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
