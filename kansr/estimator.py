@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .network import KAN
-from .training import TrainConfig, TrainingDiverged, train
+from .training import TrainConfig, TrainingDiverged, TrainResult, train
 
 __all__ = ["KANRegressor"]
 
@@ -100,7 +100,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Validation mean squared error per step when ``early_stopping``.
     stop_reason_ : str
-        ``"max_iter"``, ``"converged"``, ``"early_stopping"`` or ``"max_time"``.
+        ``"max_iter"``, ``"converged"``, ``"early_stopping"``, ``"max_time"`` or
+        ``"constant_target"`` (nothing was trained: the prediction is the constant).
     fit_time_ : float
         Seconds spent in :meth:`fit`.
     """
@@ -178,10 +179,13 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
         if sizes.ndim != 1 or (sizes.size and not np.issubdtype(sizes.dtype, np.integer)):
             raise ValueError(
-                f"hidden_layer_sizes must be a sequence of integers, got {self.hidden_layer_sizes!r}"
+                "hidden_layer_sizes must be a sequence of integers, "
+                f"got {self.hidden_layer_sizes!r}"
             )
         if np.any(sizes < 1):
-            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}")
+            raise ValueError(
+                f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}"
+            )
         return [int(s) for s in sizes]
 
     def _torch(self, values: np.ndarray) -> torch.Tensor:
@@ -250,21 +254,28 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         )
         generator = torch.Generator().manual_seed(seed + 1)
         zt, tt = self._torch(z), self._torch(t[:, None])
-        try:
-            result = train(
-                module,
-                zt[train_idx],
-                tt[train_idx],
-                self._train_config(),
-                x_val=zt[val_idx] if val_idx.size else None,
-                y_val=tt[val_idx] if val_idx.size else None,
-                generator=generator,
-            )
-        except TrainingDiverged as exc:
-            raise RuntimeError(
-                f"KANRegressor training diverged: {exc}. Try a smaller learning_rate_init, "
-                "solver='adam', or dtype='float64'; the estimator was left unfitted."
-            ) from exc
+        if np.ptp(y) == 0:  # constant target: the model is that constant, nothing to train
+            with torch.no_grad():
+                last = module.layers[-1]
+                last.weight.zero_()
+                last.bias.zero_()
+            result = TrainResult(stop_reason="constant_target")
+        else:
+            try:
+                result = train(
+                    module,
+                    zt[train_idx],
+                    tt[train_idx],
+                    self._train_config(),
+                    x_val=zt[val_idx] if val_idx.size else None,
+                    y_val=tt[val_idx] if val_idx.size else None,
+                    generator=generator,
+                )
+            except TrainingDiverged as exc:
+                raise RuntimeError(
+                    f"KANRegressor training diverged: {exc}. Try a smaller learning_rate_init, "
+                    "solver='adam', or dtype='float64'; the estimator was left unfitted."
+                ) from exc
 
         self.module_ = module.eval()
         self.x_mean_, self.x_scale_ = x_mean, x_scale

@@ -21,16 +21,50 @@ from torch import nn
 
 from .splines import (
     BasisWithBase,
-    _base_and_derivative,
     KnotLookup,
+    _base_and_derivative,
     bspline_basis,
     extend_knots,
-    fit_coefficients,
     knot_lookup,
+    solve_normal_equations,
     uniform_knots,
 )
 
-__all__ = ["KANLayer", "KAN", "sparsity_penalty"]
+__all__ = ["EdgeVariance", "KANLayer", "KAN", "sparsity_penalty"]
+
+
+class EdgeVariance(torch.autograd.Function):
+    """Batch variance of every edge, ``Var phi_oi = w_oi^T Cov(A_i) w_oi``, with its gradient.
+
+    ``basis (batch, n_in, p)``, ``weight (n_in, p, n_out)`` -> ``(n_in, n_out)`` (unbiased, as
+    ``torch.std``). The covariance is one Gram per input; the backward pass is written by hand
+    (``dVar/dA_i = 2 (A_i - mean_i) W_i diag(g_i) W_i^T / (N - 1)``), so no
+    ``(batch, n_in, n_out)`` tensor and no centred copy of the basis is ever formed.
+    """
+
+    @staticmethod
+    def forward(ctx, basis, weight):  # noqa: D102
+        n = basis.shape[0]
+        mean = basis.mean(0)  # (n_in, p)
+        gram = torch.bmm(basis.permute(1, 2, 0), basis.permute(1, 0, 2))  # (n_in, p, p)
+        cov = (gram - n * mean[:, :, None] * mean[:, None, :]) / max(n - 1, 1)
+        cov_w = torch.bmm(cov, weight)  # (n_in, p, n_out)
+        ctx.save_for_backward(basis, mean, weight, cov_w)
+        return (cov_w * weight).sum(1)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        basis, mean, weight, cov_w = ctx.saved_tensors
+        n = basis.shape[0]
+        grad_basis = grad_weight = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = 2 * cov_w * grad[:, None, :]
+        if ctx.needs_input_grad[0]:
+            m = torch.bmm(weight * grad[:, None, :], weight.transpose(1, 2))  # (n_in, p, p)
+            m = m * (2 / max(n - 1, 1))
+            shift = -torch.bmm(mean[:, None, :], m)  # (n_in, 1, p)
+            grad_basis = torch.baddbmm(shift, basis.transpose(0, 1), m).transpose(0, 1)
+        return grad_basis, grad_weight
 
 
 class KANLayer(nn.Module):
@@ -128,29 +162,41 @@ class KANLayer(nn.Module):
         Uses ``Var phi_oi = w_oi^T Cov(A_i) w_oi`` (unbiased covariance, as ``torch.std``), so no
         ``(batch, n_in, n_out)`` tensor is formed. Differentiable.
         """
-        per_input = basis.transpose(0, 1).contiguous()  # (n_in, batch, n + 1)
-        centred = per_input - per_input.mean(1, keepdim=True)
-        cov = torch.bmm(centred.transpose(1, 2), centred)  # (n_in, n + 1, n + 1)
-        cov = cov / max(basis.shape[0] - 1, 1)
-        w = self.masked_weight()
-        var = (torch.bmm(cov, w) * w).sum(1)  # (n_in, n_out)
+        var = EdgeVariance.apply(basis, self.masked_weight())  # (n_in, n_out)
         tiny = torch.finfo(var.dtype).eps
-        return torch.sqrt(var.clamp_min(0) + tiny * tiny)
+        return torch.sqrt(var.clamp_min(0) + tiny * tiny) * self.mask  # exact 0 when masked
 
     # ------------------------------------------------------------------ grids
     @torch.no_grad()
-    def _spline_values(self, x: torch.Tensor) -> torch.Tensor:
-        """Spline part of every edge at ``x``: ``(n_in, batch, n_out)`` in float64."""
-        b = bspline_basis(x, self.knots, self.k).to(torch.float64)  # (batch, n_in, n)
-        coef = self.weight[:, : self.n_basis, :].to(torch.float64)  # (n_in, n, n_out)
-        return torch.bmm(b.transpose(0, 1), coef)
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B_1..B_n(x_i), b(x_i)]`` per input: ``(n_in, batch, n + 1)`` in float64."""
+        basis = bspline_basis(x, self.knots, self.k).to(torch.float64)  # (batch, n_in, n)
+        base, _ = _base_and_derivative(x.to(torch.float64), self.base_fun)
+        return torch.cat([basis, base[..., None]], dim=2).transpose(0, 1)
 
     @torch.no_grad()
-    def _refit(self, new_knots: torch.Tensor, x_fit: torch.Tensor, targets: torch.Tensor) -> None:
-        """Install ``new_knots`` and least-squares refit coefficients to ``targets``."""
+    def _refit(
+        self, new_knots: torch.Tensor, x_fit: torch.Tensor, x_src: torch.Tensor | None = None
+    ) -> None:
+        """Install ``new_knots`` and refit the spline coefficients by least squares.
+
+        Each edge's new spline is fitted at the points ``x_fit (N, n_in)`` to reproduce
+        ``phi_old(x_src) - w_b * b(x_fit)`` (``x_src`` defaults to ``x_fit``), i.e. the old
+        edge function with its unchanged base part removed. The targets are never formed:
+        with ``D = [B_old(x_src), b(x_src) - b(x_fit)]`` the right-hand side is
+        ``B_new^T D W`` and memory stays ``O(n_in * N * n)``, not ``O(n_in * N * n_out)``.
+        """
         n_new = new_knots.shape[1] - 1 - self.k
-        basis = bspline_basis(x_fit, new_knots, self.k).transpose(0, 1)  # (n_in, N, n_new)
-        coef = fit_coefficients(basis, targets).to(self.weight.dtype)  # (n_in, n_new, n_out)
+        new_basis = bspline_basis(x_fit, new_knots, self.k).to(torch.float64).transpose(0, 1)
+        src = self._features(x_fit if x_src is None else x_src)  # (n_in, N, n + 1)
+        if x_src is not None:
+            src[..., -1] -= self._features(x_fit)[..., -1]
+        else:
+            src[..., -1] = 0
+        cross = new_basis.transpose(1, 2) @ src  # (n_in, n_new, n + 1)
+        rhs = cross @ self.weight.to(torch.float64)  # (n_in, n_new, n_out)
+        gram = new_basis.transpose(1, 2) @ new_basis  # (n_in, n_new, n_new)
+        coef = solve_normal_equations(gram, rhs).to(self.weight.dtype)
         base_w = self.weight[:, self.n_basis : self.n_basis + 1, :]
         new_weight = torch.cat([coef, base_w], dim=1)
         if new_weight.shape == self.weight.shape:
@@ -162,12 +208,16 @@ class KANLayer(nn.Module):
         self.grid = n_new - self.k
 
     @torch.no_grad()
-    def update_grid(self, x: torch.Tensor, grid_eps: float = 0.02) -> None:
+    def update_grid(
+        self, x: torch.Tensor, grid_eps: float = 0.02, x_old: torch.Tensor | None = None
+    ) -> None:
         """Move knots to the sample quantiles of ``x (batch, n_in)``, keeping the functions.
 
         The new core grid is ``grid_eps * uniform + (1 - grid_eps) * quantiles`` over the range
         of each input; coefficients are refit by least squares on ``x`` (float64, one
-        factorisation per input).
+        factorisation per input). When earlier layers were just refit, ``x_old`` are this
+        layer's inputs before that: each edge is then refit so that ``phi_new(x)`` reproduces
+        ``phi_old(x_old)``, which absorbs the small shift of its inputs.
         """
         g = self.grid
         x_sorted = torch.sort(x.to(torch.float64), dim=0).values  # (batch, n_in)
@@ -184,8 +234,7 @@ class KANLayer(nn.Module):
         uniform = low[None, :] + steps[:, None] * (high - low)[None, :]  # (g + 1, n_in)
         adaptive = torch.where(flat[None, :], uniform, adaptive)
         core = (grid_eps * uniform + (1 - grid_eps) * adaptive).t()  # (n_in, g + 1)
-        targets = self._spline_values(x)
-        self._refit(extend_knots(core, self.k), x, targets)
+        self._refit(extend_knots(core, self.k), x, x_old)
 
     @torch.no_grad()
     def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
@@ -207,8 +256,7 @@ class KANLayer(nn.Module):
         points = dense.t()
         if x is not None:
             points = torch.cat([points, x.to(torch.float64)], dim=0)
-        targets = self._spline_values(points.to(self.knots.dtype))
-        self._refit(extend_knots(new_core, k), points, targets)
+        self._refit(extend_knots(new_core, k), points.to(self.knots.dtype))
 
 
 def sparsity_penalty(
@@ -263,8 +311,16 @@ class KAN(nn.Module):
             generator.manual_seed(int(seed))
         self.layers = nn.ModuleList(
             KANLayer(
-                width[i], width[i + 1], grid, k, base_fun, grid_range, noise_scale,
-                dtype=dtype, device=device, generator=generator,
+                width[i],
+                width[i + 1],
+                grid,
+                k,
+                base_fun,
+                grid_range,
+                noise_scale,
+                dtype=dtype,
+                device=device,
+                generator=generator,
             )
             for i in range(len(width) - 1)
         )
@@ -326,7 +382,7 @@ class KAN(nn.Module):
             out_stds.append(x.std(0) if x.shape[0] > 1 else torch.ones_like(x[0]))
         node = torch.ones(self.width[-1], dtype=x.dtype, device=x.device)
         scores: list[torch.Tensor] = []
-        for std, out_std in zip(reversed(stds), reversed(out_stds)):
+        for std, out_std in zip(reversed(stds), reversed(out_stds), strict=True):
             edge = std * (node / (out_std + 1e-12))[None, :]
             scores.append(edge)
             node = edge.sum(1)
@@ -342,9 +398,14 @@ class KAN(nn.Module):
 
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor, grid_eps: float = 0.02) -> None:
-        """Update every layer's grid from its inputs at ``x``, first layer first."""
-        for layer in self.layers:
-            layer.update_grid(x, grid_eps)
+        """Update every layer's grid from its inputs at ``x``, first layer first.
+
+        Later layers are refit to reproduce their old outputs at their old inputs, so the
+        small changes of earlier layers do not accumulate.
+        """
+        old_inputs = self.layer_inputs(x)
+        for i, layer in enumerate(self.layers):
+            layer.update_grid(x, grid_eps, x_old=old_inputs[i] if i else None)
             x = layer(x)
 
     @torch.no_grad()

@@ -32,12 +32,11 @@ __all__ = [
     "bspline_basis_reference",
     "BasisWithBase",
     "fit_coefficients",
+    "solve_normal_equations",
 ]
 
 
-def uniform_knots(
-    low: torch.Tensor, high: torch.Tensor, n_intervals: int, k: int
-) -> torch.Tensor:
+def uniform_knots(low: torch.Tensor, high: torch.Tensor, n_intervals: int, k: int) -> torch.Tensor:
     """Extended uniform knots on ``[low_i, high_i]`` for every input ``i``.
 
     Parameters
@@ -103,8 +102,9 @@ def knot_lookup(knots: torch.Tensor, k: int) -> KnotLookup:
     if bool((spacing <= 0).any()):
         raise ValueError("knots must be strictly increasing")
     uniform = bool(
-        ((spacing - spacing.mean(1, keepdim=True)).abs() <= 1e-6 * spacing.mean(1, keepdim=True))
-        .all()
+        (
+            (spacing - spacing.mean(1, keepdim=True)).abs() <= 1e-6 * spacing.mean(1, keepdim=True)
+        ).all()
     )
     n_cells = n_int if uniform else 4 * n_int
     low, high = knots[:, 0], knots[:, -1]
@@ -235,7 +235,7 @@ def _dense(values: list[torch.Tensor], columns: list[torch.Tensor], n_cols: int)
     """
     batch, n_in = values[0].shape
     dense = values[0].new_zeros(batch, n_in, n_cols)
-    for v, c in zip(values, columns):
+    for v, c in zip(values, columns, strict=True):
         dense.scatter_add_(2, c[..., None], v[..., None])
     return dense
 
@@ -309,6 +309,26 @@ class BasisWithBase(torch.autograd.Function):
         return grad_x, None, None, None, None
 
 
+def solve_normal_equations(
+    gram: torch.Tensor, rhs: torch.Tensor, ridge: float = 1e-10
+) -> torch.Tensor:
+    """Solve ``(gram + ridge * mean(diag) * I) coef = rhs`` per input, in float64.
+
+    ``gram (n_in, n, n)`` is a basis Gram matrix, ``rhs (n_in, n, n_out)``; one Cholesky
+    factorisation per input serves all its outputs (least squares, falling back to ``lstsq``
+    when the matrix is singular).
+    """
+    gram = gram.to(torch.float64)
+    rhs = rhs.to(torch.float64)
+    scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-300)  # (n_in,)
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    gram = gram + (ridge * scale)[:, None, None] * eye
+    chol, info = torch.linalg.cholesky_ex(gram)
+    if bool((info != 0).any()):
+        return torch.linalg.lstsq(gram, rhs).solution
+    return torch.cholesky_solve(rhs, chol)
+
+
 def fit_coefficients(
     basis: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-10
 ) -> torch.Tensor:
@@ -317,24 +337,14 @@ def fit_coefficients(
     Parameters
     ----------
     basis : ``(n_in, n_samples, n)`` basis of each input at its sample points.
-    targets : ``(n_in, n_samples, n_out)`` values to reproduce (all outputs of input ``i`` share
-        one factorisation).
+    targets : ``(n_in, n_samples, n_out)`` values to reproduce.
     ridge : relative Tikhonov term (scaled by the mean diagonal of the Gram matrix).
 
     Returns
     -------
-    coef : ``(n_in, n, n_out)``, computed in float64 and returned in ``basis.dtype``.
+    coef : ``(n_in, n, n_out)`` in ``basis.dtype``.
     """
     b = basis.to(torch.float64)
-    y = targets.to(torch.float64)
-    gram = b.transpose(1, 2) @ b  # (n_in, n, n)
-    scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-300)  # (n_in,)
-    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-    gram = gram + (ridge * scale)[:, None, None] * eye
-    rhs = b.transpose(1, 2) @ y  # (n_in, n, n_out)
-    chol, info = torch.linalg.cholesky_ex(gram)
-    if bool((info != 0).any()):
-        coef = torch.linalg.lstsq(gram, rhs).solution
-    else:
-        coef = torch.cholesky_solve(rhs, chol)
+    normal = b.transpose(1, 2)
+    coef = solve_normal_equations(normal @ b, normal @ targets.to(torch.float64), ridge)
     return coef.to(basis.dtype)

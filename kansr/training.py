@@ -159,7 +159,7 @@ def train(
                 if cfg.clip_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
                 optimizer.step()
-                total += float(batch_loss) * idx.shape[0]
+                total += float(batch_loss.detach()) * idx.shape[0]
             else:
                 loss = total / n
             train_loss = loss

@@ -212,7 +212,7 @@ def test_parse_formula_rejects_unlisted_names():
 def test_feynman_rows_parse_and_judge_themselves():
     df = pd.read_csv(FEYNMAN_CSV)
     assert len(df) > 100
-    for text, variables in zip(df["formula"], df["variables"]):
+    for text, variables in zip(df["formula"], df["variables"], strict=True):
         expr = parse_formula(text, variables)
         assert {s.name for s in expr.free_symbols} <= set(variables.split())
     by_name = df.set_index("name")

@@ -1,0 +1,96 @@
+"""Training loops: convergence, early stopping, divergence recovery, time limits."""
+
+import math
+
+import pytest
+import torch
+
+import kansr.training as training
+from kansr.network import KAN
+from kansr.training import TrainConfig, TrainingDiverged, train
+
+
+def _data(n=300, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1
+    y = (torch.sin(2 * x[:, :1]) + x[:, 1:] ** 2).clone()
+    return x, y
+
+
+def test_lbfgs_fits_smooth_function():
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    result = train(model, x, y, TrainConfig(max_iter=20))
+    assert result.loss_curve[-1] < 1e-3 < result.loss_curve[0]
+    assert result.n_iter == len(result.loss_curve) <= 20
+
+
+def test_adam_with_validation_keeps_best_parameters():
+    x, y = _data(400)
+    xv, yv = _data(100, seed=1)
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    cfg = TrainConfig(
+        solver="adam", max_iter=60, batch_size=64, n_iter_no_change=5, grid_update_until=10
+    )
+    result = train(model, x, y, cfg, x_val=xv, y_val=yv, generator=torch.Generator().manual_seed(0))
+    assert len(result.validation_curve) == result.n_iter
+    with torch.no_grad():
+        final = float(torch.mean((model(xv) - yv) ** 2))
+    assert math.isclose(final, min(result.validation_curve), rel_tol=1e-9)
+    assert result.stop_reason in {"early_stopping", "max_iter"}
+
+
+def test_recovers_from_non_finite_loss(monkeypatch):
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    real = training._objective
+    calls = {"n": 0}
+
+    def flaky(model, x, y, cfg):
+        calls["n"] += 1
+        loss = real(model, x, y, cfg)
+        return loss * math.nan if calls["n"] in (3, 4, 5) else loss
+
+    monkeypatch.setattr(training, "_objective", flaky)
+    result = train(model, x, y, TrainConfig(solver="adam", max_iter=10, batch_size=300))
+    assert result.n_recoveries >= 1
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(math.isfinite(v) for v in result.loss_curve)
+
+
+def test_persistent_divergence_raises_and_leaves_finite_weights(monkeypatch):
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    always_inf = lambda *a: torch.tensor(math.inf, requires_grad=True)  # noqa: E731
+    monkeypatch.setattr(training, "_objective", always_inf)
+    with pytest.raises(TrainingDiverged, match="non-finite"):
+        train(model, x, y, TrainConfig(max_iter=50, max_recoveries=3))
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_max_time_stops_training():
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    result = train(model, x, y, TrainConfig(max_iter=10_000, max_time=0.3, tol=0.0))
+    assert result.stop_reason == "max_time" and result.n_iter < 10_000
+
+
+def test_sparsity_penalty_shrinks_edges():
+    x, y = _data()
+    dense = KAN([2, 4, 1], dtype=torch.float64, seed=0)
+    sparse = KAN([2, 4, 1], dtype=torch.float64, seed=0)
+    train(dense, x, y, TrainConfig(max_iter=15))
+    train(sparse, x, y, TrainConfig(max_iter=15, sparsity=0.01))
+    total = [sum(float(s.sum()) for s in m.edge_scores(x)) for m in (dense, sparse)]
+    with torch.no_grad():
+        l1 = [float(m.layers[0].edge_std(m.layers[0].basis(x)).sum()) for m in (dense, sparse)]
+    assert l1[1] < l1[0] and total[1] < total[0]
+
+
+def test_verbose_prints_losses(capsys):
+    x, y = _data(100)
+    xv, yv = _data(50, seed=2)
+    model = KAN([2, 2, 1], dtype=torch.float64, seed=0)
+    train(model, x, y, TrainConfig(max_iter=10, verbose=1, print_every=5), x_val=xv, y_val=yv)
+    out = capsys.readouterr().out
+    assert "train loss" in out and "validation loss" in out
