@@ -32,6 +32,8 @@ from .splines import (
 
 __all__ = ["EdgeVariance", "KANLayer", "KAN", "sparsity_penalty"]
 
+_REFIT_CHUNK = 2048  # samples per chunk when accumulating least-squares normal equations
+
 
 class EdgeVariance(torch.autograd.Function):
     """Batch variance of every edge, ``Var phi_oi = w_oi^T Cov(A_i) w_oi``, with its gradient.
@@ -170,7 +172,8 @@ class KANLayer(nn.Module):
     @torch.no_grad()
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """``[B_1..B_n(x_i), b(x_i)]`` per input: ``(n_in, batch, n + 1)`` in float64."""
-        basis = bspline_basis(x, self.knots, self.k).to(torch.float64)  # (batch, n_in, n)
+        basis = bspline_basis(x, self.knots, self.k, self.lookup())  # (batch, n_in, n)
+        basis = basis.to(torch.float64)
         base, _ = _base_and_derivative(x.to(torch.float64), self.base_fun)
         return torch.cat([basis, base[..., None]], dim=2).transpose(0, 1)
 
@@ -184,18 +187,26 @@ class KANLayer(nn.Module):
         ``phi_old(x_src) - w_b * b(x_fit)`` (``x_src`` defaults to ``x_fit``), i.e. the old
         edge function with its unchanged base part removed. The targets are never formed:
         with ``D = [B_old(x_src), b(x_src) - b(x_fit)]`` the right-hand side is
-        ``B_new^T D W`` and memory stays ``O(n_in * N * n)``, not ``O(n_in * N * n_out)``.
+        ``B_new^T D W``, and the normal equations are summed over chunks of samples, so
+        memory stays ``O(n_in * chunk * n)`` whatever ``N`` and ``n_out``.
         """
         n_new = new_knots.shape[1] - 1 - self.k
-        new_basis = bspline_basis(x_fit, new_knots, self.k).to(torch.float64).transpose(0, 1)
-        src = self._features(x_fit if x_src is None else x_src)  # (n_in, N, n + 1)
-        if x_src is not None:
-            src[..., -1] -= self._features(x_fit)[..., -1]
-        else:
-            src[..., -1] = 0
-        cross = new_basis.transpose(1, 2) @ src  # (n_in, n_new, n + 1)
+        n_feat = self.n_basis + 1
+        lookup = knot_lookup(new_knots, self.k)
+        gram = x_fit.new_zeros(self.n_in, n_new, n_new, dtype=torch.float64)
+        cross = x_fit.new_zeros(self.n_in, n_new, n_feat, dtype=torch.float64)
+        for start in range(0, x_fit.shape[0], _REFIT_CHUNK):  # bounded memory: sum over chunks
+            fit = x_fit[start : start + _REFIT_CHUNK]
+            new_basis = bspline_basis(fit, new_knots, self.k, lookup)
+            new_basis = new_basis.to(torch.float64).transpose(0, 1)  # (n_in, chunk, n_new)
+            src = self._features(fit if x_src is None else x_src[start : start + _REFIT_CHUNK])
+            if x_src is not None:
+                src[..., -1] -= self._features(fit)[..., -1]
+            else:
+                src[..., -1] = 0
+            gram += new_basis.transpose(1, 2) @ new_basis
+            cross += new_basis.transpose(1, 2) @ src  # (n_in, n_new, n + 1)
         rhs = cross @ self.weight.to(torch.float64)  # (n_in, n_new, n_out)
-        gram = new_basis.transpose(1, 2) @ new_basis  # (n_in, n_new, n_new)
         coef = solve_normal_equations(gram, rhs).to(self.weight.dtype)
         base_w = self.weight[:, self.n_basis : self.n_basis + 1, :]
         new_weight = torch.cat([coef, base_w], dim=1)
