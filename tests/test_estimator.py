@@ -157,3 +157,12 @@ def test_float32_and_adam():
     ).fit(X, y)
     assert est.module_.layers[0].weight.dtype == torch.float32
     assert est.score(X, y) > 0.9
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_fit_matches_cpu():
+    X, y = _problem(200)
+    cpu = KANRegressor(**QUICK).fit(X, y)
+    gpu = KANRegressor(**QUICK, device="cuda").fit(X, y)
+    assert gpu.module_.layers[0].weight.device.type == "cuda"
+    np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), rtol=1e-4, atol=1e-4)
