@@ -423,8 +423,7 @@ class KAN(nn.Module):
     def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
         """Refine every layer's grid to ``new_grid`` intervals, keeping the functions."""
         for layer in self.layers:
-            inputs = x
-            layer.extend_grid(new_grid, inputs)
+            layer.extend_grid(new_grid, x)
             if x is not None:
                 x = layer(x)
 
