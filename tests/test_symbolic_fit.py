@@ -1,0 +1,80 @@
+"""Vectorised edge matching against the symbolic library."""
+
+import numpy as np
+import pytest
+
+from kansr.symbolic_fit import match_edges
+from kansr.symbolic_library import make_library
+
+
+def _edges(noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, (6, 300))
+    y = np.stack(
+        [
+            3 * np.sin(2 * x[0] + 1) + 0.5,
+            0.7 * x[1] ** 2 - 1,
+            np.exp(0.8 * x[2]),
+            np.tanh(1.5 * x[3]),
+            1 / (x[4] + 3),
+            -2 * x[5] + 4,
+        ]
+    )
+    return x, y + noise * y.std(1, keepdims=True) * rng.standard_normal(y.shape)
+
+
+def _evaluate(name, params, x):
+    a, b, c, d = params
+    return c * make_library()[name].numpy_fn(a * x + b) + d
+
+
+def test_recovers_each_generating_function():
+    x, y = _edges()
+    matches = match_edges(x, y)
+    assert [m[0] for m in matches.names] == ["sin", "x^2", "exp", "tanh", "1/x", "x"]
+    for e in range(6):
+        name, params = matches.best(e)
+        np.testing.assert_allclose(_evaluate(name, params, x[e]), y[e], atol=1e-6)
+        assert matches.r2[e, 0] > 1 - 1e-10
+
+
+def test_zero_function_does_not_beat_a_noisy_sine():
+    # pykan's ranking can prefer the zero function over a correct but imperfect sine
+    x, y = _edges(noise=0.05)
+    matches = match_edges(x[:1], y[:1])
+    assert matches.names[0][0] == "sin"
+    assert matches.r2[0, 0] > 0.99
+
+
+def test_constant_or_negligible_edge_gets_the_zero_function():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (2, 100))
+    y = np.stack([np.full(100, 2.5), 1e-6 * np.sin(x[1])])
+    matches = match_edges(x, y, reference_var=np.array([1.0, 1.0]))
+    assert matches.names[0][0] == "0" and matches.params[0, 0, 3] == pytest.approx(2.5)
+    assert matches.names[1][0] == "0"
+
+
+def test_keeps_top_candidates_sorted_and_respects_subsets():
+    x, y = _edges()
+    matches = match_edges(x, y, make_library(["x", "x^2", "sin", "0"]), top=4)
+    assert matches.params.shape == (6, 4, 4)
+    assert np.all(np.diff(matches.score, axis=1) >= 0)
+    assert all(set(row) == {"x", "x^2", "sin", "0"} for row in matches.names)
+
+
+def test_domain_is_respected():
+    # log needs a*x + b > 0 on every sample: the chosen constants must keep it there
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.5, 3.0, (1, 200))
+    y = np.log(2 * x + 1)
+    matches = match_edges(x, y, make_library(["log", "x", "0"]))
+    name, (a, b, c, d) = matches.best(0)
+    assert name == "log" and np.all(a * x + b > 0)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="n_edges, n_samples"):
+        match_edges(np.zeros((2, 5)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        match_edges(np.full((1, 5), np.nan), np.zeros((1, 5)))
