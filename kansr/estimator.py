@@ -9,16 +9,21 @@ in the user's original units.
 from __future__ import annotations
 
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .network import KAN
+from .formula import extract_formulas
+from .network import KAN, prune
+from .selection import pareto_table, rename, select
+from .symbolic_library import make_library
 from .training import TrainConfig, TrainingDiverged, TrainResult, train
 
 __all__ = ["KANRegressor"]
@@ -77,6 +82,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Precision of the network.
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``.
+    symbolic : bool, default=True
+        After training, prune weak edges, match every remaining edge against the symbolic
+        library and build the formulas of ``equations_``.
+    library : list of str or SymbolicFunction, or None, default=None
+        Candidate functions for the edges (``None``: the default library).
+    prune_threshold : float, default=0.02
+        Edges and hidden nodes whose importance (output nodes count 1) is below this are cut.
+    model_selection : {"best", "accuracy"}, default="best"
+        Which formula of ``equations_`` :meth:`sympy_expr` returns by default.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batch order; global RNG state is never used.
     verbose : int, default=0
@@ -104,6 +118,12 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         ``"constant_target"`` (nothing was trained: the prediction is the constant).
     fit_time_ : float
         Seconds spent in :meth:`fit`.
+    equations_ : pandas.DataFrame or None
+        Pareto front of formulas (``complexity``, ``loss`` = mean squared error on the training
+        data, ``score``, ``sympy_format``, ``latex``), simplest first; ``None`` when
+        ``symbolic=False``.
+    selected_index_ : int or None
+        Row of ``equations_`` chosen by ``model_selection``.
     """
 
     _parameter_constraints: dict = {
@@ -125,6 +145,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str],
+        "symbolic": ["boolean"],
+        "library": [list, tuple, None],
+        "prune_threshold": [Interval(Real, 0, 1, closed="left")],
+        "model_selection": [StrOptions({"best", "accuracy"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -150,6 +174,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         max_time=None,
         dtype="float64",
         device="cpu",
+        symbolic=True,
+        library=None,
+        prune_threshold=0.02,
+        model_selection="best",
         random_state=None,
         verbose=0,
     ):
@@ -171,6 +199,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.max_time = max_time
         self.dtype = dtype
         self.device = device
+        self.symbolic = symbolic
+        self.library = library
+        self.prune_threshold = prune_threshold
+        self.model_selection = model_selection
         self.random_state = random_state
         self.verbose = verbose
 
@@ -284,8 +316,64 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.loss_curve_ = result.loss_curve
         self.validation_scores_ = result.validation_curve if self.early_stopping else None
         self.stop_reason_ = result.stop_reason
+        self.equations_, self.selected_index_ = None, None
+        if self.symbolic:
+            self._fit_formulas(X[train_idx], y[train_idx], zt[train_idx], tt[train_idx])
         self.fit_time_ = time.perf_counter() - start
         return self
+
+    def _feature_names(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        return (
+            [str(n) for n in names]
+            if names is not None
+            else [f"x{i}" for i in range(self.n_features_in_)]
+        )
+
+    def _fit_formulas(self, X, y, z, t) -> None:
+        """Prune, retrain briefly, and extract the formulas of ``equations_``."""
+        library = make_library(None if self.library is None else list(self.library))
+        try:
+            if prune(self.module_, z, self.prune_threshold) and self.stop_reason_ != (
+                "constant_target"
+            ):
+                config = self._train_config()
+                config.max_iter, config.grid_update_until = 20, 0
+                train(self.module_, z, t, config)
+            formulas = extract_formulas(
+                self.module_,
+                X,
+                y,
+                self.x_mean_,
+                self.x_scale_,
+                self.y_mean_,
+                self.y_scale_,
+                library,
+                dtype=_DTYPES[self.dtype],
+            )
+        except TrainingDiverged as exc:  # the pruned network could not be retrained
+            warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=3)
+            formulas = []
+        if not formulas:  # a constant is always a valid, finite formula
+            constant = sympy.Float(float(np.mean(y)), 15)
+            formulas = [_constant_formula(constant, float(np.var(y)))]
+        table = pareto_table(formulas)
+        names = self._feature_names()
+        table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
+        self.equations_ = table
+        self.selected_index_ = select(table, self.model_selection)
+
+    def sympy_expr(self, index: int | None = None) -> sympy.Expr:
+        """The selected formula (or row ``index`` of ``equations_``) in the feature names."""
+        check_is_fitted(self)
+        if self.equations_ is None:
+            raise ValueError("no formulas: this estimator was fitted with symbolic=False")
+        row = self.selected_index_ if index is None else index
+        return rename(self.equations_["sympy_format"].iloc[row], self._feature_names())
+
+    def latex(self, index: int | None = None) -> str:
+        """LaTeX of :meth:`sympy_expr`."""
+        return sympy.latex(self.sympy_expr(index))
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets ``(n_samples,)`` in the units of the training target."""
@@ -303,3 +391,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _constant_formula(value: sympy.Expr, loss: float):
+    from .formula import Formula
+
+    return Formula(expr=value, complexity=1, loss=loss)

@@ -30,7 +30,7 @@ from .splines import (
     uniform_knots,
 )
 
-__all__ = ["EdgeVariance", "KANLayer", "KAN", "sparsity_penalty"]
+__all__ = ["EdgeVariance", "KANLayer", "KAN", "prune", "sparsity_penalty"]
 
 _REFIT_CHUNK = 2048  # samples per chunk when accumulating least-squares normal equations
 
@@ -430,3 +430,31 @@ class KAN(nn.Module):
     def n_parameters(self) -> int:
         """Number of trainable scalars."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def prune(model: KAN, x: torch.Tensor, threshold: float = 0.02) -> int:
+    """Mask edges and hidden nodes whose importance is below ``threshold``; return edges cut.
+
+    Importance is :meth:`KAN.edge_scores` (output nodes count 1). A hidden node whose total
+    score is below the threshold loses all its edges. A cut edge's mean output over ``x`` is
+    added to its output node's bias, so the constant it contributed is kept.
+    """
+    edges = model.edge_scores(x)
+    nodes = model.node_scores(x)
+    cut = 0
+    inputs = x
+    for level, layer in enumerate(model.layers):
+        keep = edges[level] >= threshold
+        if level > 0:  # a weak hidden input node feeds nothing
+            keep &= (nodes[level] >= threshold)[:, None]
+        if level + 1 < len(model.layers):  # a weak hidden output node receives nothing
+            keep &= (nodes[level + 1] >= threshold)[None, :]
+        drop = (layer.mask > 0) & ~keep
+        if bool(drop.any()):
+            phi_mean = layer.edge_activations(inputs).mean(0)  # (n_in, n_out)
+            layer.bias += (phi_mean * drop).sum(0)
+            layer.mask[drop] = 0
+            cut += int(drop.sum())
+        inputs = layer(inputs)
+    return cut

@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from kansr import KANRegressor
 
-QUICK = {"hidden_layer_sizes": (3,), "max_iter": 10, "random_state": 0}
+QUICK = {"hidden_layer_sizes": (3,), "max_iter": 10, "random_state": 0, "symbolic": False}
 
 
 def _problem(n=200, seed=0, scale=1.0):

@@ -1,0 +1,243 @@
+"""From a trained KAN to closed-form formulas.
+
+Steps: read every active edge's samples -> match all of them against the library at once
+(:func:`kansr.symbolic_fit.match_edges`) -> build a network of symbolic edges whose constants
+are refit jointly on the data (LBFGS, float64) -> compose one sympy expression, written in
+the original units -> snap constants to simple values when the loss allows -> simplify.
+Several complexity weights give several candidate formulas (a small Pareto front).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+import torch
+from torch import nn
+
+from .network import KAN
+from .simplify import SymbolicEdge, complexity, compose, snap_constant
+from .symbolic_fit import match_edges
+from .symbolic_library import SymbolicLibrary
+
+__all__ = ["Formula", "SymbolicNetwork", "extract_formulas"]
+
+_MAX_SIMPLIFY_NODES = 120
+
+
+@dataclass
+class Formula:
+    """One candidate formula.
+
+    ``expr`` uses the internal symbols ``x0 .. x{n-1}`` (safe to evaluate); ``loss`` is the
+    mean squared error on the data in the target's units.
+    """
+
+    expr: sympy.Expr
+    complexity: int
+    loss: float
+
+
+class SymbolicNetwork(nn.Module):
+    """A KAN whose every edge is ``c * f(a*x + b) + d`` with trainable constants.
+
+    ``layers[l]`` is a list of :class:`~kansr.simplify.SymbolicEdge`; ``biases[l]`` the
+    ``(n_out,)`` biases. Maps ``(batch, n_in)`` to ``(batch, n_out)``.
+    """
+
+    def __init__(self, layers, biases, widths) -> None:
+        super().__init__()
+        self.edges = layers
+        self.widths = list(widths)
+        self.params = nn.ParameterList(
+            nn.Parameter(
+                torch.tensor([e.params for e in edges], dtype=torch.float64).reshape(-1, 4)
+            )
+            for edges in layers
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.as_tensor(np.asarray(b), dtype=torch.float64)) for b in biases
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for level, edges in enumerate(self.edges):
+            out = self.biases[level].expand(x.shape[0], -1).clone()
+            params = self.params[level]
+            for idx, edge in enumerate(edges):
+                a, b, c, d = params[idx]
+                if edge.fn.complexity == 0:
+                    value = d.expand(x.shape[0])
+                else:
+                    value = c * edge.fn.safe_torch(a * x[:, edge.i] + b) + d
+                out = out.index_add(1, torch.tensor([edge.o]), value[:, None])
+            x = out
+        return x
+
+    def export(self) -> tuple[list[list[SymbolicEdge]], list[np.ndarray]]:
+        """Edges and biases with the current constants."""
+        layers = []
+        for level, edges in enumerate(self.edges):
+            values = self.params[level].detach().numpy()
+            layers.append([SymbolicEdge(e.i, e.o, e.fn, values[j]) for j, e in enumerate(edges)])
+        return layers, [b.detach().numpy().copy() for b in self.biases]
+
+
+def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) -> float:
+    """Joint LBFGS refit of every constant; keeps the start when it does not improve."""
+    start = [p.detach().clone() for p in net.parameters()]
+    with torch.no_grad():
+        before = float(torch.mean((net(z) - t) ** 2))
+    opt = torch.optim.LBFGS(
+        net.parameters(), lr=1.0, max_iter=n_iter, line_search_fn="strong_wolfe"
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.mean((net(z) - t) ** 2)
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss
+
+    try:
+        opt.step(closure)
+    except RuntimeError:  # a singular line search: keep the start
+        pass
+    with torch.no_grad():
+        after = float(torch.mean((net(z) - t) ** 2))
+        if not math.isfinite(after) or after > before:
+            for p, s in zip(net.parameters(), start, strict=True):
+                p.copy_(s)
+            after = before
+    return after
+
+
+def _evaluate(expr: sympy.Expr, symbols, X: np.ndarray) -> np.ndarray:
+    """Evaluate ``expr`` (internal symbols only, built by kansr) on ``X``."""
+    fn = sympy.lambdify(symbols, expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        out = np.asarray(fn(*X.T), dtype=np.float64)
+    return np.broadcast_to(out, (X.shape[0],)).copy()
+
+
+def _mse(expr, symbols, X, y) -> float:
+    pred = _evaluate(expr, symbols, X)
+    if not np.all(np.isfinite(pred)):
+        return math.inf
+    return float(np.mean((pred - y) ** 2))
+
+
+def _snap(expr, symbols, X, y, loss, r2_tol) -> tuple[sympy.Expr, float]:
+    """Replace floats by 0 or simple exact numbers, one at a time, while the loss stays below
+    ``max(1.001 * loss, r2_tol * var(y))`` (i.e. R^2 drops by at most ``r2_tol``)."""
+    budget = max(loss * 1.001, r2_tol * float(np.var(y)))
+    for atom in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
+        if atom not in expr.atoms(sympy.Float):
+            continue
+        for exact in (sympy.Integer(0), snap_constant(float(atom))):
+            if exact is None:
+                continue
+            trial = expr.xreplace({atom: exact})
+            trial_loss = _mse(trial, symbols, X, y)
+            if trial_loss <= budget:
+                expr, loss = trial, max(trial_loss, 0.0)
+                break
+    return expr, loss
+
+
+def _expand(expr: sympy.Expr) -> sympy.Expr:
+    """Multiply out products and integer powers so that constants merge (small expressions)."""
+    if complexity(expr) > _MAX_SIMPLIFY_NODES:
+        return expr
+    return sympy.expand(expr, deep=True, power_exp=False, log=False)
+
+
+def _simplify(expr: sympy.Expr) -> sympy.Expr:
+    if complexity(expr) > _MAX_SIMPLIFY_NODES:
+        return expr
+    try:
+        simpler = sympy.simplify(expr)
+    except Exception:  # noqa: BLE001 - sympy can fail in many ways; the input stays valid
+        return expr
+    return simpler if complexity(simpler) <= complexity(expr) else expr
+
+
+def extract_formulas(
+    model: KAN,
+    X: np.ndarray,
+    y: np.ndarray,
+    x_mean: np.ndarray,
+    x_scale: np.ndarray,
+    y_mean: float,
+    y_scale: float,
+    library: SymbolicLibrary,
+    *,
+    complexity_weights: tuple[float, ...] = (0.25, 0.5, 1.0),
+    n_match_samples: int = 512,
+    refit_iter: int = 100,
+    snap_r2_tol: float = 1e-6,
+    dtype: torch.dtype = torch.float64,
+) -> list[Formula]:
+    """Candidate formulas of a trained ``model`` for ``X (n, n_features)``, ``y (n,)``.
+
+    The model works on standardised data ``z = (X - x_mean) / x_scale`` and predicts
+    ``(y - y_mean) / y_scale``; formulas are returned in the original units, in the symbols
+    ``x0 .. x{n-1}``.
+    """
+    symbols = sympy.symbols(f"x0:{X.shape[1]}", real=True)
+    z_np = (X - x_mean) / x_scale
+    z = torch.as_tensor(z_np, dtype=torch.float64)
+    t = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)[:, None]
+    step = max(1, X.shape[0] // n_match_samples)
+    z_match = torch.as_tensor(z_np[::step], dtype=dtype)
+    model = model.cpu()
+
+    # every active edge's samples, all layers at once
+    xs, ys, refs, where = [], [], [], []
+    with torch.no_grad():
+        for level, (inputs, phi) in enumerate(model.edge_activations(z_match)):
+            layer = model.layers[level]
+            out_var = layer(inputs).double().var(0)  # (n_out,)
+            for i, o in zip(*torch.nonzero(layer.mask > 0, as_tuple=True), strict=True):
+                xs.append(inputs[:, i].double())
+                ys.append(phi[:, i, o].double())
+                refs.append(float(out_var[o]))
+                where.append((level, int(i), int(o)))
+    if not where:
+        return []
+    matches = match_edges(torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs))
+    widths = model.width
+    biases = [layer.bias.detach().double().numpy().copy() for layer in model.layers]
+    inputs = [(s - m) / sc for s, m, sc in zip(symbols, x_mean, x_scale, strict=True)]
+
+    formulas: list[Formula] = []
+    seen = set()
+    for weight in complexity_weights:
+        # re-rank the kept candidates with this complexity weight
+        cplx = np.array([[library[n].complexity for n in row] for row in matches.names])
+        score = np.log10(matches.relative_error + 1e-12) + weight * cplx
+        pick = np.argmin(score, axis=1)
+        choice = tuple(matches.names[e][pick[e]] for e in range(len(where)))
+        if choice in seen:
+            continue
+        seen.add(choice)
+        layers: list[list[SymbolicEdge]] = [[] for _ in model.layers]
+        for e, (level, i, o) in enumerate(where):
+            fn = library[choice[e]]
+            layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
+        net = SymbolicNetwork(layers, biases, widths)
+        _refit(net, z, t, refit_iter)
+        edges, fitted_biases = net.export()
+        out = compose(edges, fitted_biases, inputs)[0]
+        expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
+        loss = _mse(expr, symbols, X, y)
+        if not math.isfinite(loss):
+            continue
+        expr = _expand(expr)
+        expr, loss = _snap(expr, symbols, X, y, _mse(expr, symbols, X, y), snap_r2_tol)
+        expr = _simplify(expr)
+        loss = _mse(expr, symbols, X, y)
+        if math.isfinite(loss) and not expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))
+    return formulas

@@ -1,0 +1,102 @@
+"""Compose per-edge formulas into one sympy expression, snap constants, measure complexity.
+
+Everything here is built from sympy objects; nothing is parsed from strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+__all__ = ["SymbolicEdge", "compose", "snap_constant", "complexity", "round_expression"]
+
+
+class SymbolicEdge:
+    """Edge ``i -> o`` of a layer computing ``c * f(a * x_i + b) + d``.
+
+    ``fn`` is a :class:`~kansr.symbolic_library.SymbolicFunction`.
+    """
+
+    __slots__ = ("i", "o", "fn", "params")
+
+    def __init__(self, i: int, o: int, fn, params: Sequence[float]) -> None:
+        self.i, self.o, self.fn = int(i), int(o), fn
+        self.params = [float(p) for p in params]
+
+    def __repr__(self) -> str:
+        a, b, c, d = self.params
+        return (
+            f"SymbolicEdge({self.i}->{self.o}: {c:.4g}*{self.fn.name}({a:.4g}*x+{b:.4g})+{d:.4g})"
+        )
+
+
+def _number(value: float) -> sympy.Expr:
+    return sympy.Float(value, 15)
+
+
+def compose(
+    layers: Sequence[Sequence[SymbolicEdge]],
+    biases: Sequence[np.ndarray],
+    inputs: Sequence[sympy.Expr],
+) -> list[sympy.Expr]:
+    """Expressions of the output nodes: layer by layer, ``out_o = bias_o + sum_edges phi``.
+
+    ``layers[l]`` lists the symbolic edges of layer ``l``, ``biases[l]`` its ``(n_out,)`` bias and
+    ``inputs`` the expressions of the first layer's input nodes.
+    """
+    nodes = list(inputs)
+    for edges, bias in zip(layers, biases, strict=True):
+        out = [_number(float(v)) for v in bias]
+        for edge in edges:
+            a, b, c, d = (_number(p) for p in edge.params)
+            if edge.fn.complexity == 0:  # the zero function: a constant
+                out[edge.o] += d
+                continue
+            out[edge.o] += c * edge.fn.sympy_expr(a * nodes[edge.i] + b) + d
+        nodes = out
+    return nodes
+
+
+_SIMPLE_FRACTIONS = sorted(
+    {Fraction(p, q) for q in range(1, 7) for p in range(-24, 25)}, key=lambda f: abs(f.denominator)
+)
+
+
+def snap_constant(value: float, rel_tol: float = 1e-3) -> sympy.Expr | None:
+    """A simple exact number within ``rel_tol`` of ``value`` (integer, p/q with q <= 6, or such
+    multiples of pi), or ``None``."""
+    if not np.isfinite(value):
+        return None
+    scale = max(abs(value), 1e-12)
+    if abs(value) < 1e-8:
+        return sympy.Integer(0)
+    for frac in _SIMPLE_FRACTIONS:
+        if abs(float(frac) - value) <= rel_tol * scale:
+            return sympy.Rational(frac.numerator, frac.denominator)
+    for frac in _SIMPLE_FRACTIONS:
+        if frac != 0 and abs(float(frac) * np.pi - value) <= rel_tol * scale:
+            return sympy.Rational(frac.numerator, frac.denominator) * sympy.pi
+    return None
+
+
+def round_expression(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
+    """Round every float in ``expr`` to ``digits`` significant digits."""
+    replacements = {}
+    for atom in expr.atoms(sympy.Float):
+        value = float(atom)
+        if value == 0:
+            replacements[atom] = sympy.Integer(0)
+            continue
+        rounded = float(f"{value:.{digits}g}")
+        replacements[atom] = (
+            sympy.Integer(int(rounded)) if rounded == int(rounded) else sympy.Float(rounded, digits)
+        )
+    return expr.xreplace(replacements)
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Number of nodes of the expression tree."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
