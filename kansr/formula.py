@@ -17,6 +17,7 @@ import sympy
 import torch
 from torch import nn
 
+from .judge import _call_with_timeout
 from .network import KAN
 from .simplify import SymbolicEdge, complexity, compose, snap_constant
 from .symbolic_fit import match_edges
@@ -25,6 +26,7 @@ from .symbolic_library import SymbolicLibrary
 __all__ = ["Formula", "SymbolicNetwork", "extract_formulas"]
 
 _MAX_SIMPLIFY_NODES = 120
+_SYMPY_TIMEOUT = 5.0  # seconds for one expand or simplify (main thread only; see judge)
 
 
 @dataclass
@@ -117,8 +119,10 @@ def _evaluate(expr: sympy.Expr, symbols, X: np.ndarray) -> np.ndarray:
     """Evaluate ``expr`` (internal symbols only, built by kansr) on ``X``."""
     fn = sympy.lambdify(symbols, expr, modules="numpy")
     with np.errstate(all="ignore"):
-        out = np.asarray(fn(*X.T), dtype=np.float64)
-    return np.broadcast_to(out, (X.shape[0],)).copy()
+        out = np.asarray(fn(*X.T))
+    if np.iscomplexobj(out):  # e.g. sqrt of a negative number: not a valid real formula
+        out = np.where(np.abs(out.imag) > 0, np.nan, out.real)
+    return np.broadcast_to(out.astype(np.float64), (X.shape[0],)).copy()
 
 
 def _mse(expr, symbols, X, y) -> float:
@@ -150,15 +154,20 @@ def _expand(expr: sympy.Expr) -> sympy.Expr:
     """Multiply out products and integer powers so that constants merge (small expressions)."""
     if complexity(expr) > _MAX_SIMPLIFY_NODES:
         return expr
-    return sympy.expand(expr, deep=True, power_exp=False, log=False)
+    try:
+        return _call_with_timeout(
+            lambda: sympy.expand(expr, deep=True, power_exp=False, log=False), _SYMPY_TIMEOUT
+        )
+    except (TimeoutError, RecursionError):
+        return expr
 
 
 def _simplify(expr: sympy.Expr) -> sympy.Expr:
     if complexity(expr) > _MAX_SIMPLIFY_NODES:
         return expr
     try:
-        simpler = sympy.simplify(expr)
-    except Exception:  # noqa: BLE001 - sympy can fail in many ways; the input stays valid
+        simpler = _call_with_timeout(lambda: sympy.simplify(expr), _SYMPY_TIMEOUT)
+    except Exception:  # noqa: BLE001 - sympy can fail or time out; the input stays valid
         return expr
     return simpler if complexity(simpler) <= complexity(expr) else expr
 

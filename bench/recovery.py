@@ -1,0 +1,184 @@
+"""Symbolic recovery benchmark on the Feynman and Strogatz ground-truth problems (SRBench rules).
+
+For every problem: 1000 training and 1000 test points sampled uniformly from the ranges
+(fixed seed), Gaussian noise of ``level * RMS(y_train)`` added to the training target only,
+an estimator fitted with its defaults, and the result judged by SRBench's symbolic-solution
+rule (:func:`kansr.judge.is_symbolic_solution`) and by test R^2 > 0.999. Problems run in
+parallel through joblib (so ``joblib.parallel_config(backend="dask")`` scales it out).
+
+Usage::
+
+    python bench/recovery.py --set feynman --noise 0 --n-jobs 2 --out bench/results/feynman.csv
+    python bench/recovery.py --set feynman --limit 20 --markdown docs/benchmarks.md
+
+The benchmark tables live in ``../shared/benchmarks`` (or ``$KANSR_SHARED/benchmarks``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kansr import KANRegressor  # noqa: E402
+from kansr.judge import is_symbolic_solution, parse_formula  # noqa: E402
+
+
+def shared_dir() -> Path:
+    """Folder holding the benchmark CSV files; exits with a clear message when missing."""
+    base = Path(os.environ.get("KANSR_SHARED", ROOT.parent / "shared")) / "benchmarks"
+    if not base.is_dir():
+        sys.exit(
+            f"benchmark tables not found at {base}: put shared/ beside the repo or set KANSR_SHARED"
+        )
+    return base
+
+
+def make_problem(row: pd.Series, seed: int, noise: float, n: int = 1000):
+    """Train/test arrays of one problem (trusted benchmark formula)."""
+    import sympy
+
+    variables = row["variables"].split()
+    truth = parse_formula(row["formula"], variables)
+    symbols = [sympy.Symbol(v) for v in variables]
+    fn = sympy.lambdify(symbols, truth, "numpy")
+    ranges = json.loads(row["ranges_json"])
+    rng = np.random.default_rng(seed)
+
+    def sample():
+        X = np.column_stack([rng.uniform(*ranges[v], size=n) for v in variables])
+        return X, np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (n,)).copy()
+
+    X_train, y_train = sample()
+    X_test, y_test = sample()
+    if noise > 0:
+        rms = float(np.sqrt(np.mean(y_train**2)))
+        y_train = y_train + rng.normal(0, noise * rms, size=n)
+    return truth, variables, X_train, y_train, X_test, y_test
+
+
+def run_problem(row: dict, seed: int, noise: float, params: dict) -> dict:
+    """Fit and judge one problem; never raises (errors are recorded)."""
+    import sympy
+
+    row = pd.Series(row)
+    result = {"name": row["name"], "noise": noise, "seed": seed}
+    try:
+        truth, variables, X, y, Xt, yt = make_problem(row, seed, noise)
+        start = time.perf_counter()
+        est = KANRegressor(**params, random_state=seed).fit(pd.DataFrame(X, columns=variables), y)
+        result["fit_time"] = time.perf_counter() - start
+        model = est.sympy_expr()
+        symbols = [sympy.Symbol(v, real=True) for v in variables]
+        pred = sympy.lambdify(symbols, model, "numpy")(*Xt.T)
+        pred = np.broadcast_to(np.asarray(pred, dtype=float), yt.shape)
+        r2 = (
+            float(1 - np.mean((pred - yt) ** 2) / np.var(yt))
+            if np.all(np.isfinite(pred))
+            else -np.inf
+        )
+        # the judge compares expressions in the benchmark's own (plain) symbols
+        plain = model.xreplace({s: sympy.Symbol(s.name) for s in model.free_symbols})
+        result.update(
+            r2=r2,
+            network_r2=float(est.score(pd.DataFrame(Xt, columns=variables), yt)),
+            symbolic_solution=bool(is_symbolic_solution(plain, truth, r2=r2)),
+            accuracy_solution=bool(r2 > 0.999),
+            complexity=int(est.equations_["complexity"].iloc[est.selected_index_]),
+            formula=str(model),
+            error="",
+        )
+    except Exception as exc:  # noqa: BLE001 - a benchmark records failures, it does not stop
+        result.update(
+            r2=np.nan,
+            symbolic_solution=False,
+            accuracy_solution=False,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    return result
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per noise level: problems, symbolic-solution %, R^2>0.999 %, median fit time, errors."""
+    return (
+        df.groupby("noise")
+        .agg(
+            problems=("name", "count"),
+            symbolic_solution_pct=("symbolic_solution", lambda s: 100 * s.mean()),
+            accuracy_solution_pct=("accuracy_solution", lambda s: 100 * s.mean()),
+            median_fit_time_s=("fit_time", "median"),
+            errors=("error", lambda s: int((s != "").sum())),
+        )
+        .round(1)
+    )
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A Markdown table of ``frame`` with its index (no extra dependency)."""
+    cols = [frame.index.name or ""] + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(idx)] + [str(v) for v in row.to_list()]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=["feynman", "strogatz"], default="feynman")
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--out", default=None, help="CSV of every result")
+    parser.add_argument("--markdown", default=None, help="append the summary to this file")
+    args = parser.parse_args(argv)
+
+    table = pd.read_csv(shared_dir() / f"{args.set}.csv")
+    if args.limit:
+        table = table.head(args.limit)
+    jobs = [(row, args.seed, level) for level in args.noise for row in table.to_dict("records")]
+    start = time.perf_counter()
+    results = []
+    for result in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
+        delayed(run_problem)(row, seed, level, {}) for row, seed, level in jobs
+    ):
+        results.append(result)
+        print(
+            f"[{len(results)}/{len(jobs)}] {result['name']} noise={result['noise']} "
+            f"r2={result.get('r2', float('nan')):.4f} solved={result['symbolic_solution']} "
+            f"time={result.get('fit_time', float('nan')):.1f}s {result.get('error', '')}",
+            flush=True,
+        )
+    wall = time.perf_counter() - start
+    df = pd.DataFrame(results)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out, index=False)
+    summ = summary(df)
+    command = "python bench/recovery.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = (
+        f"### Recovery: {args.set} ({len(table)} problems), KANRegressor defaults\n\n"
+        f"- command: `{command}`\n- wall time: {wall:.0f} s with n_jobs={args.n_jobs}\n\n"
+        + _markdown(summ)
+        + "\n"
+    )
+    print(text)
+    print(df[["name", "noise", "r2", "symbolic_solution", "fit_time", "formula"]].to_string())
+    if args.markdown:
+        with open(args.markdown, "a") as fh:
+            fh.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
