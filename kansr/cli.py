@@ -91,7 +91,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(f"network:    width {est.module_.width}, {est.module_.n_parameters()} parameters")
     print(f"fit time:   {fit_time:.2f} s")
     print(f"iterations: {est.n_iter_} (stopped: {est.stop_reason_})")
-    print(f"test R^2:   {est.score(X_test, y_test):.6f}")
+    print(f"test R^2:   {est.score(X_test, y_test):.6f}  (network)")
+    if est.equations_ is not None:
+        print(f"formula:    f = {est.sympy_expr()}")
+        print(f"complexity: {int(est.equations_['complexity'].iloc[est.selected_index_])}")
     return 0
 
 

@@ -23,8 +23,9 @@ def test_demo_runs_and_prints_r2(capsys):
     assert "exp(sin(pi*x) + y**2)" in out
     assert "width [2, 5, 1]" in out
     assert "100 training and 100 test samples" in out
-    match = re.search(r"^test R\^2:\s+(\S+)$", out, flags=re.MULTILINE)
+    match = re.search(r"^test R\^2:\s+(\S+)", out, flags=re.MULTILINE)
     assert match is not None, out
+    assert re.search(r"^formula:\s+f = \S", out, flags=re.MULTILINE), out
     assert np.isfinite(float(match.group(1)))
 
 
