@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .formula import extract_formulas
+from .formula import Formula, extract_formulas
 from .network import KAN, prune
 from .selection import pareto_table, rename, select
 from .symbolic_library import make_library
@@ -356,7 +356,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             formulas = []
         if not formulas:  # a constant is always a valid, finite formula
             constant = sympy.Float(float(np.mean(y)), 15)
-            formulas = [_constant_formula(constant, float(np.var(y)))]
+            formulas = [Formula(expr=constant, complexity=1, loss=float(np.var(y)))]
         table = pareto_table(formulas)
         names = self._feature_names()
         table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
@@ -391,9 +391,3 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _constant_formula(value: sympy.Expr, loss: float):
-    from .formula import Formula
-
-    return Formula(expr=value, complexity=1, loss=loss)

@@ -17,7 +17,7 @@ import sympy
 import torch
 from torch import nn
 
-from .judge import _call_with_timeout
+from ._timeout import call_with_timeout
 from .network import KAN
 from .simplify import SymbolicEdge, complexity, compose, snap_constant
 from .symbolic_fit import match_edges
@@ -155,7 +155,7 @@ def _expand(expr: sympy.Expr) -> sympy.Expr:
     if complexity(expr) > _MAX_SIMPLIFY_NODES:
         return expr
     try:
-        return _call_with_timeout(
+        return call_with_timeout(
             lambda: sympy.expand(expr, deep=True, power_exp=False, log=False), _SYMPY_TIMEOUT
         )
     except (TimeoutError, RecursionError):
@@ -166,7 +166,7 @@ def _simplify(expr: sympy.Expr) -> sympy.Expr:
     if complexity(expr) > _MAX_SIMPLIFY_NODES:
         return expr
     try:
-        simpler = _call_with_timeout(lambda: sympy.simplify(expr), _SYMPY_TIMEOUT)
+        simpler = call_with_timeout(lambda: sympy.simplify(expr), _SYMPY_TIMEOUT)
     except Exception:  # noqa: BLE001 - sympy can fail or time out; the input stays valid
         return expr
     return simpler if complexity(simpler) <= complexity(expr) else expr

@@ -46,13 +46,13 @@ import keyword
 import math
 import random
 import re
-import signal
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import sympy
 from sympy.parsing.sympy_parser import parse_expr
+
+from ._timeout import call_with_timeout as _call_with_timeout
 
 __all__ = [
     "ACCURACY_R2_THRESHOLD",
@@ -204,43 +204,8 @@ def is_accuracy_solution(r2: float | None) -> bool:
 
 
 # ---------------------------------------------------------------------------- guarded simplify
-class _SimplifyTimeout(BaseException):
-    """Raised by the alarm handler; a BaseException so sympy's ``except Exception`` won't eat it."""
-
-
 def _raw_simplify(expr: sympy.Expr) -> sympy.Expr:
     return sympy.simplify(expr, ratio=1)
-
-
-def _call_with_timeout(func: Callable[[], sympy.Expr], timeout: float | None) -> sympy.Expr:
-    """Run ``func`` with a SIGALRM time limit; raise ``TimeoutError`` when it runs out.
-
-    Without SIGALRM, outside the main thread, or while another interval timer is armed (e.g.
-    pytest-timeout), ``func`` runs without a limit.
-    """
-    usable = (
-        timeout is not None
-        and timeout > 0
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-    )
-    if not usable:
-        return func()
-
-    def _handler(signum, frame):
-        raise _SimplifyTimeout
-
-    try:
-        old_handler = signal.signal(signal.SIGALRM, _handler)
-        try:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-            return func()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_handler)
-    except _SimplifyTimeout:
-        raise TimeoutError(f"sympy simplification exceeded {timeout} s") from None
 
 
 def _guarded_simplify(expr: sympy.Expr, timeout: float | None, max_nodes: int) -> sympy.Expr:
