@@ -220,6 +220,22 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             )
         return [int(s) for s in sizes]
 
+    def _build_module(self, width: list[int], seed: int) -> torch.nn.Module:
+        """The untrained network of layer widths ``width`` (subclasses swap the network)."""
+        return KAN(
+            width,
+            grid=self.grid,
+            k=self.spline_order,
+            base_fun=self.base_function,
+            dtype=_DTYPES[self.dtype],
+            device=self.device,
+            seed=seed,
+        )
+
+    def _finalize_module(self, module: torch.nn.Module) -> KAN:
+        """The trained network as a plain :class:`~kansr.network.KAN` (identity here)."""
+        return module
+
     def _torch(self, values: np.ndarray) -> torch.Tensor:
         return torch.tensor(values, dtype=_DTYPES[self.dtype], device=self.device)
 
@@ -275,15 +291,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             val_idx, train_idx = perm[:n_val], perm[n_val:]
 
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        module = KAN(
-            [X.shape[1], *hidden, 1],
-            grid=self.grid,
-            k=self.spline_order,
-            base_fun=self.base_function,
-            dtype=_DTYPES[self.dtype],
-            device=self.device,
-            seed=seed,
-        )
+        module = self._build_module([X.shape[1], *hidden, 1], seed)
         generator = torch.Generator().manual_seed(seed + 1)
         zt, tt = self._torch(z), self._torch(t[:, None])
         if np.ptp(y) == 0:  # constant target: the model is that constant, nothing to train
@@ -309,7 +317,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                     "solver='adam', or dtype='float64'; the estimator was left unfitted."
                 ) from exc
 
-        self.module_ = module.eval()
+        self.module_ = self._finalize_module(module).eval()
         self.x_mean_, self.x_scale_ = x_mean, x_scale
         self.y_mean_, self.y_scale_ = float(y_mean[0]), float(y_scale[0])
         self.n_iter_ = max(result.n_iter, 1)
