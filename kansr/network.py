@@ -178,17 +178,20 @@ class KANLayer(nn.Module):
         return torch.cat([basis, base[..., None]], dim=2).transpose(0, 1)
 
     @torch.no_grad()
-    def _refit(
+    def refit_system(
         self, new_knots: torch.Tensor, x_fit: torch.Tensor, x_src: torch.Tensor | None = None
-    ) -> None:
-        """Install ``new_knots`` and refit the spline coefficients by least squares.
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normal equations of refitting this layer's edges onto ``new_knots``, in float64.
 
         Each edge's new spline is fitted at the points ``x_fit (N, n_in)`` to reproduce
         ``phi_old(x_src) - w_b * b(x_fit)`` (``x_src`` defaults to ``x_fit``), i.e. the old
         edge function with its unchanged base part removed. The targets are never formed:
-        with ``D = [B_old(x_src), b(x_src) - b(x_fit)]`` the right-hand side is
-        ``B_new^T D W``, and the normal equations are summed over chunks of samples, so
-        memory stays ``O(n_in * chunk * n)`` whatever ``N`` and ``n_out``.
+        with ``D = [B_old(x_src), b(x_src) - b(x_fit)]`` the right-hand side of edge ``i -> o``
+        is ``cross[i] @ weight[i, :, o]`` with ``cross = B_new^T D``, and the sums over samples
+        run over chunks, so memory stays ``O(n_in * chunk * n)`` whatever ``N`` and ``n_out``.
+
+        Returns ``gram (n_in, n_new, n_new)`` and ``cross (n_in, n_new, n + 1)``; the old
+        functions are this layer's current knots and ``weight``.
         """
         n_new = new_knots.shape[1] - 1 - self.k
         n_feat = self.n_basis + 1
@@ -206,6 +209,24 @@ class KANLayer(nn.Module):
                 src[..., -1] = 0
             gram += new_basis.transpose(1, 2) @ new_basis
             cross += new_basis.transpose(1, 2) @ src  # (n_in, n_new, n + 1)
+        return gram, cross
+
+    @torch.no_grad()
+    def set_knots(self, knots: torch.Tensor) -> None:
+        """Install extended knots ``(n_in, G' + 2k + 1)`` (coefficients are left alone)."""
+        self.knots = knots.to(self.knots.dtype).contiguous()
+        self._lookup_key = None
+        self.grid = knots.shape[1] - 1 - 2 * self.k
+
+    @torch.no_grad()
+    def _refit(
+        self, new_knots: torch.Tensor, x_fit: torch.Tensor, x_src: torch.Tensor | None = None
+    ) -> None:
+        """Install ``new_knots`` and refit the spline coefficients by least squares.
+
+        See :meth:`refit_system`; one factorisation per input serves all its edges.
+        """
+        gram, cross = self.refit_system(new_knots, x_fit, x_src)
         rhs = cross @ self.weight.to(torch.float64)  # (n_in, n_new, n_out)
         coef = solve_normal_equations(gram, rhs).to(self.weight.dtype)
         base_w = self.weight[:, self.n_basis : self.n_basis + 1, :]
@@ -214,21 +235,14 @@ class KANLayer(nn.Module):
             self.weight.copy_(new_weight)  # keep the Parameter object (optimizers hold it)
         else:
             self.weight = nn.Parameter(new_weight.contiguous())
-        self.knots = new_knots.to(self.knots.dtype).contiguous()
-        self._lookup_key = None
-        self.grid = n_new - self.k
+        self.set_knots(new_knots)
 
     @torch.no_grad()
-    def update_grid(
-        self, x: torch.Tensor, grid_eps: float = 0.02, x_old: torch.Tensor | None = None
-    ) -> None:
-        """Move knots to the sample quantiles of ``x (batch, n_in)``, keeping the functions.
+    def data_knots(self, x: torch.Tensor, grid_eps: float = 0.02) -> torch.Tensor:
+        """Extended knots ``(n_in, G + 2k + 1)`` at the sample quantiles of ``x (batch, n_in)``.
 
-        The new core grid is ``grid_eps * uniform + (1 - grid_eps) * quantiles`` over the range
-        of each input; coefficients are refit by least squares on ``x`` (float64, one
-        factorisation per input). When earlier layers were just refit, ``x_old`` are this
-        layer's inputs before that: each edge is then refit so that ``phi_new(x)`` reproduces
-        ``phi_old(x_old)``, which absorbs the small shift of its inputs.
+        The core grid is ``grid_eps * uniform + (1 - grid_eps) * quantiles`` over the range of
+        each input (float64).
         """
         g = self.grid
         x_sorted = torch.sort(x.to(torch.float64), dim=0).values  # (batch, n_in)
@@ -245,15 +259,29 @@ class KANLayer(nn.Module):
         uniform = low[None, :] + steps[:, None] * (high - low)[None, :]  # (g + 1, n_in)
         adaptive = torch.where(flat[None, :], uniform, adaptive)
         core = (grid_eps * uniform + (1 - grid_eps) * adaptive).t()  # (n_in, g + 1)
-        self._refit(extend_knots(core, self.k), x, x_old)
+        return extend_knots(core, self.k)
 
     @torch.no_grad()
-    def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
-        """Refine to ``new_grid`` intervals on the same core interval, keeping the functions.
+    def update_grid(
+        self, x: torch.Tensor, grid_eps: float = 0.02, x_old: torch.Tensor | None = None
+    ) -> None:
+        """Move knots to the sample quantiles of ``x (batch, n_in)``, keeping the functions.
 
-        When ``new_grid`` is a multiple of the current grid, the new knots contain the old
-        ones and the refit is exact on the core interval (knot insertion, computed by least
-        squares on dense points). Otherwise knot positions are interpolated.
+        The new knots are :meth:`data_knots`; coefficients are refit by least squares on ``x``
+        (float64, one factorisation per input). When earlier layers were just refit, ``x_old``
+        are this layer's inputs before that: each edge is then refit so that ``phi_new(x)``
+        reproduces ``phi_old(x_old)``, which absorbs the small shift of its inputs.
+        """
+        self._refit(self.data_knots(x, grid_eps), x, x_old)
+
+    @torch.no_grad()
+    def refined_knots(self, new_grid: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Knots of ``new_grid`` intervals on the same core interval, and dense fit points.
+
+        When ``new_grid`` is a multiple of the current grid the new knots contain the old ones
+        (nested); otherwise knot positions are interpolated. Returns the extended knots
+        ``(n_in, new_grid + 2k + 1)`` and ``points (P, n_in)`` spanning each core interval, on
+        which a least-squares refit reproduces a nested refinement exactly (float64).
         """
         g, k = self.grid, self.k
         core = self.knots[:, k : g + k + 1].to(torch.float64)  # (n_in, g + 1)
@@ -264,10 +292,21 @@ class KANLayer(nn.Module):
         n_points = 4 * (new_grid + k) + 16
         steps = torch.linspace(0, 1, n_points, dtype=torch.float64, device=core.device)
         dense = core[:, :1] + steps[None, :] * (core[:, -1:] - core[:, :1])  # (n_in, P)
-        points = dense.t()
+        return extend_knots(new_core, k), dense.t()
+
+    @torch.no_grad()
+    def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
+        """Refine to ``new_grid`` intervals on the same core interval, keeping the functions.
+
+        When ``new_grid`` is a multiple of the current grid, the new knots contain the old
+        ones and the refit is exact on the core interval (knot insertion, computed by least
+        squares on dense points, see :meth:`refined_knots`). Otherwise knot positions are
+        interpolated.
+        """
+        new_knots, points = self.refined_knots(new_grid)
         if x is not None:
             points = torch.cat([points, x.to(torch.float64)], dim=0)
-        self._refit(extend_knots(new_core, k), points.to(self.knots.dtype))
+        self._refit(new_knots, points.to(self.knots.dtype))
 
 
 def sparsity_penalty(
