@@ -20,15 +20,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .expression import evaluate
 from .formula import Formula, extract_formulas
 from .network import KAN, prune
 from .selection import pareto_table, rename, select
+from .simplify import complexity
+from .structure import structure_formulas
 from .symbolic_library import make_library
 from .training import TrainConfig, TrainingDiverged, TrainResult, train
 
 __all__ = ["KANRegressor"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal on the front
 
 
 def _scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +93,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Candidate functions for the edges (``None``: the default library).
     prune_threshold : float, default=0.02
         Edges and hidden nodes whose importance (output nodes count 1) is below this are cut.
+    search_structure : bool, default=True
+        Also search the data directly for monomials, separable sums and products and
+        monomials times such forms (:mod:`kansr.structure`); their formulas join the network's
+        on the Pareto front. Needs ``symbolic=True``.
     model_selection : {"best", "accuracy"}, default="best"
-        Which formula of ``equations_`` :meth:`sympy_expr` returns by default.
+        Which formula of ``equations_`` :meth:`sympy_expr` returns and :meth:`predict`
+        evaluates. ``"best"`` is PySR's rule: among formulas whose loss is within 1.5 times
+        the lowest, the one whose loss fell most per unit of added complexity.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batch order; global RNG state is never used.
     verbose : int, default=0
@@ -148,6 +158,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         "symbolic": ["boolean"],
         "library": [list, tuple, None],
         "prune_threshold": [Interval(Real, 0, 1, closed="left")],
+        "search_structure": ["boolean"],
         "model_selection": [StrOptions({"best", "accuracy"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -177,6 +188,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         symbolic=True,
         library=None,
         prune_threshold=0.02,
+        search_structure=True,
         model_selection="best",
         random_state=None,
         verbose=0,
@@ -202,6 +214,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.symbolic = symbolic
         self.library = library
         self.prune_threshold = prune_threshold
+        self.search_structure = search_structure
         self.model_selection = model_selection
         self.random_state = random_state
         self.verbose = verbose
@@ -362,14 +375,19 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         except TrainingDiverged as exc:  # the pruned network could not be retrained
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=3)
             formulas = []
-        if not formulas:  # a constant is always a valid, finite formula
-            constant = sympy.Float(float(np.mean(y)), 15)
-            formulas = [Formula(expr=constant, complexity=1, loss=float(np.var(y)))]
-        table = pareto_table(formulas)
+        if self.search_structure and np.ptp(y) > 0:
+            budget = 20.0 if self.max_time is None else max(1.0, 0.3 * float(self.max_time))
+            for expr, loss in structure_formulas(X, y, library, time_budget=budget):
+                formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))
+        # a constant is always a valid, finite formula
+        constant = sympy.Float(float(np.mean(y)), 15)
+        formulas.append(Formula(expr=constant, complexity=1, loss=float(np.var(y))))
+        floor = _LOSS_FLOOR * float(np.var(y))
+        table = pareto_table(formulas, floor)
         names = self._feature_names()
         table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
         self.equations_ = table
-        self.selected_index_ = select(table, self.model_selection)
+        self.selected_index_ = select(table, self.model_selection, floor)
 
     def sympy_expr(self, index: int | None = None) -> sympy.Expr:
         """The selected formula (or row ``index`` of ``equations_``) in the feature names."""
@@ -384,9 +402,36 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         return sympy.latex(self.sympy_expr(index))
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets ``(n_samples,)`` in the units of the training target."""
+        """Predicted targets ``(n_samples,)`` in the units of the training target.
+
+        With ``symbolic=True`` this evaluates the selected formula (rows where it is not
+        finite, e.g. outside its domain, fall back to the network with a warning); otherwise
+        the network. :meth:`predict_network` always uses the network.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if self.equations_ is None:
+            return self._predict_network(X)
+        expr = self.equations_["sympy_format"].iloc[self.selected_index_]
+        out = evaluate(expr, np.asarray(X, dtype=np.float64))
+        bad = ~np.isfinite(out)
+        if bad.any():
+            warnings.warn(
+                f"the selected formula is not finite on {int(bad.sum())} of {len(out)} rows; "
+                "the network predicts those rows",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            out[bad] = self._predict_network(np.asarray(X)[bad])
+        return out
+
+    def predict_network(self, X) -> np.ndarray:
+        """Predictions ``(n_samples,)`` of the trained network (not of a formula)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._predict_network(X)
+
+    def _predict_network(self, X) -> np.ndarray:
         z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
         out = np.empty(z.shape[0], dtype=np.float64)
         with torch.no_grad():

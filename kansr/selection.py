@@ -14,24 +14,27 @@ from .formula import Formula
 __all__ = ["pareto_table", "rename", "select"]
 
 
-def pareto_table(formulas: Sequence[Formula]) -> pd.DataFrame:
+def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.DataFrame:
     """The complexity/loss Pareto front as a table, simplest first.
 
     Columns: ``complexity``, ``loss`` (mean squared error), ``score`` (PySR's
     ``-d log(loss) / d complexity`` against the next simpler formula on the front) and
-    ``sympy_format`` (the expression in internal symbols ``x0 ..``).
+    ``sympy_format`` (the expression in internal symbols ``x0 ..``). Losses below
+    ``loss_floor`` (rounding level, e.g. ``1e-12 * var(y)``) count as equal: a formula must
+    beat a simpler one by more than rounding to be on the front.
     """
+    floor = max(float(loss_floor), 1e-300)
     rows = sorted(formulas, key=lambda f: (f.complexity, f.loss))
     front: list[Formula] = []
     for f in rows:
-        if not front or f.loss < front[-1].loss:
+        if not front or max(f.loss, floor) < max(front[-1].loss, floor):
             if front and front[-1].complexity == f.complexity:
                 front[-1] = f
             else:
                 front.append(f)
     scores = [0.0]
     for prev, cur in zip(front, front[1:]):  # noqa: B905 - front[1:] is one shorter
-        ratio = math.log(max(cur.loss, 1e-300)) - math.log(max(prev.loss, 1e-300))
+        ratio = math.log(max(cur.loss, floor)) - math.log(max(prev.loss, floor))
         scores.append(-ratio / max(cur.complexity - prev.complexity, 1))
     return pd.DataFrame(
         {
@@ -43,16 +46,17 @@ def pareto_table(formulas: Sequence[Formula]) -> pd.DataFrame:
     )
 
 
-def select(table: pd.DataFrame, rule: str = "best") -> int:
+def select(table: pd.DataFrame, rule: str = "best", loss_floor: float = 0.0) -> int:
     """Row chosen by ``rule``: ``"accuracy"`` (lowest loss) or ``"best"`` (PySR's rule: the
-    highest score among formulas whose loss is at most 1.5 times the lowest)."""
+    highest score among formulas whose loss is at most 1.5 times the lowest, losses below
+    ``loss_floor`` counting as equal)."""
     if table.empty:
         raise ValueError("no formula to select from")
     loss = table["loss"].to_numpy()
     if rule == "accuracy":
         return int(np.argmin(loss))
     if rule == "best":
-        ok = loss <= 1.5 * loss.min() + 1e-300
+        ok = loss <= 1.5 * max(loss.min(), loss_floor) + 1e-300
         score = np.where(ok, table["score"].to_numpy(), -np.inf)
         return int(np.argmax(score))
     raise ValueError(f"unknown model_selection {rule!r}; use 'best' or 'accuracy'")

@@ -1,0 +1,418 @@
+"""Formulas from the structure of the data: monomials and separable sums and products.
+
+Most laws of physics are products of powers, or sums and products of functions of one
+variable each. A network of sums alone writes ``x*y`` as ``((x+y)^2 - (x-y)^2)/4``; these
+direct searches give such laws their natural, simplest form:
+
+* **monomial** — least squares of ``log|y|`` on ``log|x_i|`` gives the exponents, which are
+  snapped to simple fractions, then the prefactor is fitted.
+* **separable** — an additive spline model (one cubic B-spline per variable, one linear least
+  squares) of ``y`` (sum ``y = c + sum_i g_i(x_i)``) or of ``log|y|`` (product ``y = C prod_i
+  g_i(x_i)``). Each one-variable piece is matched against the library (all pieces at once) or,
+  for products, against a power ``x^p``; then all constants are refit jointly.
+* **monomial times a sum** — variables whose piece of the product fit is an exact power are
+  divided out, and the rest is fitted as a sum (``m*(u^2 + v^2)/2``).
+
+Every result is only a *candidate*: its mean squared error on the data decides, through the
+Pareto front, whether it is chosen. Formulas use the internal symbols ``x0 .. x{n-1}``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+import sympy
+import torch
+
+from ._timeout import call_with_timeout
+from .expression import evaluate, refit_constants
+from .simplify import complexity, snap_constant
+from .splines import bspline_basis, uniform_knots
+from .symbolic_fit import match_edges
+from .symbolic_library import SymbolicLibrary
+
+__all__ = ["additive_spline_fit", "monomial_formula", "snap_exponent", "structure_formulas"]
+
+_GRID = 8  # spline intervals per variable for the separability fits
+_ORDER = 3
+_MAX_SAMPLES = 2000  # rows used for the spline fits and matching
+_COMPLEXITY_WEIGHTS = (0.25, 0.5, 1.0)
+_MAX_SIMPLIFY_NODES = 60
+
+
+def snap_exponent(p: float, tol: float = 0.05) -> sympy.Expr:
+    """``p`` as an integer, a half or a third when within ``tol``; else a float."""
+    for denominator in (1, 2, 3):
+        frac = Fraction(round(p * denominator), denominator)
+        if abs(float(frac) - p) <= tol:
+            return sympy.Rational(frac.numerator, frac.denominator)
+    return sympy.Float(p, 15)
+
+
+def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
+    try:
+        pred = evaluate(expr, X)
+    except (ValueError, TypeError):
+        return math.inf
+    if not np.all(np.isfinite(pred)):
+        return math.inf
+    return float(np.mean((pred - y) ** 2))
+
+
+def _one_signed(values: np.ndarray) -> int:
+    """+1 or -1 when every value is strictly positive or negative, else 0."""
+    if np.all(values > 0):
+        return 1
+    if np.all(values < 0):
+        return -1
+    return 0
+
+
+def monomial_formula(
+    X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], columns: list[int] | None = None
+) -> sympy.Expr | None:
+    """``C * prod x_i^p_i`` over ``columns`` (default all) with snapped exponents, or ``None``
+    when ``y`` or a used column changes sign."""
+    cols = list(range(X.shape[1])) if columns is None else list(columns)
+    sign_y = _one_signed(y)
+    signs = [_one_signed(X[:, i]) for i in cols]
+    if sign_y == 0 or 0 in signs:
+        return None
+    logs = np.column_stack([np.log(np.abs(X[:, i])) for i in cols] + [np.ones(len(y))])
+    coef, *_ = np.linalg.lstsq(logs, np.log(np.abs(y)), rcond=None)
+    monomial = sympy.Integer(1)
+    values = np.ones(len(y))
+    for i, p, s in zip(cols, coef[:-1], signs, strict=True):
+        power = snap_exponent(float(p))
+        if power == 0:
+            continue
+        if s < 0 and not (power.is_integer):
+            return None
+        monomial *= symbols[i] ** power
+        values *= X[:, i] ** float(power)
+    if not np.all(np.isfinite(values)) or not np.any(values):
+        return None
+    prefactor = float(values @ y / (values @ values))
+    return sympy.Float(prefactor, 15) * monomial
+
+
+def additive_spline_fit(
+    X: np.ndarray, target: np.ndarray, grid: int = _GRID
+) -> tuple[np.ndarray, float, float]:
+    """Least-squares ``target ~ c + sum_i s_i(x_i)`` with cubic splines ``s_i``.
+
+    Returns the centred pieces ``(n_features, n_samples)``, the intercept ``c`` and the
+    fraction of the target's variance left unexplained.
+    """
+    xt = torch.as_tensor(X, dtype=torch.float64)
+    low, high = xt.min(0).values, xt.max(0).values
+    span = torch.where(high > low, high - low, torch.ones_like(high))
+    knots = uniform_knots(low - 1e-9 * span, high + 1e-9 * span, grid, _ORDER)
+    basis = bspline_basis(xt, knots, _ORDER).numpy()  # (N, n, G + k)
+    # partition of unity: drop one function per variable, the intercept carries the level
+    blocks = [basis[:, i, 1:] for i in range(X.shape[1])]
+    design = np.column_stack([np.ones(len(target))] + blocks)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    pieces, start = [], 1
+    for block in blocks:
+        piece = block @ coef[start : start + block.shape[1]]
+        start += block.shape[1]
+        pieces.append(piece - piece.mean())
+    pieces_arr = np.array(pieces)
+    intercept = float(np.mean(target))
+    resid = target - intercept - pieces_arr.sum(0)
+    var = float(np.var(target))
+    unexplained = float(np.mean(resid**2) / var) if var > 0 else 0.0
+    return pieces_arr, intercept, unexplained
+
+
+def _power_fit(x: np.ndarray, piece: np.ndarray) -> tuple[float, float]:
+    """Exponent ``p`` of ``piece ~ p log|x| + q`` and the unexplained fraction of variance."""
+    if _one_signed(x) == 0 or np.var(piece) == 0:
+        return 0.0, 1.0
+    lx = np.log(np.abs(x))
+    design = np.column_stack([lx, np.ones_like(lx)])
+    coef, *_ = np.linalg.lstsq(design, piece, rcond=None)
+    resid = piece - design @ coef
+    return float(coef[0]), float(np.mean(resid**2) / np.var(piece))
+
+
+def _matched_terms(
+    xs: np.ndarray, values: np.ndarray, library: SymbolicLibrary, symbols, top: int = 3
+) -> list[list[tuple[sympy.Expr, float, int]]]:
+    """Per variable, the top library matches of ``values (m, N)`` over ``xs (m, N)`` as
+    ``(c*f(a*x + b) + d, log10 relative error, complexity)``."""
+    matches = match_edges(xs, values, library, top=top)
+    out = []
+    for e, sym in enumerate(symbols):
+        options = []
+        for j, name in enumerate(matches.names[e]):
+            fn = library[name]
+            a, b, c, d = (sympy.Float(float(v), 15) for v in matches.params[e, j])
+            if fn.complexity == 0:
+                continue
+            term = c * fn.sympy_expr(a * sym + b) + d
+            err = float(np.log10(matches.relative_error[e, j] + 1e-12))
+            options.append((term, err, fn.complexity))
+        out.append(options)
+    return out
+
+
+def _combinations(
+    options: list[list[tuple[sympy.Expr, float, int]]],
+) -> list[list[sympy.Expr]]:
+    """One choice per variable for every complexity weight (duplicates removed)."""
+    chosen, seen = [], set()
+    for weight in _COMPLEXITY_WEIGHTS:
+        pick = []
+        for opts in options:
+            if not opts:
+                pick.append(None)
+                continue
+            pick.append(min(range(len(opts)), key=lambda j: opts[j][1] + weight * opts[j][2]))
+        key = tuple(pick)
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(
+            [opts[j][0] if j is not None else None for opts, j in zip(options, pick, strict=True)]
+        )
+    return chosen
+
+
+def _snap(expr: sympy.Expr, X, y, loss: float, budget: float) -> tuple[sympy.Expr, float]:
+    """Replace floats by 0 or simple exact numbers, smallest first, while loss <= budget."""
+    for atom in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
+        if atom not in expr.atoms(sympy.Float):
+            continue
+        for exact in (sympy.Integer(0), snap_constant(float(atom))):
+            if exact is None:
+                continue
+            trial = expr.xreplace({atom: exact})
+            trial_loss = _loss(trial, X, y)
+            if trial_loss <= budget:
+                expr, loss = trial, trial_loss
+                break
+    return expr, loss
+
+
+def _finish(
+    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, r2_tol: float = 1e-6
+) -> tuple[sympy.Expr, float] | None:
+    """Refit constants, snap them to simple numbers within an R^2 budget (R^2 may drop by
+    ``r2_tol``), simplify, and snap again (simplification merges constants)."""
+    expr, loss = refit_constants(expr, X, y)
+    if not math.isfinite(loss):
+        return None
+    budget = max(loss * 1.001, r2_tol * float(np.var(y)))
+    expr, loss = _snap(expr, X, y, loss, budget)
+    try:
+        if complexity(expr) > _MAX_SIMPLIFY_NODES:
+            raise ValueError("too large to simplify")
+        simpler = call_with_timeout(lambda: sympy.simplify(expr), 3.0)
+        if complexity(simpler) <= complexity(expr):
+            simpler_loss = _loss(simpler, X, y)
+            if simpler_loss <= budget:
+                expr, loss = simpler, simpler_loss
+    except Exception:  # noqa: BLE001 - sympy can fail or time out; the input stays valid
+        pass
+    expr, loss = _snap(expr, X, y, loss, budget)
+    if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or not math.isfinite(loss):
+        return None
+    return expr, loss
+
+
+def _sum_candidates(X, target, cols, symbols, library) -> list[sympy.Expr]:
+    """``c0 + sum_i term_i(x_i)`` over ``cols`` (not yet refit), one per complexity weight."""
+    pieces, intercept, _ = additive_spline_fit(X[:, cols], target)
+    options = _matched_terms(X[:, cols].T, pieces, library, [symbols[i] for i in cols])
+    out = []
+    for terms in _combinations(options):
+        expr = sympy.Float(intercept, 15)
+        for term in terms:
+            if term is not None:
+                expr = expr + term
+        out.append(expr)
+    return out
+
+
+def _product_candidates(
+    X, y, cols, symbols, library
+) -> tuple[list[sympy.Expr], list[tuple[float, float]]]:
+    """``C prod_i g_i(x_i)`` over ``cols`` (not yet refit) and, per column of ``cols``, the
+    power fit ``(p, unexplained)`` of its piece of ``log|y|``."""
+    # log|y| is additive in the variables of a product even when one factor changes sign;
+    # rows where y is (nearly) zero are left out of that fit
+    keep = np.abs(y) > 1e-3 * np.median(np.abs(y))
+    if keep.sum() < 4 * (_GRID + _ORDER):
+        return [], []
+    Xk = X[keep][:, cols]
+    pieces, intercept, _ = additive_spline_fit(Xk, np.log(np.abs(y[keep])))
+    powers = [_power_fit(Xk[:, j], pieces[j]) for j in range(len(cols))]
+    sign = _one_signed(y)
+    if sign == 0:
+        return [], powers
+    syms = [symbols[i] for i in cols]
+    options = _matched_terms(Xk.T, np.exp(pieces), library, syms)
+    for j, (p, unexplained) in enumerate(powers):
+        if unexplained < 1.0:
+            power = snap_exponent(p)
+            err = math.log10(unexplained + 1e-12)
+            options[j].append((syms[j] ** power, err, 1 if power == 1 else 2))
+    out = []
+    for factors_expr in _combinations(options):
+        expr = sympy.Float(sign * math.exp(intercept), 15)
+        for f in factors_expr:
+            if f is not None:
+                expr = expr * f
+        out.append(expr)
+    return out, powers
+
+
+# Invertible transforms of the target, as (name, forward on values, inverse on sympy):
+# ``T(y) = C * monomial`` is searched for every T, and ``y = T^-1(C * monomial)`` proposed.
+def _transforms() -> list[tuple[str, object, object]]:
+    with np.errstate(all="ignore"):
+        return [
+            ("id", lambda v: v, lambda u: u),
+            ("inv", lambda v: 1 / v, lambda u: 1 / u),
+            ("square", lambda v: v**2, lambda u: sympy.sqrt(u)),
+            ("sqrt", lambda v: np.sqrt(v), lambda u: u**2),
+            ("log", np.log, sympy.exp),
+            ("exp", np.exp, sympy.log),
+            ("asin", np.arcsin, sympy.sin),
+            ("acos", np.arccos, sympy.cos),
+            ("inv+1", lambda v: np.log(1 / v + 1), lambda u: 1 / (sympy.exp(u) - 1)),
+            ("inv-1", lambda v: np.log(1 / v - 1), lambda u: 1 / (sympy.exp(u) + 1)),
+            ("sq+1", lambda v: v**2 - 1, lambda u: sympy.sqrt(u + 1)),
+            ("1-sq", lambda v: 1 - v**2, lambda u: sympy.sqrt(1 - u)),
+            ("1-inv2", lambda v: 1 - 1 / v**2, lambda u: 1 / sympy.sqrt(1 - u)),
+        ]
+
+
+def _transformed_monomials(
+    X: np.ndarray, target: np.ndarray, cols: list[int], symbols
+) -> list[sympy.Expr]:
+    """``T^-1(C * monomial over cols)`` for every transform ``T`` whose monomial fit of
+    ``T(target)`` is close (unexplained log-variance below 1e-3); not yet refit."""
+    out = []
+    for _name, forward, inverse in _transforms():
+        with np.errstate(all="ignore"):
+            values = forward(target)
+        if not np.all(np.isfinite(values)) or _one_signed(values) == 0:
+            continue
+        mono = monomial_formula(X, values, symbols, cols)
+        if mono is None:
+            continue
+        logs = np.log(np.abs(values))
+        pred = evaluate(mono, X)
+        with np.errstate(all="ignore"):
+            resid = logs - np.log(np.abs(pred))
+        if not np.all(np.isfinite(resid)) or np.var(logs) == 0:
+            continue
+        if np.mean((resid - resid.mean()) ** 2) / np.var(logs) < 1e-3:
+            out.append(inverse(mono))
+    return out
+
+
+def _splits(powers: list[tuple[float, float]], cols: list[int], max_split: int):
+    """Sets of columns to divide out as a monomial: the most power-like single columns and
+    prefixes of the columns ordered by how power-like their piece of ``log|y|`` is."""
+    order = sorted(range(len(cols)), key=lambda j: powers[j][1])
+    order = [j for j in order if powers[j][1] <= 0.2][:max_split]
+    splits: list[tuple[int, ...]] = [(j,) for j in order]
+    for count in range(2, len(order) + 1):
+        splits.append(tuple(order[:count]))
+    return [[cols[j] for j in split] for split in splits if len(split) < len(cols)]
+
+
+def _search(X, target, cols, symbols, library, depth, max_split, deadline) -> list[sympy.Expr]:
+    """Raw (not refit) candidates for ``target`` as a function of ``cols``: a sum, a product,
+    a transformed monomial, or a monomial in some columns times such a form of the others
+    (recursively, ``depth`` levels; at the top level also ``monomial * (1 + form)``)."""
+    raw = list(_sum_candidates(X, target, cols, symbols, library))
+    raw.extend(_transformed_monomials(X, target, cols, symbols))
+    products, powers = _product_candidates(X, target, cols, symbols, library)
+    raw.extend(products)
+    if depth == 0 or len(cols) < 2 or not powers:
+        return raw
+    # first every split with a plain inner form, then deeper forms while time remains
+    passes = [(0, False)] if depth == 1 else [(0, False), (1, False), (1, True)]
+    for inner_depth, offset in passes:
+        for split in _splits(powers, cols, max_split):
+            if time.perf_counter() > deadline:
+                return raw
+            rest = [i for i in cols if i not in split]
+            if offset and len(rest) < 2:
+                continue
+            monomial = sympy.Integer(1)
+            values = np.ones(len(target))
+            for i in split:
+                power = sympy.Rational(round(2 * powers[cols.index(i)][0]), 2)
+                monomial *= symbols[i] ** power
+                values = values * np.power(X[:, i], float(power))
+            with np.errstate(all="ignore"):
+                remainder = target / values - (1 if offset else 0)
+            if not np.all(np.isfinite(remainder)):
+                continue
+            inner = _search(X, remainder, rest, symbols, library, inner_depth, max_split, deadline)
+            raw.extend(monomial * (e + 1 if offset else e) for e in inner)
+    return raw
+
+
+def structure_formulas(
+    X: np.ndarray,
+    y: np.ndarray,
+    library: SymbolicLibrary,
+    *,
+    max_split: int = 3,
+    max_finish: int = 12,
+    time_budget: float = 20.0,
+    seed: int = 0,
+) -> list[tuple[sympy.Expr, float]]:
+    """Candidate ``(expression, mean squared error)`` pairs for ``X (n, m)``, ``y (n,)``.
+
+    Expressions are in the symbols ``x0 .. x{m-1}`` and the units of ``X`` and ``y``. Only
+    the ``max_finish`` raw candidates of lowest error are refit and simplified, within about
+    ``time_budget`` seconds.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, m = X.shape
+    if n < 4 * (_GRID + _ORDER) or np.var(y) == 0:
+        return []
+    if n > _MAX_SAMPLES:
+        rows = np.random.default_rng(seed).choice(n, _MAX_SAMPLES, replace=False)
+        Xs, ys = X[rows], y[rows]
+    else:
+        Xs, ys = X, y
+    symbols = list(sympy.symbols(f"x0:{m}", real=True))
+    search_deadline = time.perf_counter() + time_budget / 2
+    raw = _search(Xs, ys, list(range(m)), symbols, library, 2, max_split, search_deadline)
+    mono = monomial_formula(Xs, ys, symbols)
+    if mono is not None:
+        raw.append(mono)
+
+    # finish (refit, snap, simplify) the most promising candidates only, best first
+    unique = {sympy.srepr(e): e for e in raw}
+    scored = sorted(
+        ((_loss(e, Xs, ys), complexity(e), e) for e in unique.values()),
+        key=lambda t: (t[0], t[1]),
+    )
+    scored = [t for t in scored if math.isfinite(t[0])][:max_finish]
+    deadline = time.perf_counter() + time_budget
+    results = []
+    for _, _, expr in scored:
+        if time.perf_counter() > deadline:
+            break
+        finished = _finish(expr, Xs, ys)
+        if finished is None:
+            continue
+        expr, _ = finished
+        loss = _loss(expr, X, y)
+        if math.isfinite(loss):
+            results.append((expr, loss))
+    return results
