@@ -33,6 +33,7 @@ __all__ = ["KANRegressor"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 _LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal on the front
+_EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
 
 
 def _scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -352,8 +353,29 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _fit_formulas(self, X, y, z, t) -> None:
-        """Prune, retrain briefly, and extract the formulas of ``equations_``."""
+        """Search the data's structure, then (unless that found an exact formula) prune,
+        retrain briefly and extract the network's formulas; fill ``equations_``."""
         library = make_library(None if self.library is None else list(self.library))
+        formulas: list[Formula] = []
+        if self.search_structure and np.ptp(y) > 0:
+            budget = 20.0 if self.max_time is None else max(1.0, 0.3 * float(self.max_time))
+            for expr, loss in structure_formulas(X, y, library, time_budget=budget):
+                formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))
+        exact = _EXACT * float(np.var(y))
+        if not any(f.loss <= exact for f in formulas):
+            formulas.extend(self._network_formulas(X, y, z, t, library))
+        # a constant is always a valid, finite formula
+        constant = sympy.Float(float(np.mean(y)), 15)
+        formulas.append(Formula(expr=constant, complexity=1, loss=float(np.var(y))))
+        floor = _LOSS_FLOOR * float(np.var(y))
+        table = pareto_table(formulas, floor)
+        names = self._feature_names()
+        table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
+        self.equations_ = table
+        self.selected_index_ = select(table, self.model_selection, floor)
+
+    def _network_formulas(self, X, y, z, t, library) -> list[Formula]:
+        """Prune the network, retrain it briefly and read formulas off its edges."""
         try:
             if prune(self.module_, z, self.prune_threshold) and self.stop_reason_ != (
                 "constant_target"
@@ -361,7 +383,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 config = self._train_config()
                 config.max_iter, config.grid_update_until = 20, 0
                 train(self.module_, z, t, config)
-            formulas = extract_formulas(
+            return extract_formulas(
                 self.module_,
                 X,
                 y,
@@ -373,21 +395,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 dtype=_DTYPES[self.dtype],
             )
         except TrainingDiverged as exc:  # the pruned network could not be retrained
-            warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=3)
-            formulas = []
-        if self.search_structure and np.ptp(y) > 0:
-            budget = 20.0 if self.max_time is None else max(1.0, 0.3 * float(self.max_time))
-            for expr, loss in structure_formulas(X, y, library, time_budget=budget):
-                formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))
-        # a constant is always a valid, finite formula
-        constant = sympy.Float(float(np.mean(y)), 15)
-        formulas.append(Formula(expr=constant, complexity=1, loss=float(np.var(y))))
-        floor = _LOSS_FLOOR * float(np.var(y))
-        table = pareto_table(formulas, floor)
-        names = self._feature_names()
-        table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
-        self.equations_ = table
-        self.selected_index_ = select(table, self.model_selection, floor)
+            warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
+            return []
 
     def sympy_expr(self, index: int | None = None) -> sympy.Expr:
         """The selected formula (or row ``index`` of ``equations_``) in the feature names."""
