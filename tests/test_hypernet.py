@@ -190,6 +190,28 @@ def test_trains_with_kansr_train():
     assert all(not isinstance(layer.weight, torch.nn.Parameter) for layer in model.layers)
 
 
+def test_float32_train_update_and_extend():
+    model = MetaKAN([3, 4, 1], grid=5, seed=0)  # float32
+    x = _inputs(200).float()
+    y = x[:, :1] * x[:, 1:2]
+    train(model, x, y, TrainConfig(max_iter=3, grid_update_until=3))
+    model.extend_grid(10, x)
+    assert model.meta[0].w2.dtype == torch.float32
+    assert model.generated_weights()[0].dtype == torch.float32
+    assert torch.isfinite(model(x)).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    model = _meta()
+    x = _inputs()
+    cpu = model(x)
+    model = model.to("cuda")
+    torch.testing.assert_close(model(x.cuda()).cpu(), cpu, rtol=0, atol=1e-10)
+    model.update_grid(x.cuda())
+    assert model.materialize().layers[0].weight.is_cuda
+
+
 # ---------------------------------------------------------------------------- grids
 @pytest.mark.parametrize("sharing", ["shared", "layer", "cluster"])
 def test_extend_grid_is_exact_on_uniform_grids(sharing):
