@@ -117,8 +117,11 @@ class MetaLearner(nn.Module):
 
     @torch.no_grad()
     def normalise_outputs(self, z: torch.Tensor, target_std: torch.Tensor) -> None:
-        """Rescale ``W2`` and set ``b2`` so that over the embeddings ``z (E, d)`` output ``r``
-        has mean 0 and standard deviation ``target_std[r]`` (``(P,)``)."""
+        """Rescale ``W2`` and set ``b2`` to give the outputs over ``z (E, d)`` a chosen spread.
+
+        Output ``r`` gets mean 0 and standard deviation ``target_std[r]`` (``(P,)``): the initial
+        spread of the generated weights.
+        """
         h = self.hidden(z)
         out = h @ self.w2.t()
         std = out.std(0) if out.shape[0] > 1 else out.abs().mean(0)
