@@ -6,7 +6,8 @@ Problem: 20 inputs uniform on [-1, 1], the smooth target
 in [1, 3] drawn once with seed 123), no noise; ``--n-train`` training and ``--n-test`` test
 points. Both estimators use width ``[20, 64, 64, 1]``, grid 10, k 3, float64, their default
 training and ``symbolic=False``: ``KANRegressor`` and ``MetaKANRegressor`` (default
-``meta_sharing="shared"``; ``--contenders`` adds ``metakan-layer`` / ``metakan-cluster``).
+``meta_sharing="shared"``, no grid updates); ``--contenders`` adds ``metakan-layer``,
+``metakan-cluster`` and ``metakan-grid-updates`` (the KAN's grid-update schedule).
 
 Memory, per model:
 
@@ -48,12 +49,14 @@ CONTENDERS = {
     "metakan": ("MetaKANRegressor", {}),
     "metakan-layer": ("MetaKANRegressor", {"meta_sharing": "layer"}),
     "metakan-cluster": ("MetaKANRegressor", {"meta_sharing": "cluster"}),
+    "metakan-grid-updates": ("MetaKANRegressor", {"grid_update_until": 50}),
 }
 NAMES = {
     "kan": "KAN (KANRegressor)",
     "metakan": "MetaKAN, shared meta-learner",
     "metakan-layer": "MetaKAN, one meta-learner per layer",
     "metakan-cluster": "MetaKAN, clustered meta-learners",
+    "metakan-grid-updates": "MetaKAN, shared, grid updates as the KAN's (every 5 steps to 50)",
 }
 QUICK = {"n_train": 200, "n_test": 200, "hidden": (8, 8), "grid": 5, "max_iter": 3}
 
