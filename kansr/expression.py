@@ -89,8 +89,12 @@ def evaluate(expr: sympy.Expr, X: np.ndarray) -> np.ndarray:
     Points outside the formula's domain give NaN (no warnings are raised).
     """
     X = np.asarray(X, dtype=np.float64)
+    if not isinstance(expr, sympy.Basic):  # never parse strings
+        raise TypeError(f"expected a sympy expression, got {type(expr).__name__}")
+    if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan, sympy.I):
+        raise ValueError(f"formula contains a non-real or infinite number: {expr}")
     with np.errstate(all="ignore"):
-        out = np.asarray(_numpy(sympy.sympify(expr), X), dtype=np.float64)
+        out = np.asarray(_numpy(expr, X), dtype=np.float64)
     return np.broadcast_to(out, (X.shape[0],)).copy()
 
 
@@ -163,13 +167,20 @@ def refit_constants(
     does not improve it or fails.
     """
     start_loss = _loss(expr, X, y)
+    if not math.isfinite(start_loss):
+        return expr, start_loss
     module = TorchFormula(expr)
     if not module.floats:
         return expr, start_loss
     xt = torch.as_tensor(np.asarray(X, dtype=np.float64))
     yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
     opt = torch.optim.LBFGS(
-        [module.constants], lr=1.0, max_iter=n_iter, line_search_fn="strong_wolfe"
+        [module.constants],
+        lr=1.0,
+        max_iter=n_iter,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-16,
+        line_search_fn="strong_wolfe",
     )
 
     def closure():

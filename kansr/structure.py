@@ -93,9 +93,10 @@ def monomial_formula(
             return None
         monomial *= symbols[i] ** power
         values *= X[:, i] ** float(power)
-    if not np.all(np.isfinite(values)) or not np.any(values):
+    with np.errstate(all="ignore"):
+        prefactor = float(values @ y / (values @ values))
+    if not math.isfinite(prefactor) or prefactor == 0:
         return None
-    prefactor = float(values @ y / (values @ values))
     return sympy.Float(prefactor, 15) * monomial
 
 
@@ -309,7 +310,7 @@ def _transformed_monomials(
             continue
         logs = np.log(np.abs(values))
         pred = evaluate(mono, X)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # (pred is finite-valued or NaN, never raises)
             resid = logs - np.log(np.abs(pred))
         if not np.all(np.isfinite(resid)) or np.var(logs) == 0:
             continue
@@ -329,7 +330,25 @@ def _splits(powers: list[tuple[float, float]], cols: list[int], max_split: int):
     return [[cols[j] for j in split] for split in splits if len(split) < len(cols)]
 
 
-def _search(X, target, cols, symbols, library, depth, max_split, deadline) -> list[sympy.Expr]:
+class _Budget:
+    """How many more searches may run; with a ``deadline`` also how long (``max_time``).
+    Counting searches, not seconds, keeps the result independent of the machine's load."""
+
+    def __init__(self, searches: int, deadline: float | None) -> None:
+        self.searches = searches
+        self.deadline = deadline
+
+    def spend(self) -> bool:
+        """Take one search from the budget; ``False`` when none is left."""
+        if self.searches <= 0 or (
+            self.deadline is not None and time.perf_counter() > self.deadline
+        ):
+            return False
+        self.searches -= 1
+        return True
+
+
+def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list[sympy.Expr]:
     """Raw (not refit) candidates for ``target`` as a function of ``cols``: a sum, a product,
     a transformed monomial, or a monomial in some columns times such a form of the others
     (recursively, ``depth`` levels; at the top level also ``monomial * (1 + form)``)."""
@@ -343,7 +362,7 @@ def _search(X, target, cols, symbols, library, depth, max_split, deadline) -> li
     passes = [(0, False)] if depth == 1 else [(0, False), (1, False), (1, True)]
     for inner_depth, offset in passes:
         for split in _splits(powers, cols, max_split):
-            if time.perf_counter() > deadline:
+            if not budget.spend():
                 return raw
             rest = [i for i in cols if i not in split]
             if offset and len(rest) < 2:
@@ -358,7 +377,7 @@ def _search(X, target, cols, symbols, library, depth, max_split, deadline) -> li
                 remainder = target / values - (1 if offset else 0)
             if not np.all(np.isfinite(remainder)):
                 continue
-            inner = _search(X, remainder, rest, symbols, library, inner_depth, max_split, deadline)
+            inner = _search(X, remainder, rest, symbols, library, inner_depth, max_split, budget)
             raw.extend(monomial * (e + 1 if offset else e) for e in inner)
     return raw
 
@@ -370,14 +389,16 @@ def structure_formulas(
     *,
     max_split: int = 3,
     max_finish: int = 12,
-    time_budget: float = 20.0,
+    max_searches: int = 40,
+    time_budget: float | None = None,
     seed: int = 0,
 ) -> list[tuple[sympy.Expr, float]]:
     """Candidate ``(expression, mean squared error)`` pairs for ``X (n, m)``, ``y (n,)``.
 
-    Expressions are in the symbols ``x0 .. x{m-1}`` and the units of ``X`` and ``y``. Only
-    the ``max_finish`` raw candidates of lowest error are refit and simplified, within about
-    ``time_budget`` seconds.
+    Expressions are in the symbols ``x0 .. x{m-1}`` and the units of ``X`` and ``y``. At most
+    ``max_searches`` sub-searches run and only the ``max_finish`` raw candidates of lowest
+    error are refit and simplified; ``time_budget`` (seconds, e.g. from ``max_time``) stops
+    both early.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -390,8 +411,10 @@ def structure_formulas(
     else:
         Xs, ys = X, y
     symbols = list(sympy.symbols(f"x0:{m}", real=True))
-    search_deadline = time.perf_counter() + time_budget / 2
-    raw = _search(Xs, ys, list(range(m)), symbols, library, 2, max_split, search_deadline)
+    start = time.perf_counter()
+    search_deadline = None if time_budget is None else start + time_budget / 2
+    budget = _Budget(max_searches, search_deadline)
+    raw = _search(Xs, ys, list(range(m)), symbols, library, 2, max_split, budget)
     mono = monomial_formula(Xs, ys, symbols)
     if mono is not None:
         raw.append(mono)
@@ -403,12 +426,15 @@ def structure_formulas(
         key=lambda t: (t[0], t[1]),
     )
     scored = [t for t in scored if math.isfinite(t[0])][:max_finish]
-    deadline = time.perf_counter() + time_budget
+    deadline = math.inf if time_budget is None else start + time_budget
     results = []
     for _, _, expr in scored:
         if time.perf_counter() > deadline:
             break
-        finished = _finish(expr, Xs, ys)
+        try:
+            finished = _finish(expr, Xs, ys)
+        except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+            continue  # a candidate sympy cannot handle is dropped, the others stay
         if finished is None:
             continue
         expr, _ = finished

@@ -1,0 +1,117 @@
+"""The direct structure search: monomials, separable sums and products, and their mixes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+from kansr import KANRegressor
+from kansr.structure import (
+    additive_spline_fit,
+    monomial_formula,
+    snap_exponent,
+    structure_formulas,
+)
+from kansr.symbolic_library import make_library
+
+SYMBOLS = sympy.symbols("x0:4", real=True)
+x0, x1, x2, x3 = SYMBOLS
+
+
+def _exact(candidates, truth, X):
+    """Whether some candidate equals ``truth`` up to rounding of its constants."""
+    want = sympy.lambdify(SYMBOLS[: X.shape[1]], truth, "numpy")(*X.T)
+    for expr, _ in candidates:
+        diff = sympy.nsimplify(sympy.expand(expr - truth), tolerance=1e-8, rational=True)
+        if diff == 0:
+            return True
+        got = sympy.lambdify(SYMBOLS[: X.shape[1]], expr, "numpy")(*X.T)
+        simple = sympy.count_ops(expr) <= sympy.count_ops(truth) + 2
+        if simple and np.allclose(got, want, rtol=1e-9, atol=1e-12):
+            return True
+    return False
+
+
+def test_snap_exponent():
+    assert snap_exponent(1.98) == 2
+    assert snap_exponent(-0.51) == sympy.Rational(-1, 2)
+    assert snap_exponent(0.334) == sympy.Rational(1, 3)
+    assert isinstance(snap_exponent(0.8), sympy.Float)
+
+
+def test_monomial_formula_recovers_exponents_and_prefactor():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (400, 3))
+    y = -3.0 * X[:, 0] ** 2 * np.sqrt(X[:, 1]) / X[:, 2]
+    expr = monomial_formula(X, y, list(SYMBOLS[:3]))
+    assert expr.free_symbols == {x0, x1, x2}
+    assert sympy.simplify(expr / (x0**2 * sympy.sqrt(x1) / x2)).is_Number
+    assert float(expr.subs({x0: 1, x1: 1, x2: 1})) == pytest.approx(-3.0)
+
+
+def test_monomial_needs_one_signed_data():
+    X = np.linspace(-1, 1, 50)[:, None]
+    assert monomial_formula(X, X[:, 0] + 2, [x0]) is None
+
+
+def test_additive_spline_fit_tells_sums_from_products():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 3, (800, 2))
+    _, _, additive = additive_spline_fit(X, np.sin(X[:, 0]) + X[:, 1] ** 2)
+    _, _, product = additive_spline_fit(X, np.sin(3 * X[:, 0]) * X[:, 1] ** 2)
+    assert additive < 1e-6 < 1e-2 < product
+
+
+@pytest.mark.parametrize(
+    ("truth", "ranges"),
+    [
+        (x0 * x1 * sympy.sin(x2), [(1, 5), (1, 5), (0, 5)]),  # a sign-changing product
+        (x0 * (x1**2 + x2**2) / 2, [(1, 5)] * 3),  # monomial times a sum
+        (x0 * (x1 * sympy.cos(x2) + 1), [(1, 5), (1, 5), (0, 5)]),  # monomial times 1 + product
+        (1 / (sympy.exp(x0 / x1) - 1), [(1, 5), (1, 5)]),  # a transformed monomial
+        (x0 * x1 * (x3 - x2) / 4, [(1, 5)] * 4),
+    ],
+)
+def test_structure_search_finds_exact_laws(truth, ranges):
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.uniform(lo, hi, 600) for lo, hi in ranges])
+    y = sympy.lambdify(SYMBOLS[: X.shape[1]], truth, "numpy")(*X.T)
+    candidates = structure_formulas(X, y, make_library())
+    assert candidates and all(np.isfinite(loss) for _, loss in candidates)
+    best = min(loss for _, loss in candidates)
+    assert best < 1e-20 * np.var(y) + 1e-28
+    assert _exact(candidates, truth, X)
+
+
+def test_structure_search_gives_no_candidates_for_tiny_or_constant_data():
+    lib = make_library()
+    assert structure_formulas(np.ones((5, 1)), np.arange(5.0), lib) == []
+    assert structure_formulas(np.random.default_rng(0).random((100, 2)), np.ones(100), lib) == []
+
+
+def test_estimator_returns_the_exact_law_and_predicts_with_it():
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(rng.uniform(1, 4, (500, 3)), columns=["q", "v", "r"])
+    y = 3 * X["q"] * X["v"] ** 2 / X["r"]
+    est = KANRegressor(max_iter=20, random_state=0).fit(X, y)
+    q, v, r = sympy.symbols("q v r", real=True)
+    assert sympy.simplify(est.sympy_expr() - 3 * q * v**2 / r) == 0
+    X_new = pd.DataFrame(rng.uniform(1, 4, (50, 3)), columns=["q", "v", "r"])
+    want = 3 * X_new["q"] * X_new["v"] ** 2 / X_new["r"]
+    np.testing.assert_allclose(est.predict(X_new), want, rtol=1e-10)
+    # the network is still there, and is only an approximation
+    network = est.predict_network(X_new)
+    assert not np.allclose(network, want, rtol=1e-10)
+    assert 1 - np.mean((network - want) ** 2) / np.var(want) > 0.99
+
+
+def test_predict_falls_back_to_the_network_outside_the_formula_domain():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(1, 4, (400, 1))
+    y = np.log(X[:, 0])
+    est = KANRegressor(max_iter=20, random_state=0).fit(X, y)
+    assert est.sympy_expr().has(sympy.log)
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        out = est.predict(np.array([[2.0], [-1.0]]))
+    assert np.all(np.isfinite(out))
+    assert out[0] == pytest.approx(np.log(2.0), rel=1e-9)
