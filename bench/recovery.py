@@ -67,6 +67,10 @@ def make_problem(row: pd.Series, seed: int, noise: float, n: int = 1000):
     return truth, variables, X_train, y_train, X_test, y_test
 
 
+def _r2(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(1 - np.mean((pred - y) ** 2) / np.var(y))
+
+
 def run_problem(row: dict, seed: int, noise: float, params: dict) -> dict:
     """Fit and judge one problem; never raises (errors are recorded)."""
     import sympy
@@ -91,7 +95,7 @@ def run_problem(row: dict, seed: int, noise: float, params: dict) -> dict:
         plain = model.xreplace({s: sympy.Symbol(s.name) for s in model.free_symbols})
         result.update(
             r2=r2,
-            network_r2=float(est.score(pd.DataFrame(Xt, columns=variables), yt)),
+            network_r2=_r2(est.predict_network(pd.DataFrame(Xt, columns=variables)), yt),
             symbolic_solution=bool(is_symbolic_solution(plain, truth, r2=r2)),
             accuracy_solution=bool(r2 > 0.999),
             complexity=int(est.equations_["complexity"].iloc[est.selected_index_]),

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ._timeout import call_with_timeout
+from .expression import evaluate
 from .network import KAN
 from .simplify import SymbolicEdge, complexity, compose, snap_constant
 from .symbolic_fit import match_edges
@@ -115,18 +116,12 @@ def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) 
     return after
 
 
-def _evaluate(expr: sympy.Expr, symbols, X: np.ndarray) -> np.ndarray:
-    """Evaluate ``expr`` (internal symbols only, built by kansr) on ``X``."""
-    fn = sympy.lambdify(symbols, expr, modules="numpy")
-    with np.errstate(all="ignore"):
-        out = np.asarray(fn(*X.T))
-    if np.iscomplexobj(out):  # e.g. sqrt of a negative number: not a valid real formula
-        out = np.where(np.abs(out.imag) > 0, np.nan, out.real)
-    return np.broadcast_to(out.astype(np.float64), (X.shape[0],)).copy()
-
-
 def _mse(expr, symbols, X, y) -> float:
-    pred = _evaluate(expr, symbols, X)
+    """Mean squared error of ``expr`` (internal symbols) on ``X, y``; inf when not finite."""
+    try:
+        pred = evaluate(expr, X)
+    except (ValueError, TypeError):  # e.g. zoo after an unlucky simplification
+        return math.inf
     if not np.all(np.isfinite(pred)):
         return math.inf
     return float(np.mean((pred - y) ** 2))
