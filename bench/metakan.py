@@ -12,8 +12,9 @@ training and ``symbolic=False``: ``KANRegressor`` and ``MetaKANRegressor`` (defa
 Memory, per model:
 
 * exact bytes of the trainable parameters, their gradients and the optimizer state: the state
-  is read from the tensors of the optimizer that ``kansr.training.train`` builds, after enough
-  steps to fill LBFGS's history (it does not depend on the number of samples);
+  is read from the tensors of the optimizer that ``kansr.training.train`` builds, run from a
+  fresh initialisation until LBFGS's history is full (its size does not depend on the number
+  of samples);
 * the process RSS increase during ``fit`` (``ru_maxrss`` after minus the RSS before), each
   model in its own child process (this script with ``--only NAME``), started before the parent
   imports torch, so the numbers do not mix.
@@ -110,20 +111,23 @@ def tensor_bytes(obj) -> int:
     return 0
 
 
-def optimizer_state_bytes(est, module, X, y, steps: int = 4) -> int:
-    """Peak bytes of the state of the optimizer ``train`` builds for ``module``.
+def optimizer_state_bytes(est, X, y, steps: int = 4) -> tuple[int, int]:
+    """Peak bytes of the optimizer state ``train`` would hold for ``est``'s network.
 
-    Runs ``steps`` optimizer steps on (at most 512 of) the training points with the
-    estimator's configuration; LBFGS does 10 iterations a step, so its 20-pair history is full.
+    The optimizer is built as ``kansr.training.train`` builds it (the estimator's
+    configuration) for a freshly initialised network of the fitted one's architecture, and
+    runs ``steps`` steps on (at most 512 of) the training points: from a fresh start LBFGS
+    makes progress (10 iterations a step), so its 20-pair history fills, which a network
+    already at a minimum would not do. The state's size does not depend on the number of
+    samples. Returns the bytes and the number of LBFGS history pairs then held (0 for Adam).
     """
-
     from kansr.training import _make_optimizer, _objective
 
     cfg = est._train_config()
     lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
+    module = est._build_module([est.n_features_in_, *est._hidden_sizes(), 1], 0)
     x = est._torch((X[:512] - est.x_mean_) / est.x_scale_)
     t = est._torch(((y[:512] - est.y_mean_) / est.y_scale_)[:, None])
-    module.train()
     optimizer = _make_optimizer(module, cfg, lr)
 
     def closure():
@@ -132,11 +136,14 @@ def optimizer_state_bytes(est, module, X, y, steps: int = 4) -> int:
         loss.backward()
         return loss
 
-    peak = 0
+    peak, pairs = 0, 0
     for _ in range(steps):
         optimizer.step(closure)
-        peak = max(peak, tensor_bytes(list(optimizer.state.values())))
-    return peak
+        size = tensor_bytes(list(optimizer.state.values()))
+        if size > peak:
+            peak = size
+            pairs = max((len(v.get("old_dirs", [])) for v in optimizer.state.values()), default=0)
+    return peak, pairs
 
 
 def child(name: str, args) -> dict:
@@ -171,13 +178,14 @@ def child(name: str, args) -> dict:
     param_bytes = sum(p.numel() * p.element_size() for p in trainable)
     rmse = float(np.sqrt(np.mean((est.predict(X_test) - y_test) ** 2)))
     train_rmse = float(np.sqrt(np.mean((est.predict(X) - y) ** 2)))
-    state_bytes = optimizer_state_bytes(est, module, X, y)
+    state_bytes, history_pairs = optimizer_state_bytes(est, X, y)
     return {
         "name": name,
         "params": sum(p.numel() for p in trainable),
         "param_bytes": param_bytes,
         "grad_bytes": param_bytes,  # one gradient per trainable scalar, same dtype
         "state_bytes": state_bytes,
+        "history_pairs": history_pairs,
         "test_rmse": rmse,
         "train_rmse": train_rmse,
         "y_test_std": float(np.std(y_test)),
@@ -275,14 +283,16 @@ def results_table(results: list[dict]) -> str:
 
 def memory_table(results: list[dict]) -> str:
     lines = [
-        "| model | parameters B | gradients B | optimizer state B | peak RSS MiB |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| model | parameters B | gradients B | optimizer state B | LBFGS history pairs "
+        "| peak RSS MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         if "params" in r:
             lines.append(
                 f"| {NAMES.get(r['name'], r['name'])} | {r['param_bytes']:,} "
-                f"| {r['grad_bytes']:,} | {r['state_bytes']:,} | {r['peak_mib']:.0f} |"
+                f"| {r['grad_bytes']:,} | {r['state_bytes']:,} | {r['history_pairs']} "
+                f"| {r['peak_mib']:.0f} |"
             )
     return "\n".join(lines)
 
@@ -403,9 +413,9 @@ def main(argv: list[str] | None = None) -> int:
             results_table(results),
             "",
             "Exact memory: trainable parameters + their gradients + the optimizer state (LBFGS "
-            "history full). RSS increase: `ru_maxrss` after `fit` minus the RSS just before, in "
-            "the model's own process; it includes the activations, the generated weights and "
-            "`train`'s state snapshots.",
+            "with the history pairs shown, from a fresh start). RSS increase: `ru_maxrss` after "
+            "`fit` minus the RSS just before, in the model's own process; it includes the "
+            "activations, the generated weights and `train`'s state snapshots.",
             "",
             memory_table(results),
         ]

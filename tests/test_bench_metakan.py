@@ -44,6 +44,19 @@ def test_quick_run(tmp_path):
     assert list(tmp_path.iterdir()) == [md]  # nothing else written to the working directory
 
 
+def test_lbfgs_history_fills_from_a_fresh_start():
+    bench = _load_bench()
+    X, y = bench.make_data(100, seed=0)
+    from kansr import KANRegressor
+
+    est = KANRegressor(hidden_layer_sizes=(4,), max_iter=2, symbolic=False, random_state=0)
+    est.fit(X, y)
+    n_bytes = sum(p.numel() * p.element_size() for p in est.module_.parameters())
+    size, pairs = bench.optimizer_state_bytes(est, X, y, steps=3)
+    assert pairs == 20  # history_size of kansr's LBFGS
+    assert size >= 2 * 20 * n_bytes
+
+
 def test_target_and_exact_adam_state_bytes():
     bench = _load_bench()
     X, y = bench.make_data(50, seed=0)
@@ -58,4 +71,4 @@ def test_target_and_exact_adam_state_bytes():
     n_bytes = sum(p.numel() * p.element_size() for p in params)
     step_bytes = sum(torch.zeros(()).element_size() for _ in params)  # Adam's float32 step
     # exp_avg and exp_avg_sq per parameter, plus one scalar step tensor each
-    assert bench.optimizer_state_bytes(est, module, X, y, steps=1) == 2 * n_bytes + step_bytes
+    assert bench.optimizer_state_bytes(est, X, y, steps=1) == (2 * n_bytes + step_bytes, 0)
