@@ -258,6 +258,9 @@ def _product_candidates(
         return [], powers
     syms = [symbols[i] for i in cols]
     options = _matched_terms(Xk.T, np.exp(pieces), library, syms)
+    # a factor may be exp(f(x)) with f in the library: match the log-space pieces as well
+    for j, opts in enumerate(_matched_terms(Xk.T, pieces, library, syms, top=2)):
+        options[j].extend((sympy.exp(term), err, cplx + 1) for term, err, cplx in opts)
     for j, (p, unexplained) in enumerate(powers):
         if unexplained < 1.0:
             power = snap_exponent(p)

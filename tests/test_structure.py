@@ -70,6 +70,7 @@ def test_additive_spline_fit_tells_sums_from_products():
         (x0 * (x1 * sympy.cos(x2) + 1), [(1, 5), (1, 5), (0, 5)]),  # monomial times 1 + product
         (1 / (sympy.exp(x0 / x1) - 1), [(1, 5), (1, 5)]),  # a transformed monomial
         (x0 * x1 * (x3 - x2) / 4, [(1, 5)] * 4),
+        (sympy.exp(sympy.sin(sympy.pi * x0) + x1**2), [(-1, 1), (-1, 1)]),  # kansr demo
     ],
 )
 def test_structure_search_finds_exact_laws(truth, ranges):
