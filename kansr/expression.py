@@ -15,7 +15,7 @@ import numpy as np
 import sympy
 import torch
 
-__all__ = ["TorchFormula", "evaluate", "refit_constants", "symbol_index"]
+__all__ = ["TorchFormula", "evaluate", "mse", "refit_constants", "symbol_index"]
 
 _NUMPY_FUNCS = {
     sympy.exp: np.exp,
@@ -166,7 +166,7 @@ def refit_constants(
     Returns the refit expression and its loss; the input is returned unchanged when the fit
     does not improve it or fails.
     """
-    start_loss = _loss(expr, X, y)
+    start_loss = mse(expr, X, y)
     if not math.isfinite(start_loss):
         return expr, start_loss
     module = TorchFormula(expr)
@@ -197,11 +197,13 @@ def refit_constants(
     if not bool(torch.isfinite(module.constants).all()):
         return expr, start_loss
     fitted = module.export()
-    loss = _loss(fitted, X, y)
+    loss = mse(fitted, X, y)
     return (fitted, loss) if loss < start_loss else (expr, start_loss)
 
 
-def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
+def mse(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
+    """Mean squared error of ``expr`` on ``X, y``; ``inf`` when it is not finite or cannot be
+    evaluated."""
     try:
         pred = evaluate(expr, X)
     except (ValueError, TypeError):

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from ._timeout import call_with_timeout
-from .expression import evaluate
+from .expression import mse
 from .network import KAN
-from .simplify import SymbolicEdge, complexity, compose, snap_constant
+from .simplify import SymbolicEdge, complexity, compose, snap_constants
 from .symbolic_fit import match_edges
 from .symbolic_library import SymbolicLibrary
 
@@ -116,35 +116,6 @@ def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) 
     return after
 
 
-def _mse(expr, symbols, X, y) -> float:
-    """Mean squared error of ``expr`` (internal symbols) on ``X, y``; inf when not finite."""
-    try:
-        pred = evaluate(expr, X)
-    except (ValueError, TypeError):  # e.g. zoo after an unlucky simplification
-        return math.inf
-    if not np.all(np.isfinite(pred)):
-        return math.inf
-    return float(np.mean((pred - y) ** 2))
-
-
-def _snap(expr, symbols, X, y, loss, r2_tol) -> tuple[sympy.Expr, float]:
-    """Replace floats by 0 or simple exact numbers, one at a time, while the loss stays below
-    ``max(1.001 * loss, r2_tol * var(y))`` (i.e. R^2 drops by at most ``r2_tol``)."""
-    budget = max(loss * 1.001, r2_tol * float(np.var(y)))
-    for atom in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
-        if atom not in expr.atoms(sympy.Float):
-            continue
-        for exact in (sympy.Integer(0), snap_constant(float(atom))):
-            if exact is None:
-                continue
-            trial = expr.xreplace({atom: exact})
-            trial_loss = _mse(trial, symbols, X, y)
-            if trial_loss <= budget:
-                expr, loss = trial, max(trial_loss, 0.0)
-                break
-    return expr, loss
-
-
 def _expand(expr: sympy.Expr) -> sympy.Expr:
     """Multiply out products and integer powers so that constants merge (small expressions)."""
     if complexity(expr) > _MAX_SIMPLIFY_NODES:
@@ -235,13 +206,15 @@ def extract_formulas(
         edges, fitted_biases = net.export()
         out = compose(edges, fitted_biases, inputs)[0]
         expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
-        loss = _mse(expr, symbols, X, y)
+        loss = mse(expr, X, y)
         if not math.isfinite(loss):
             continue
         expr = _expand(expr)
-        expr, loss = _snap(expr, symbols, X, y, _mse(expr, symbols, X, y), snap_r2_tol)
+        loss = mse(expr, X, y)
+        budget = max(loss * 1.001, snap_r2_tol * float(np.var(y)))
+        expr, loss = snap_constants(expr, X, y, loss, budget)
         expr = _simplify(expr)
-        loss = _mse(expr, symbols, X, y)
+        loss = mse(expr, X, y)
         if math.isfinite(loss) and not expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
             formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))
     return formulas

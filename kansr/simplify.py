@@ -11,7 +11,16 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-__all__ = ["SymbolicEdge", "compose", "snap_constant", "complexity", "round_expression"]
+from .expression import mse
+
+__all__ = [
+    "SymbolicEdge",
+    "complexity",
+    "compose",
+    "round_expression",
+    "snap_constant",
+    "snap_constants",
+]
 
 
 class SymbolicEdge:
@@ -80,6 +89,26 @@ def snap_constant(value: float, rel_tol: float = 1e-3) -> sympy.Expr | None:
         if frac != 0 and abs(float(frac) * np.pi - value) <= rel_tol * scale:
             return sympy.Rational(frac.numerator, frac.denominator) * sympy.pi
     return None
+
+
+def snap_constants(
+    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, loss: float, budget: float
+) -> tuple[sympy.Expr, float]:
+    """Replace the floats of ``expr`` by 0 or a simple exact number (:func:`snap_constant`),
+    smallest first, one at a time, while the mean squared error on ``X, y`` stays within
+    ``budget``. Returns the expression and its loss (``loss`` when nothing was snapped)."""
+    for atom in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
+        if atom not in expr.atoms(sympy.Float):
+            continue
+        for exact in (sympy.Integer(0), snap_constant(float(atom))):
+            if exact is None:
+                continue
+            trial = expr.xreplace({atom: exact})
+            trial_loss = mse(trial, X, y)
+            if trial_loss <= budget:
+                expr, loss = trial, trial_loss
+                break
+    return expr, loss
 
 
 def round_expression(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:

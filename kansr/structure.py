@@ -28,8 +28,8 @@ import sympy
 import torch
 
 from ._timeout import call_with_timeout
-from .expression import evaluate, refit_constants
-from .simplify import complexity, snap_constant
+from .expression import evaluate, mse, refit_constants
+from .simplify import complexity, snap_constants
 from .splines import bspline_basis, uniform_knots
 from .symbolic_fit import match_edges
 from .symbolic_library import SymbolicLibrary
@@ -50,16 +50,6 @@ def snap_exponent(p: float, tol: float = 0.05) -> sympy.Expr:
         if abs(float(frac) - p) <= tol:
             return sympy.Rational(frac.numerator, frac.denominator)
     return sympy.Float(p, 15)
-
-
-def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
-    try:
-        pred = evaluate(expr, X)
-    except (ValueError, TypeError):
-        return math.inf
-    if not np.all(np.isfinite(pred)):
-        return math.inf
-    return float(np.mean((pred - y) ** 2))
 
 
 def _one_signed(values: np.ndarray) -> int:
@@ -184,22 +174,6 @@ def _combinations(
     return chosen
 
 
-def _snap(expr: sympy.Expr, X, y, loss: float, budget: float) -> tuple[sympy.Expr, float]:
-    """Replace floats by 0 or simple exact numbers, smallest first, while loss <= budget."""
-    for atom in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
-        if atom not in expr.atoms(sympy.Float):
-            continue
-        for exact in (sympy.Integer(0), snap_constant(float(atom))):
-            if exact is None:
-                continue
-            trial = expr.xreplace({atom: exact})
-            trial_loss = _loss(trial, X, y)
-            if trial_loss <= budget:
-                expr, loss = trial, trial_loss
-                break
-    return expr, loss
-
-
 def _finish(
     expr: sympy.Expr, X: np.ndarray, y: np.ndarray, r2_tol: float = 1e-6
 ) -> tuple[sympy.Expr, float] | None:
@@ -209,18 +183,18 @@ def _finish(
     if not math.isfinite(loss):
         return None
     budget = max(loss * 1.001, r2_tol * float(np.var(y)))
-    expr, loss = _snap(expr, X, y, loss, budget)
+    expr, loss = snap_constants(expr, X, y, loss, budget)
     try:
         if complexity(expr) > _MAX_SIMPLIFY_NODES:
             raise ValueError("too large to simplify")
         simpler = call_with_timeout(lambda: sympy.simplify(expr), 3.0)
         if complexity(simpler) <= complexity(expr):
-            simpler_loss = _loss(simpler, X, y)
+            simpler_loss = mse(simpler, X, y)
             if simpler_loss <= budget:
                 expr, loss = simpler, simpler_loss
     except Exception:  # noqa: BLE001 - sympy can fail or time out; the input stays valid
         pass
-    expr, loss = _snap(expr, X, y, loss, budget)
+    expr, loss = snap_constants(expr, X, y, loss, budget)
     if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or not math.isfinite(loss):
         return None
     return expr, loss
@@ -425,7 +399,7 @@ def structure_formulas(
     # finish (refit, snap, simplify) the most promising candidates only, best first
     unique = {sympy.srepr(e): e for e in raw}
     scored = sorted(
-        ((_loss(e, Xs, ys), complexity(e), e) for e in unique.values()),
+        ((mse(e, Xs, ys), complexity(e), e) for e in unique.values()),
         key=lambda t: (t[0], t[1]),
     )
     scored = [t for t in scored if math.isfinite(t[0])][:max_finish]
@@ -441,7 +415,7 @@ def structure_formulas(
         if finished is None:
             continue
         expr, _ = finished
-        loss = _loss(expr, X, y)
+        loss = mse(expr, X, y)
         if math.isfinite(loss):
             results.append((expr, loss))
     return results
