@@ -70,13 +70,28 @@ def compose(
 
 
 _SIMPLE_FRACTIONS = sorted(
-    {Fraction(p, q) for q in range(1, 7) for p in range(-24, 25)}, key=lambda f: abs(f.denominator)
+    {Fraction(p, q) for q in (1, 2, 3, 4, 5, 6, 8) for p in range(-24, 25)},
+    key=lambda f: abs(f.denominator),
+)
+
+
+# constants of physics formulas beyond fractions, tried in this order
+_IRRATIONAL_FACTORS = (
+    sympy.pi,
+    1 / sympy.pi,
+    sympy.pi**2,
+    1 / sympy.pi**2,
+    sympy.sqrt(2),
+    sympy.sqrt(sympy.pi),
+    1 / sympy.sqrt(sympy.pi),
+    1 / sympy.sqrt(2 * sympy.pi),
 )
 
 
 def snap_constant(value: float, rel_tol: float = 1e-3) -> sympy.Expr | None:
-    """A simple exact number within ``rel_tol`` of ``value`` (integer, p/q with q <= 6, or such
-    multiples of pi), or ``None``."""
+    """A simple exact number within ``rel_tol`` of ``value`` (integer, p/q with q <= 6 or
+    q = 8, or such a fraction times pi, 1/pi, pi**2, 1/pi**2, sqrt(2), sqrt(pi), 1/sqrt(pi)
+    or 1/sqrt(2*pi)), or ``None``."""
     if not np.isfinite(value):
         return None
     scale = max(abs(value), 1e-12)
@@ -85,9 +100,11 @@ def snap_constant(value: float, rel_tol: float = 1e-3) -> sympy.Expr | None:
     for frac in _SIMPLE_FRACTIONS:
         if abs(float(frac) - value) <= rel_tol * scale:
             return sympy.Rational(frac.numerator, frac.denominator)
-    for frac in _SIMPLE_FRACTIONS:
-        if frac != 0 and abs(float(frac) * np.pi - value) <= rel_tol * scale:
-            return sympy.Rational(frac.numerator, frac.denominator) * sympy.pi
+    for factor in _IRRATIONAL_FACTORS:
+        unit = float(factor)
+        for frac in _SIMPLE_FRACTIONS:
+            if frac != 0 and abs(float(frac) * unit - value) <= rel_tol * scale:
+                return sympy.Rational(frac.numerator, frac.denominator) * factor
     return None
 
 

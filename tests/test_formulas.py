@@ -75,6 +75,11 @@ def test_snapping_and_complexity():
     assert snap_constant(3.14159) == sympy.pi
     assert snap_constant(2.0 / 3.0 + 1e-5) == sympy.Rational(2, 3)
     assert snap_constant(0.123456) is None
+    # constants of physics formulas
+    assert snap_constant(np.pi**2 * (1 + 1e-5)) == sympy.pi**2
+    assert snap_constant(1 / (4 * np.pi)) == 1 / (4 * sympy.pi)
+    assert snap_constant(1 / (8 * np.pi)) == 1 / (8 * sympy.pi)
+    assert snap_constant(1 / np.sqrt(2 * np.pi)) == 1 / sympy.sqrt(2 * sympy.pi)
     x = sympy.Symbol("x")
     assert complexity(x**2 + 1) == 5
 

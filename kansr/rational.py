@@ -1,0 +1,209 @@
+"""Rational functions ``y = P(x) / Q(x)`` found by linear algebra.
+
+Many laws are ratios of low-degree polynomials (relativistic velocity addition
+``(u + v)/(1 + u*v/c^2)``, lens equations, centres of mass, Lotka-Volterra rates), and many more
+are after squaring (``sqrt(1 - v^2/c^2)`` forms, distances). ``y*Q(x) - P(x) = 0`` is linear in
+the coefficients of ``P`` and ``Q``: with the monomials of ``P`` and ``Q`` as columns, the
+coefficients span the null space of ``[M_P(x), -y*M_Q(x)]``. Trying degree pairs in order of
+total degree (fewest denominator terms first), the first pair whose null space is one
+dimensional gives the coprime ``P/Q`` of least degree, exactly and in one SVD. With noise there
+is no exact null vector: each pair's smallest singular vector is thresholded to few terms
+(sequentially, as in SINDy) and the pairs compete on the Bayesian information criterion.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+import sympy
+
+__all__ = ["monomial_exponents", "rational_formulas"]
+
+_EXACT = 1e-18  # relative mean squared error of an exact fit (fraction of var y): rounding
+_THRESHOLDS = (1e-7, 1e-3, 1e-2, 3e-2, 1e-1)  # relative sizes below which terms are dropped
+
+
+def monomial_exponents(n_vars: int, degree: int) -> list[tuple[int, ...]]:
+    """Exponent tuples of all monomials in ``n_vars`` variables of total degree ``<= degree``,
+    lowest degree first (the constant first)."""
+    out: list[tuple[int, ...]] = []
+    for d in range(degree + 1):
+        for combo in itertools.combinations_with_replacement(range(n_vars), d):
+            exps = [0] * n_vars
+            for i in combo:
+                exps[i] += 1
+            out.append(tuple(exps))
+    return out
+
+
+def _design(X: np.ndarray, exponents: list[tuple[int, ...]]) -> np.ndarray:
+    """Monomial values ``(n_samples, len(exponents))``."""
+    out = np.ones((X.shape[0], len(exponents)))
+    for j, exps in enumerate(exponents):
+        for i, e in enumerate(exps):
+            if e:
+                out[:, j] *= X[:, i] ** e
+    return out
+
+
+def _gram_null_vector(gram: np.ndarray) -> tuple[np.ndarray, float]:
+    """Unit vector minimising ``v' G v`` for a Gram matrix ``G = A'A`` and the matching
+    singular value of ``A`` relative to its largest (about 1e-8 at best: G squares it)."""
+    w, vecs = np.linalg.eigh(gram)
+    return vecs[:, 0], float(np.sqrt(max(w[0], 0.0) / w[-1])) if w[-1] > 0 else 1.0
+
+
+def _svd_null_vector(A: np.ndarray) -> np.ndarray:
+    """Unit vector minimising ``|A v|``, computed accurately from ``A`` itself."""
+    return np.linalg.svd(A, full_matrices=False)[2][-1]
+
+
+def _sparse_null_vector(gram: np.ndarray, threshold: float, max_rounds: int = 5) -> np.ndarray:
+    """Sequentially thresholded null vector of ``A`` from its Gram matrix: drop entries
+    below ``threshold`` times the largest and re-solve on the rest until the support holds."""
+    active = np.arange(gram.shape[0])
+    v = np.zeros(gram.shape[0])
+    for _ in range(max_rounds):
+        sub, _ = _gram_null_vector(gram[np.ix_(active, active)])
+        keep = np.abs(sub) >= threshold * np.abs(sub).max()
+        v = np.zeros(gram.shape[0])
+        v[active] = sub
+        if keep.all():
+            break
+        active = active[keep]
+    return v
+
+
+def _ratio(values_p: np.ndarray, values_q: np.ndarray) -> np.ndarray | None:
+    with np.errstate(all="ignore"):
+        pred = values_p / values_q
+    return pred if np.all(np.isfinite(pred)) else None
+
+
+def _expression(exps_p, exps_q, a, b, symbols) -> sympy.Expr:
+    """``sum a_j m_j / sum b_j m_j`` with zero coefficients left out and the denominator
+    normalised (its constant term 1 when it has one, else its largest coefficient)."""
+
+    def poly(exps, coef):
+        terms = []
+        for e, c in zip(exps, coef, strict=True):
+            if c == 0:
+                continue
+            mono = sympy.Integer(1)
+            for sym, power in zip(symbols, e, strict=True):
+                if power:
+                    mono *= sym**power
+            terms.append(sympy.Float(float(c), 15) * mono)
+        return sympy.Add(*terms)
+
+    return poly(exps_p, a) / poly(exps_q, b)
+
+
+def rational_formulas(
+    X: np.ndarray,
+    y: np.ndarray,
+    symbols: list[sympy.Symbol],
+    *,
+    max_degree: int = 4,
+    max_terms: int = 300,
+    max_noisy_degree: int = 4,
+    max_candidates: int = 2,
+    squared: bool = True,
+    seed: int = 0,
+    deadline: float | None = None,
+) -> tuple[list[sympy.Expr], bool]:
+    """Rational candidates ``P/Q`` (and, with ``squared``, ``±sqrt(P/Q)`` when ``y`` keeps
+    one sign) for ``y (n,)`` over ``X (n, m)`` in ``symbols`` (length m).
+
+    Degree pairs ``(deg P, deg Q)`` up to ``max_degree`` each and at most ``max_terms``
+    coefficients are tried by increasing total degree, for ``y`` and ``y**2`` in turn. An
+    exact fit (relative error at rounding level, 1e-18) is returned alone as soon as it is
+    found; otherwise the ``max_candidates`` best by BIC among the thresholded fits of total
+    degree up to ``max_noisy_degree``. Constants are not yet refit or snapped. The flag says
+    whether the (single) candidate is exact. After ``deadline`` (a ``time.perf_counter()`` value) no
+    further degree pair is tried.
+    """
+    n, m = X.shape
+    y = np.asarray(y, dtype=np.float64)
+    var = float(np.var(y))
+    if var == 0 or m == 0 or not np.all(np.isfinite(y)):
+        return [], False
+    sign = 1 if np.all(y > 0) else -1 if np.all(y < 0) else 0
+    targets = [(y, False)] + ([(y * y, True)] if squared and sign else [])
+    pairs = sorted(
+        ((p, q) for p in range(max_degree + 1) for q in range(max_degree + 1) if p + q > 0),
+        key=lambda pq: (pq[0] + pq[1], pq[1]),
+    )
+    # the monomials of every pair are prefixes of those of the largest useful degree, so one
+    # Gram matrix per target serves every pair (its sub-blocks)
+    top = max(
+        (d for d in range(max_degree + 1) if math.comb(m + d, d) < max_terms),  # (count)
+        default=0,
+    )
+    exps_all = monomial_exponents(m, top)
+    design = _design(X, exps_all)
+    systems = []
+    for target, root in targets:
+        B = np.hstack([design, -target[:, None] * design])
+        norms = np.linalg.norm(B, axis=0)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            continue
+        B = B / norms
+        systems.append((B, B.T @ B, norms, root))
+    scored: list[tuple[float, sympy.Expr]] = []
+
+    def finish(exps_p, exps_q, a, b, root):
+        scale = b[0] if b[0] != 0 else b[np.argmax(np.abs(b))]
+        expr = _expression(exps_p, exps_q, a / scale, b / scale, symbols)
+        return sign * sympy.sqrt(expr) if root else expr
+
+    def judge(a, b, root) -> float | None:
+        """Relative mean squared error of the candidate on ``y`` (None when not finite)."""
+        if not np.any(b) or not np.any(a):
+            return None
+        pred = _ratio(design[:, : len(a)] @ a, design[:, : len(b)] @ b)
+        if pred is None or (root and np.any(pred < 0)):
+            return None
+        if root:
+            pred = sign * np.sqrt(pred)
+        return float(np.mean((pred - y) ** 2)) / var
+
+    size = len(exps_all)
+    for p, q in pairs:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        if p > top or q > top:
+            continue
+        exps_p, exps_q = monomial_exponents(m, p), monomial_exponents(m, q)
+        n_p, n_q = len(exps_p), len(exps_q)
+        if n_p + n_q > max_terms or (n_p + n_q) * 2 > n:
+            continue
+        idx = np.concatenate([np.arange(n_p), size + np.arange(n_q)])
+        for B, gram, norms, root in systems:
+            sub = gram[np.ix_(idx, idx)]
+            _, rel_s = _gram_null_vector(sub)
+            if rel_s < 1e-5:  # nearly singular: maybe exact
+                v = _sparse_null_vector(sub, 1e-6)
+                rel = judge(v[:n_p] / norms[idx[:n_p]], v[n_p:] / norms[idx[n_p:]], root)
+                if rel is not None and rel <= 1e-8:  # close: re-solve the support exactly
+                    active = np.flatnonzero(v)
+                    v[active] = _svd_null_vector(B[:, idx[active]])
+                    v = v / norms[idx]
+                    a, b = v[:n_p], v[n_p:]
+                    rel = judge(a, b, root)
+                    if rel is not None and rel <= _EXACT:
+                        return [finish(exps_p, exps_q, a, b, root)], True
+            if p + q > max_noisy_degree:
+                continue
+            for threshold in (1e-2, 1e-1):
+                v = _sparse_null_vector(sub, threshold) / norms[idx]
+                a, b = v[:n_p], v[n_p:]
+                rel = judge(a, b, root)
+                if rel is not None:
+                    bic = n * math.log(rel + 1e-300) + np.count_nonzero(v) * math.log(n)
+                    scored.append((bic, finish(exps_p, exps_q, a, b, root)))
+    scored.sort(key=lambda t: t[0])
+    return [expr for _, expr in scored[:max_candidates]], False

@@ -1,0 +1,92 @@
+"""Rational-function fits (kansr.rational): exact laws in one SVD, noisy data by BIC."""
+
+from math import comb
+
+import numpy as np
+import pytest
+import sympy
+
+from kansr.expression import evaluate, mse
+from kansr.rational import monomial_exponents, rational_formulas
+
+SYMBOLS = list(sympy.symbols("x0:4", real=True))
+
+
+def _data(n_vars: int, low=1.0, high=5.0, n=400, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(low, high, size=(n, n_vars))
+
+
+@pytest.mark.parametrize("n_vars,degree", [(1, 3), (3, 2), (4, 4)])
+def test_monomial_exponents_counts_and_order(n_vars, degree):
+    exps = monomial_exponents(n_vars, degree)
+    assert len(exps) == comb(n_vars + degree, degree)
+    assert len(set(exps)) == len(exps)
+    assert exps[0] == (0,) * n_vars
+    degrees = [sum(e) for e in exps]
+    assert degrees == sorted(degrees)
+    # lower degrees are a prefix: one design matrix serves every degree pair
+    assert monomial_exponents(n_vars, degree - 1) == exps[: comb(n_vars + degree - 1, n_vars)]
+
+
+def test_velocity_addition_is_recovered_exactly():
+    X = _data(3)
+    u, v, c = X.T
+    y = (u + v) / (1 + u * v / c**2)
+    found, exact = rational_formulas(X, y, SYMBOLS[:3])
+    assert exact and len(found) == 1
+    x0, x1, x2 = SYMBOLS[:3]
+    truth = (x0 + x1) / (1 + x0 * x1 / x2**2)
+    assert sympy.simplify(sympy.nsimplify(found[0], rational=True) - truth) == 0
+
+
+def test_polynomial_is_found_without_denominator_terms():
+    X = _data(2)
+    y = 3 * X[:, 0] - 2 * X[:, 0] * X[:, 1] - X[:, 0] ** 2  # Lotka-Volterra rate
+    found, exact = rational_formulas(X, y, SYMBOLS[:2])
+    assert exact
+    expr = sympy.nsimplify(found[0], rational=True)
+    x0, x1 = SYMBOLS[:2]
+    assert sympy.expand(expr - (3 * x0 - 2 * x0 * x1 - x0**2)) == 0
+
+
+def test_square_root_of_a_rational_function():
+    X = _data(2, 1.0, 2.0)
+    v, c = X[:, 0], 3 * X[:, 1]
+    X = np.column_stack([v, c])
+    y = 1 / np.sqrt(1 - v**2 / c**2)
+    found, exact = rational_formulas(X, y, SYMBOLS[:2])
+    assert exact
+    halves = (sympy.S.Half, -sympy.S.Half)
+    assert any(p.exp in halves for p in found[0].atoms(sympy.Pow))  # a square root
+    assert mse(found[0], X, y) < 1e-20 * np.var(y)
+    # without the squared target there is no exact rational form
+    _, exact_plain = rational_formulas(X, y, SYMBOLS[:2], squared=False, max_noisy_degree=0)
+    assert not exact_plain
+
+
+def test_noisy_data_gives_accurate_candidates_not_exact():
+    X = _data(2, n=600, seed=1)
+    clean = X[:, 0] * X[:, 1] / (X[:, 0] + X[:, 1])
+    rng = np.random.default_rng(2)
+    y = clean + rng.normal(0, 0.01 * np.std(clean), size=len(clean))
+    found, exact = rational_formulas(X, y, SYMBOLS[:2])
+    assert not exact and 1 <= len(found) <= 2
+    best = min(mse(e, X, y) for e in found)
+    assert best < 5e-3 * np.var(y)  # noise is 1e-4 of the variance
+    assert all(np.all(np.isfinite(evaluate(e, X))) for e in found)
+
+
+def test_non_rational_target_is_never_called_exact():
+    X = _data(2, 0.0, 2.0)
+    y = np.exp(X[:, 0]) + np.sin(3 * X[:, 1])
+    _, exact = rational_formulas(X, y, SYMBOLS[:2])
+    assert not exact
+
+
+def test_degenerate_inputs_give_nothing():
+    X = _data(2)
+    assert rational_formulas(X, np.full(len(X), 2.0), SYMBOLS[:2]) == ([], False)
+    y = X[:, 0].copy()
+    y[3] = np.nan
+    assert rational_formulas(X, y, SYMBOLS[:2]) == ([], False)
+    assert rational_formulas(X[:, :0], X[:, 0], []) == ([], False)
