@@ -8,6 +8,7 @@ in the user's original units.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -16,11 +17,13 @@ import numpy as np
 import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from .expression import evaluate
+from ._validation import check_magnitudes, standard_scale, validate_input
+from .expression import evaluate, mse
 from .formula import Formula, extract_formulas
 from .network import KAN, prune
 from .selection import pareto_table, rename, select
@@ -36,12 +39,9 @@ _LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal 
 _EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
 
 
-def _scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (1 where a column is constant)."""
-    mean = values.mean(axis=0)
-    std = values.std(axis=0)
-    std = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
-    return mean, std
+_MAX_SYMBOLIC_ROWS = 10_000  # rows used by the symbolic stage (deterministic subsample)
+_MIN_SYMBOLIC_TIME = 2.0  # seconds the symbolic stage always gets under max_time
+_STRUCTURE_SHARE = 0.4  # share of the symbolic stage's time for the structure search
 
 
 class KANRegressor(RegressorMixin, BaseEstimator):
@@ -82,7 +82,11 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Share of the data held out when ``early_stopping`` is true.
     max_time : float or None, default=None
-        Wall-clock budget of the training in seconds.
+        Wall-clock budget of the whole :meth:`fit` in seconds: training stops at the deadline
+        (checked between steps, mini-batches and LBFGS function evaluations) and the symbolic
+        stage gets what is left, but at least 2 s; it then returns the formulas found so far
+        (at least the constant) with a ``ConvergenceWarning``. One indivisible piece of work
+        (matching one library function, one sympy call: seconds) may overrun it.
     dtype : {"float64", "float32"}, default="float64"
         Precision of the network.
     device : str, default="cpu"
@@ -125,16 +129,36 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Validation mean squared error per step when ``early_stopping``.
     stop_reason_ : str
-        ``"max_iter"``, ``"converged"``, ``"early_stopping"``, ``"max_time"`` or
+        ``"max_iter"``, ``"converged"``, ``"early_stopping"``, ``"max_time"`` (the budget ran
+        out in training or in the symbolic stage), ``"interrupted"`` (``KeyboardInterrupt``:
+        the state reached is kept, the symbolic stage shortened; a warning says so) or
         ``"constant_target"`` (nothing was trained: the prediction is the constant).
     fit_time_ : float
         Seconds spent in :meth:`fit`.
     equations_ : pandas.DataFrame or None
         Pareto front of formulas (``complexity``, ``loss`` = mean squared error on the training
-        data, ``score``, ``sympy_format``, ``latex``), simplest first; ``None`` when
-        ``symbolic=False``.
+        data, or on its subsample of 10,000 rows when larger, ``score``, ``sympy_format``,
+        ``latex``), simplest first; ``None`` when ``symbolic=False``.
     selected_index_ : int or None
         Row of ``equations_`` chosen by ``model_selection``.
+
+    Notes
+    -----
+    Input: ``X`` must be dense, numeric (bool and integer columns are converted to float64;
+    non-numeric DataFrame columns are named in the error) and finite, with at least 2 rows
+    and 1 column; ``y`` one numeric column (fit one estimator per output otherwise, e.g.
+    with ``sklearn.multioutput.MultiOutputRegressor``). Values beyond ``1e100`` in magnitude,
+    or non-constant columns varying by less than ``1e-100``, are rejected with a
+    ``ValueError`` (formulas are evaluated in float64, where their squares overflow or
+    underflow): rescale such columns. Constant features are allowed and never appear in a
+    formula (they are replaced by their value); a constant target gives that constant.
+
+    Memory and time: training is ``O(n_samples)`` per step (LBFGS holds the full batch;
+    use ``solver="adam"`` with mini-batches for millions of rows). The symbolic stage uses a
+    fixed, deterministic subsample of at most 10,000 rows (the structure search at most
+    2,000 of them, edge matching 512) and matches edges in chunks, so its memory does not
+    grow with ``n_samples``; its time grows with the number of edges (``n_features *
+    hidden``), which ``max_time`` bounds.
     """
 
     _parameter_constraints: dict = {
@@ -273,20 +297,27 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit the network to ``X (n_samples, n_features)`` and ``y (n_samples,)``.
 
+        Bad input raises a ``ValueError`` or ``TypeError`` naming the problem (see Notes).
+        ``KeyboardInterrupt`` (e.g. in a notebook) stops training with the state reached,
+        shortens the symbolic stage and returns a usable estimator with
+        ``stop_reason_ == "interrupted"`` and a warning.
+
         Returns
         -------
         self : KANRegressor
         """
         start = time.perf_counter()
-        X, y = validate_data(
+        deadline = None if self.max_time is None else start + float(self.max_time)
+        X, y = validate_input(
             self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_min_samples=2
         )
         hidden = self._hidden_sizes()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
+        check_magnitudes(X, y, self._feature_names())
         rng = check_random_state(self.random_state)
-        x_mean, x_scale = _scale(X)
-        y_mean, y_scale = _scale(y[:, None])
+        x_mean, x_scale, constant_features = standard_scale(X)
+        y_mean, y_scale, _ = standard_scale(y[:, None])
         z = (X - x_mean) / x_scale
         t = (y - y_mean[0]) / y_scale[0]
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(t))):
@@ -315,17 +346,21 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 last.bias.zero_()
             result = TrainResult(stop_reason="constant_target")
         else:
+            config = self._train_config()
+            config.max_time, config.deadline = None, deadline
             try:
                 result = train(
                     module,
                     zt[train_idx],
                     tt[train_idx],
-                    self._train_config(),
+                    config,
                     x_val=zt[val_idx] if val_idx.size else None,
                     y_val=tt[val_idx] if val_idx.size else None,
                     generator=generator,
                 )
             except TrainingDiverged as exc:
+                for name in [v for v in vars(self) if v.endswith("_") and not v.startswith("__")]:
+                    delattr(self, name)  # (validate_data set n_features_in_: not fitted)
                 raise RuntimeError(
                     f"KANRegressor training diverged: {exc}. Try a smaller learning_rate_init, "
                     "solver='adam', or dtype='float64'; the estimator was left unfitted."
@@ -339,8 +374,51 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.validation_scores_ = result.validation_curve if self.early_stopping else None
         self.stop_reason_ = result.stop_reason
         self.equations_, self.selected_index_ = None, None
+        if result.stop_reason == "interrupted":
+            warnings.warn(
+                f"KANRegressor.fit interrupted (KeyboardInterrupt) after {result.n_iter} "
+                "training steps: the network reached so far is kept"
+                + (" and the symbolic stage is shortened" if self.symbolic else ""),
+                UserWarning,
+                stacklevel=2,
+            )
+        elif result.stop_reason == "max_time":
+            warnings.warn(
+                f"max_time={self.max_time} s ran out after {result.n_iter} training steps; "
+                "the network reached so far is kept",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         if self.symbolic:
-            self._fit_formulas(X[train_idx], y[train_idx], zt[train_idx], tt[train_idx])
+            # the symbolic stage gets what is left of max_time, but at least a floor; after an
+            # interrupt only that floor
+            floor = time.perf_counter() + _MIN_SYMBOLIC_TIME
+            symbolic_deadline = deadline
+            if result.stop_reason == "interrupted":
+                symbolic_deadline = floor
+            elif deadline is not None:
+                symbolic_deadline = max(deadline, floor)
+            cut = self._fit_formulas(
+                X[train_idx],
+                y[train_idx],
+                zt[train_idx],
+                tt[train_idx],
+                constant_features,
+                symbolic_deadline,
+            )
+            if cut is not None:
+                if self.stop_reason_ not in ("interrupted", "max_time"):
+                    self.stop_reason_ = cut
+                message = (
+                    "KeyboardInterrupt during the symbolic stage"
+                    if cut == "interrupted"
+                    else f"max_time={self.max_time} s ran out during the symbolic stage"
+                )
+                warnings.warn(
+                    f"{message}: equations_ holds the formulas found so far",
+                    UserWarning if cut == "interrupted" else ConvergenceWarning,
+                    stacklevel=2,
+                )
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -352,23 +430,54 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             else [f"x{i}" for i in range(self.n_features_in_)]
         )
 
-    def _fit_formulas(self, X, y, z, t) -> None:
+    def _fit_formulas(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        z: torch.Tensor,
+        t: torch.Tensor,
+        constant_features: np.ndarray,
+        deadline: float | None = None,
+    ) -> str | None:
         """Search the data's structure, then (unless that found an exact formula) prune,
-        retrain briefly and extract the network's formulas; fill ``equations_``."""
+        retrain briefly and extract the network's formulas; fill ``equations_``.
+
+        ``X (n, m)``, ``y (n,)`` in the user's units, ``z``, ``t`` standardised (``(n, m)``,
+        ``(n, 1)`` tensors); ``constant_features (m,)`` masks the constant columns, which
+        are left out of the structure search and replaced by their values in every formula.
+        At most ``_MAX_SYMBOLIC_ROWS`` rows (a fixed subsample) are used. ``deadline`` is a
+        ``time.perf_counter()`` value. Returns ``None``, or ``"max_time"`` / ``"interrupted"``
+        when the search was cut short (``equations_`` then holds what was found, at least
+        the constant).
+        """
+        if X.shape[0] > _MAX_SYMBOLIC_ROWS:
+            rows = np.sort(
+                np.random.default_rng(0).choice(X.shape[0], _MAX_SYMBOLIC_ROWS, replace=False)
+            )
+            X, y = X[rows], y[rows]
+            index = torch.as_tensor(rows, device=z.device)
+            z, t = z[index], t[index]
         library = make_library(None if self.library is None else list(self.library))
         formulas: list[Formula] = []
-        if self.search_structure and np.ptp(y) > 0:
-            budget = None if self.max_time is None else max(1.0, 0.3 * float(self.max_time))
-            try:
-                found = structure_formulas(X, y, library, time_budget=budget)
-            except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
-                warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=3)
-                found = []
-            for expr, loss in found:
-                formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))
-        exact = _EXACT * float(np.var(y))
-        if not any(f.loss <= exact for f in formulas):
-            formulas.extend(self._network_formulas(X, y, z, t, library))
+        cut = None
+        try:
+            active = np.flatnonzero(~constant_features)
+            if self.search_structure and np.ptp(y) > 0 and active.size:
+                formulas.extend(self._structure_formulas(X, y, active, library, deadline))
+            exact = _EXACT * float(np.var(y))
+            if not any(f.loss <= exact for f in formulas):
+                formulas.extend(self._network_formulas(X, y, z, t, library, deadline))
+        except KeyboardInterrupt:
+            cut = "interrupted"
+        if cut is None and deadline is not None and time.perf_counter() > deadline:
+            cut = "max_time"
+        if constant_features.any():  # a constant feature is its value, not a variable
+            values = {
+                sympy.Symbol(f"x{i}", real=True): sympy.Float(float(X[0, i]), 15)
+                for i in np.flatnonzero(constant_features)
+            }
+            formulas = [self._substituted(f.expr.xreplace(values), X, y) for f in formulas]
+            formulas = [f for f in formulas if f is not None]
         # a constant is always a valid, finite formula
         constant = sympy.Float(float(np.mean(y)), 15)
         formulas.append(Formula(expr=constant, complexity=1, loss=float(np.var(y))))
@@ -378,8 +487,37 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
         self.equations_ = table
         self.selected_index_ = select(table, self.model_selection, floor)
+        return cut
 
-    def _network_formulas(self, X, y, z, t, library) -> list[Formula]:
+    @staticmethod
+    def _substituted(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula | None:
+        """``expr`` as a :class:`Formula` with its loss on ``X, y`` (``None`` if not finite)."""
+        loss = mse(expr, X, y)
+        if not math.isfinite(loss) or expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            return None
+        return Formula(expr=expr, complexity=complexity(expr), loss=loss)
+
+    def _structure_formulas(self, X, y, active, library, deadline) -> list[Formula]:
+        """Formulas of :func:`~kansr.structure.structure_formulas` over the ``active``
+        (non-constant) columns of ``X``, in the internal symbols of all columns."""
+        budget = None
+        if deadline is not None:
+            budget = max(0.0, _STRUCTURE_SHARE * (deadline - time.perf_counter()))
+        try:
+            found = structure_formulas(X[:, active], y, library, time_budget=budget)
+        except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
+            warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=4)
+            return []
+        back = {
+            sympy.Symbol(f"x{j}", real=True): sympy.Symbol(f"x{i}", real=True)
+            for j, i in enumerate(active)
+        }
+        return [
+            Formula(expr=expr.xreplace(back), complexity=complexity(expr), loss=loss)
+            for expr, loss in found
+        ]
+
+    def _network_formulas(self, X, y, z, t, library, deadline=None) -> list[Formula]:
         """Prune the network, retrain it briefly and read formulas off its edges."""
         try:
             if prune(self.module_, z, self.prune_threshold) and self.stop_reason_ != (
@@ -387,7 +525,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             ):
                 config = self._train_config()
                 config.max_iter, config.grid_update_until = 20, 0
-                train(self.module_, z, t, config)
+                config.max_time, config.deadline = None, deadline
+                if train(self.module_, z, t, config).stop_reason == "interrupted":
+                    raise KeyboardInterrupt
             return extract_formulas(
                 self.module_,
                 X,
@@ -398,6 +538,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 self.y_scale_,
                 library,
                 dtype=_DTYPES[self.dtype],
+                deadline=deadline,
             )
         except TrainingDiverged as exc:  # the pruned network could not be retrained
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
@@ -415,6 +556,35 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """LaTeX of :meth:`sympy_expr`."""
         return sympy.latex(self.sympy_expr(index))
 
+    def latex_table(self, index=None, precision: int = 3) -> str:
+        """The Pareto front (``index``: rows to include, ``None``: all) as a booktabs LaTeX
+        ``tabular``; the selected formula is starred. See :func:`kansr.export.latex_table`."""
+        from .export import latex_table
+
+        return latex_table(self, index, precision=precision)
+
+    def to_numpy(self, index: int | None = None):
+        """The selected formula (or row ``index``) as a picklable numpy callable
+        ``f(X) -> (n_samples,)``. See :func:`kansr.export.to_numpy`."""
+        from .export import to_numpy
+
+        return to_numpy(self, index)
+
+    def to_torch(self, index: int | None = None) -> torch.nn.Module:
+        """The selected formula (or row ``index``) as a ``torch.nn.Module`` mapping
+        ``(batch, n_features)`` to ``(batch,)``, its constants trainable parameters. See
+        :func:`kansr.export.to_torch`."""
+        from .export import to_torch
+
+        return to_torch(self, index)
+
+    def formula_text(self, index: int | None = None) -> str:
+        """The selected formula (or row ``index``) as sympy-parsable text in the feature names,
+        constants at full precision. See :func:`kansr.export.formula_text`."""
+        from .export import formula_text
+
+        return formula_text(self, index)
+
     def predict(self, X) -> np.ndarray:
         """Predicted targets ``(n_samples,)`` in the units of the training target.
 
@@ -423,7 +593,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         the network. :meth:`predict_network` always uses the network.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_input(self, X, dtype=[np.float64, np.float32], reset=False)
         if self.equations_ is None:
             return self._predict_network(X)
         expr = self.equations_["sympy_format"].iloc[self.selected_index_]
@@ -442,8 +612,42 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     def predict_network(self, X) -> np.ndarray:
         """Predictions ``(n_samples,)`` of the trained network (not of a formula)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_input(self, X, dtype=[np.float64, np.float32], reset=False)
         return self._predict_network(X)
+
+    def plot(self, X=None, **kwargs):
+        """Picture of the trained network (needs matplotlib: ``pip install kansr[plot]``).
+
+        Every active edge is an inset with the shape of its learned function, faded by its
+        importance; pruned edges are not drawn; the title is the selected formula. Pass the
+        training ``X`` to show each edge over the range of its inputs on those data. See
+        :func:`kansr.plotting.plot_network` for the keyword arguments.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plotting import plot_network
+
+        return plot_network(self, X, **kwargs)
+
+    def plot_pareto(self, **kwargs):
+        """Complexity against loss of ``equations_``, the selected formula highlighted.
+
+        See :func:`kansr.plotting.plot_pareto`. Returns a ``matplotlib.figure.Figure``.
+        """
+        from .plotting import plot_pareto
+
+        return plot_pareto(self, **kwargs)
+
+    def plot_parity(self, X, y, **kwargs):
+        """Predicted against true ``y`` with the line ``y = x`` and R² in the title.
+
+        See :func:`kansr.plotting.plot_parity`. Returns a ``matplotlib.figure.Figure``.
+        """
+        from .plotting import plot_parity
+
+        return plot_parity(self, X, y, **kwargs)
 
     def _predict_network(self, X) -> np.ndarray:
         z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
@@ -453,6 +657,17 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 chunk = self._torch(z[begin : begin + 4096])
                 out[begin : begin + 4096] = self.module_(chunk)[:, 0].double().cpu().numpy()
         return out * self.y_scale_ + self.y_mean_
+
+    def save(self, path) -> None:
+        """Write the fitted estimator to ``path`` in kansr's data-only JSON format.
+
+        Read it back with :func:`kansr.load`. ``pickle``/``joblib`` also work but execute code
+        when loading (trusted files only); this format holds only data and is safe to load
+        from untrusted sources. See :mod:`kansr.persistence`.
+        """
+        from .persistence import save
+
+        save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

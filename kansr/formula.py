@@ -10,6 +10,7 @@ Several complexity weights give several candidate formulas (a small Pareto front
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,8 +88,25 @@ class SymbolicNetwork(nn.Module):
         return layers, [b.detach().numpy().copy() for b in self.biases]
 
 
-def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) -> float:
-    """Joint LBFGS refit of every constant; keeps the start when it does not improve."""
+class _OutOfTime(Exception):
+    """The deadline passed inside an LBFGS refit."""
+
+
+def _remaining(deadline: float | None) -> float:
+    """Seconds left until ``deadline`` (``inf`` without one)."""
+    return math.inf if deadline is None else deadline - time.perf_counter()
+
+
+def _refit(
+    net: SymbolicNetwork,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    n_iter: int,
+    deadline: float | None = None,
+) -> float:
+    """Joint LBFGS refit of every constant; keeps the start when it does not improve. Stops
+    at ``deadline`` (a ``time.perf_counter()`` value), keeping the constants reached when
+    they are better than the start."""
     start = [p.detach().clone() for p in net.parameters()]
     with torch.no_grad():
         before = float(torch.mean((net(z) - t) ** 2))
@@ -97,6 +115,8 @@ def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) 
     )
 
     def closure():
+        if _remaining(deadline) <= 0:
+            raise _OutOfTime
         opt.zero_grad()
         loss = torch.mean((net(z) - t) ** 2)
         if torch.isfinite(loss):
@@ -105,7 +125,7 @@ def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) 
 
     try:
         opt.step(closure)
-    except RuntimeError:  # a singular line search: keep the start
+    except (RuntimeError, _OutOfTime):  # a singular line search or no time left
         pass
     with torch.no_grad():
         after = float(torch.mean((net(z) - t) ** 2))
@@ -116,23 +136,25 @@ def _refit(net: SymbolicNetwork, z: torch.Tensor, t: torch.Tensor, n_iter: int) 
     return after
 
 
-def _expand(expr: sympy.Expr) -> sympy.Expr:
+def _expand(expr: sympy.Expr, deadline: float | None = None) -> sympy.Expr:
     """Multiply out products and integer powers so that constants merge (small expressions)."""
-    if complexity(expr) > _MAX_SIMPLIFY_NODES:
+    timeout = min(_SYMPY_TIMEOUT, _remaining(deadline))
+    if complexity(expr) > _MAX_SIMPLIFY_NODES or timeout <= 0:
         return expr
     try:
         return call_with_timeout(
-            lambda: sympy.expand(expr, deep=True, power_exp=False, log=False), _SYMPY_TIMEOUT
+            lambda: sympy.expand(expr, deep=True, power_exp=False, log=False), timeout
         )
     except (TimeoutError, RecursionError):
         return expr
 
 
-def _simplify(expr: sympy.Expr) -> sympy.Expr:
-    if complexity(expr) > _MAX_SIMPLIFY_NODES:
+def _simplify(expr: sympy.Expr, deadline: float | None = None) -> sympy.Expr:
+    timeout = min(_SYMPY_TIMEOUT, _remaining(deadline))
+    if complexity(expr) > _MAX_SIMPLIFY_NODES or timeout <= 0:
         return expr
     try:
-        simpler = call_with_timeout(lambda: sympy.simplify(expr), _SYMPY_TIMEOUT)
+        simpler = call_with_timeout(lambda: sympy.simplify(expr), timeout)
     except Exception:  # noqa: BLE001 - sympy can fail or time out; the input stays valid
         return expr
     return simpler if complexity(simpler) <= complexity(expr) else expr
@@ -153,12 +175,17 @@ def extract_formulas(
     refit_iter: int = 100,
     snap_r2_tol: float = 1e-6,
     dtype: torch.dtype = torch.float64,
+    deadline: float | None = None,
 ) -> list[Formula]:
     """Candidate formulas of a trained ``model`` for ``X (n, n_features)``, ``y (n,)``.
 
     The model works on standardised data ``z = (X - x_mean) / x_scale`` and predicts
     ``(y - y_mean) / y_scale``; formulas are returned in the original units, in the symbols
     ``x0 .. x{n-1}``.
+
+    ``deadline`` (a ``time.perf_counter()`` value) cuts the work short: edge matching skips
+    the remaining library candidates, refits and sympy calls stop, and after the first
+    complexity weight no further candidates are built; what was found is returned.
     """
     symbols = sympy.symbols(f"x0:{X.shape[1]}", real=True)
     z_np = (X - x_mean) / x_scale
@@ -181,7 +208,9 @@ def extract_formulas(
                 where.append((level, int(i), int(o)))
     if not where:
         return []
-    matches = match_edges(torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs))
+    matches = match_edges(
+        torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs), deadline=deadline
+    )
     widths = model.width
     biases = [layer.bias.detach().double().numpy().copy() for layer in model.layers]
     inputs = [(s - m) / sc for s, m, sc in zip(symbols, x_mean, x_scale, strict=True)]
@@ -189,6 +218,8 @@ def extract_formulas(
     formulas: list[Formula] = []
     seen = set()
     for weight in complexity_weights:
+        if formulas and _remaining(deadline) <= 0:
+            break
         # re-rank the kept candidates with this complexity weight
         cplx = np.array([[library[n].complexity for n in row] for row in matches.names])
         score = np.log10(matches.relative_error + 1e-12) + weight * cplx
@@ -202,18 +233,19 @@ def extract_formulas(
             fn = library[choice[e]]
             layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
         net = SymbolicNetwork(layers, biases, widths)
-        _refit(net, z, t, refit_iter)
+        _refit(net, z, t, refit_iter, deadline)
         edges, fitted_biases = net.export()
         out = compose(edges, fitted_biases, inputs)[0]
         expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
         loss = mse(expr, X, y)
         if not math.isfinite(loss):
             continue
-        expr = _expand(expr)
+        expr = _expand(expr, deadline)
         loss = mse(expr, X, y)
-        budget = max(loss * 1.001, snap_r2_tol * float(np.var(y)))
-        expr, loss = snap_constants(expr, X, y, loss, budget)
-        expr = _simplify(expr)
+        if _remaining(deadline) > 0:
+            budget = max(loss * 1.001, snap_r2_tol * float(np.var(y)))
+            expr, loss = snap_constants(expr, X, y, loss, budget)
+        expr = _simplify(expr, deadline)
         loss = mse(expr, X, y)
         if math.isfinite(loss) and not expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
             formulas.append(Formula(expr=expr, complexity=complexity(expr), loss=loss))

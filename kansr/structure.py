@@ -12,6 +12,9 @@ direct searches give such laws their natural, simplest form:
   for products, against a power ``x^p``; then all constants are refit jointly.
 * **monomial times a sum** — variables whose piece of the product fit is an exact power are
   divided out, and the rest is fitted as a sum (``m*(u^2 + v^2)/2``).
+* **rational** — ``P(x)/Q(x)`` or ``sqrt(P(x)/Q(x))`` by linear algebra
+  (:mod:`kansr.rational`), for the target and for what is left after dividing out a monomial;
+  an exact one ends the search of that target.
 
 Every result is only a *candidate*: its mean squared error on the data decides, through the
 Pareto front, whether it is chosen. Formulas use the internal symbols ``x0 .. x{n-1}``.
@@ -28,7 +31,8 @@ import sympy
 import torch
 
 from ._timeout import call_with_timeout
-from .expression import evaluate, mse, refit_constants
+from .expression import evaluate, mse, refit_constants, symbol_index
+from .rational import rational_formulas
 from .simplify import complexity, snap_constants
 from .splines import bspline_basis, uniform_knots
 from .symbolic_fit import match_edges
@@ -132,11 +136,17 @@ def _power_fit(x: np.ndarray, piece: np.ndarray) -> tuple[float, float]:
 
 
 def _matched_terms(
-    xs: np.ndarray, values: np.ndarray, library: SymbolicLibrary, symbols, top: int = 3
+    xs: np.ndarray,
+    values: np.ndarray,
+    library: SymbolicLibrary,
+    symbols,
+    top: int = 3,
+    deadline: float | None = None,
 ) -> list[list[tuple[sympy.Expr, float, int]]]:
     """Per variable, the top library matches of ``values (m, N)`` over ``xs (m, N)`` as
-    ``(c*f(a*x + b) + d, log10 relative error, complexity)``."""
-    matches = match_edges(xs, values, library, top=top)
+    ``(c*f(a*x + b) + d, log10 relative error, complexity)``; after ``deadline`` (a
+    ``time.perf_counter()`` value) the remaining library functions are not tried."""
+    matches = match_edges(xs, values, library, top=top, deadline=deadline)
     out = []
     for e, sym in enumerate(symbols):
         options = []
@@ -147,6 +157,8 @@ def _matched_terms(
                 continue
             term = c * fn.sympy_expr(a * sym + b) + d
             err = float(np.log10(matches.relative_error[e, j] + 1e-12))
+            if not math.isfinite(err):  # not tried (deadline) or not fitting
+                continue
             options.append((term, err, fn.complexity))
         out.append(options)
     return out
@@ -187,7 +199,16 @@ def _finish(
     try:
         if complexity(expr) > _MAX_SIMPLIFY_NODES:
             raise ValueError("too large to simplify")
-        simpler = call_with_timeout(lambda: sympy.simplify(expr), 3.0)
+        # simplify knowing which variables are positive on the data (sqrt(x**2) = x there)
+        positive = {
+            s: sympy.Dummy(s.name, positive=True)
+            for s in expr.free_symbols
+            if np.all(X[:, symbol_index(s)] > 0)
+        }
+        back = {d: s for s, d in positive.items()}
+        simpler = call_with_timeout(
+            lambda: sympy.simplify(expr.xreplace(positive)).xreplace(back), 3.0
+        )
         if complexity(simpler) <= complexity(expr):
             simpler_loss = mse(simpler, X, y)
             if simpler_loss <= budget:
@@ -200,10 +221,11 @@ def _finish(
     return expr, loss
 
 
-def _sum_candidates(X, target, cols, symbols, library) -> list[sympy.Expr]:
+def _sum_candidates(X, target, cols, symbols, library, deadline=None) -> list[sympy.Expr]:
     """``c0 + sum_i term_i(x_i)`` over ``cols`` (not yet refit), one per complexity weight."""
     pieces, intercept, _ = additive_spline_fit(X[:, cols], target)
-    options = _matched_terms(X[:, cols].T, pieces, library, [symbols[i] for i in cols])
+    syms = [symbols[i] for i in cols]
+    options = _matched_terms(X[:, cols].T, pieces, library, syms, deadline=deadline)
     out = []
     for terms in _combinations(options):
         expr = sympy.Float(intercept, 15)
@@ -215,7 +237,7 @@ def _sum_candidates(X, target, cols, symbols, library) -> list[sympy.Expr]:
 
 
 def _product_candidates(
-    X, y, cols, symbols, library
+    X, y, cols, symbols, library, deadline=None
 ) -> tuple[list[sympy.Expr], list[tuple[float, float]]]:
     """``C prod_i g_i(x_i)`` over ``cols`` (not yet refit) and, per column of ``cols``, the
     power fit ``(p, unexplained)`` of its piece of ``log|y|``."""
@@ -231,9 +253,9 @@ def _product_candidates(
     if sign == 0:
         return [], powers
     syms = [symbols[i] for i in cols]
-    options = _matched_terms(Xk.T, np.exp(pieces), library, syms)
+    options = _matched_terms(Xk.T, np.exp(pieces), library, syms, deadline=deadline)
     # a factor may be exp(f(x)) with f in the library: match the log-space pieces as well
-    for j, opts in enumerate(_matched_terms(Xk.T, pieces, library, syms, top=2)):
+    for j, opts in enumerate(_matched_terms(Xk.T, pieces, library, syms, top=2, deadline=deadline)):
         options[j].extend((sympy.exp(term), err, cplx + 1) for term, err, cplx in opts)
     for j, (p, unexplained) in enumerate(powers):
         if unexplained < 1.0:
@@ -329,9 +351,17 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
     """Raw (not refit) candidates for ``target`` as a function of ``cols``: a sum, a product,
     a transformed monomial, or a monomial in some columns times such a form of the others
     (recursively, ``depth`` levels; at the top level also ``monomial * (1 + form)``)."""
-    raw = list(_sum_candidates(X, target, cols, symbols, library))
+    if depth >= 1 and budget.spend():
+        rational, exact = rational_formulas(
+            X[:, cols], target, [symbols[i] for i in cols], deadline=budget.deadline
+        )
+        if exact:  # nothing simpler to look for in this target
+            return rational
+    else:
+        rational = []
+    raw = rational + list(_sum_candidates(X, target, cols, symbols, library, budget.deadline))
     raw.extend(_transformed_monomials(X, target, cols, symbols))
-    products, powers = _product_candidates(X, target, cols, symbols, library)
+    products, powers = _product_candidates(X, target, cols, symbols, library, budget.deadline)
     raw.extend(products)
     if depth == 0 or len(cols) < 2 or not powers:
         return raw

@@ -15,6 +15,8 @@ n_samples)``.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +29,7 @@ __all__ = ["EdgeMatches", "match_edges"]
 _A_GRID = np.concatenate([-np.geomspace(0.1, 6.0, 14)[::-1], np.geomspace(0.1, 6.0, 14)])
 _B_GRID = np.linspace(-3.0, 3.0, 13)
 _ERROR_FLOOR = 1e-12
+_COARSE_ELEMENTS = 1 << 22  # grid points x edges x samples per chunk of the coarse search
 
 
 @dataclass
@@ -57,7 +60,18 @@ def _coarse(fn, xs: torch.Tensor, yc: torch.Tensor, y_norm: torch.Tensor) -> tor
     """Best ``(a, b)`` on the grid for one candidate, per edge: ``(n_edges, 2)``.
 
     ``xs (E, N)`` standardised inputs, ``yc`` centred targets, ``y_norm (E,)`` their norms.
+    Edges are processed in chunks so that the ``(grid points, edges, N)`` intermediates stay
+    below ``_COARSE_ELEMENTS`` elements (32 MiB in float64) each, however many edges there are.
     """
+    n_points = len(_A_GRID) * len(_B_GRID)
+    chunk = max(1, _COARSE_ELEMENTS // max(n_points * xs.shape[1], 1))
+    if xs.shape[0] > chunk:
+        return torch.cat(
+            [
+                _coarse(fn, xs[i : i + chunk], yc[i : i + chunk], y_norm[i : i + chunk])
+                for i in range(0, xs.shape[0], chunk)
+            ]
+        )
     a = torch.as_tensor(_A_GRID, dtype=xs.dtype)
     b = torch.as_tensor(_B_GRID, dtype=xs.dtype)
     aa, bb = torch.meshgrid(a, b, indexing="ij")
@@ -137,6 +151,7 @@ def match_edges(
     complexity_weight: float = 0.5,
     top: int = 3,
     n_refine: int = 30,
+    deadline: float | None = None,
 ) -> EdgeMatches:
     """Fit ``c * f(a*x + b) + d`` for every edge and every candidate ``f``; keep the best.
 
@@ -150,6 +165,8 @@ def match_edges(
     complexity_weight : log10 error reduction one unit of complexity must buy.
     top : how many candidates to keep per edge.
     n_refine : Levenberg-Marquardt iterations.
+    deadline : ``time.perf_counter()`` value after which the remaining candidates are skipped
+        (scored as not fitting); the first candidate and the zero function always run.
     """
     lib = library if library is not None else make_library()
     xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
@@ -169,7 +186,18 @@ def match_edges(
     y_norm = yc.norm(dim=-1)
 
     all_params, all_mse = [], []
+    n_fitted = 0
     for fn in lib:
+        if (
+            deadline is not None
+            and n_fitted > 0
+            and fn.complexity != 0
+            and fn.name != "0"
+            and time.perf_counter() > deadline
+        ):  # out of time: this candidate never wins
+            all_params.append(torch.zeros(n_edges, 4, dtype=torch.float64))
+            all_mse.append(torch.full((n_edges,), math.inf, dtype=torch.float64))
+            continue
         if fn.complexity == 0 or fn.name == "0":  # the zero function: y ~ d
             params = torch.zeros(n_edges, 4, dtype=torch.float64)
             params[:, 0] = 1.0
@@ -182,6 +210,7 @@ def match_edges(
         a = ab[:, 0] / sigma[:, 0]
         b = ab[:, 1] - ab[:, 0] * mu[:, 0] / sigma[:, 0]
         params, mse = _refine(fn, xt, yt, a, b, n_refine)
+        n_fitted += 1
         all_params.append(params)
         all_mse.append(mse)
     params = torch.stack(all_params, 1)  # (E, F, 4)

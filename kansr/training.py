@@ -4,6 +4,10 @@ Both minimise ``mean squared error + sparsity * penalty`` (the penalty is the ne
 sample-based sparsity term), can hold out a validation set with early stopping, refresh the
 grids from the data during the first steps, and recover from a non-finite loss by restoring
 the last good parameters and lowering the step size instead of returning NaN weights.
+
+Training also stops cleanly, keeping the last good parameters, when its wall-clock budget runs
+out (checked between steps, between mini-batches and inside the LBFGS closure, so one long
+LBFGS step cannot overrun it) and on ``KeyboardInterrupt`` (``stop_reason="interrupted"``).
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ class TrainConfig:
     grid_update_every: int = 5  # refresh grids from data every this many steps ...
     grid_update_until: int = 50  # ... until this step (0 disables)
     grid_eps: float = 0.02
+    grid_update_samples: int = 100_000  # grids are refreshed from at most this many rows
     clip_grad_norm: float | None = 100.0  # Adam only
     max_recoveries: int = 8
-    max_time: float | None = None  # seconds
+    max_time: float | None = None  # seconds from the start of train()
+    deadline: float | None = None  # absolute time.perf_counter() value; the earlier one wins
     verbose: int = 0
     print_every: int = 10
 
@@ -58,7 +64,15 @@ class TrainResult:
     validation_curve: list[float] = field(default_factory=list)
     best_loss: float = math.inf
     n_recoveries: int = 0
-    stop_reason: str = "max_iter"
+    stop_reason: str = "max_iter"  # also "converged", "early_stopping", "max_time", "interrupted"
+
+
+class _OutOfTime(Exception):
+    """Raised inside an LBFGS step when the deadline has passed (caught by :func:`train`)."""
+
+    def __init__(self, loss: float) -> None:
+        super().__init__("deadline passed")
+        self.loss = loss  # objective at the parameters the step had reached
 
 
 def _objective(model: KAN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -97,6 +111,16 @@ def _make_optimizer(model: KAN, cfg: TrainConfig, lr: float) -> torch.optim.Opti
     raise ValueError(f"unknown solver {cfg.solver!r}; use 'lbfgs' or 'adam'")
 
 
+def _deadline(cfg: TrainConfig, start_time: float) -> float:
+    """The absolute ``time.perf_counter()`` at which training must stop (``inf``: never)."""
+    limits = [math.inf]
+    if cfg.max_time is not None:
+        limits.append(start_time + cfg.max_time)
+    if cfg.deadline is not None:
+        limits.append(cfg.deadline)
+    return min(limits)
+
+
 def train(
     model: KAN,
     x: torch.Tensor,
@@ -112,17 +136,33 @@ def train(
     end and training stops after ``n_iter_no_change`` steps without improvement; without one
     the training objective decides. Raises :class:`TrainingDiverged` when the loss cannot be
     made finite again.
+
+    When ``max_time`` or ``deadline`` passes, training stops within one mini-batch or one
+    LBFGS function evaluation (``stop_reason="max_time"``); a ``KeyboardInterrupt`` stops it
+    at once (``stop_reason="interrupted"``, not re-raised). Either way the model keeps the
+    parameters of the last completed step (or the mid-step ones when their loss is finite and
+    lower), never half-updated or non-finite ones.
     """
     cfg = config or TrainConfig()
     tune_allocator()
     lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
     result = TrainResult()
     start_time = time.perf_counter()
+    deadline = _deadline(cfg, start_time)
     use_val = x_val is not None and y_val is not None and x_val.shape[0] > 0
-    if cfg.grid_update_until > 0:
-        model.update_grid(x, cfg.grid_eps)
+    # grid updates hold (rows, n_in, n_out) activations: use evenly spaced rows of big data
+    x_grid = x[:: math.ceil(x.shape[0] / cfg.grid_update_samples)] if x.shape[0] else x
+    good_state = copy.deepcopy(model.state_dict())
+    try:
+        if cfg.grid_update_until > 0:
+            model.update_grid(x_grid, cfg.grid_eps)
+    except KeyboardInterrupt:
+        model.load_state_dict(good_state)
+        result.stop_reason = "interrupted"
+        return result
     optimizer = _make_optimizer(model, cfg, lr)
     good_state = copy.deepcopy(model.state_dict())
+    good_loss = math.inf
     best_state, best = good_state, math.inf
     no_change = 0
     n = x.shape[0]
@@ -130,41 +170,66 @@ def train(
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         loss = _objective(model, x, y, cfg)
+        if time.perf_counter() > deadline:
+            raise _OutOfTime(float(loss.detach()))
         if torch.isfinite(loss):
             loss.backward()
         return loss
 
     for step in range(1, cfg.max_iter + 1):
-        if cfg.max_time is not None and time.perf_counter() - start_time > cfg.max_time:
+        if time.perf_counter() > deadline:
             result.stop_reason = "max_time"
             break
-        if 0 < step <= cfg.grid_update_until and step % cfg.grid_update_every == 0 and step > 1:
-            model.update_grid(x, cfg.grid_eps)
-            optimizer = _make_optimizer(model, cfg, lr)
-        if cfg.solver == "lbfgs":
-            loss = float(optimizer.step(closure).detach())
-            train_loss = loss
-        else:
-            order = torch.randperm(n, generator=generator, device="cpu").to(x.device)
-            total = 0.0
-            loss = 0.0
-            for begin in range(0, n, cfg.batch_size):
-                idx = order[begin : begin + cfg.batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                batch_loss = _objective(model, x[idx], y[idx], cfg)
-                if not torch.isfinite(batch_loss):
-                    loss = math.nan
-                    break
-                batch_loss.backward()
-                if cfg.clip_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-                optimizer.step()
-                total += float(batch_loss.detach()) * idx.shape[0]
+        out_of_time = False
+        try:
+            if 0 < step <= cfg.grid_update_until and step % cfg.grid_update_every == 0 and step > 1:
+                model.update_grid(x_grid, cfg.grid_eps)
+                optimizer = _make_optimizer(model, cfg, lr)
+            if cfg.solver == "lbfgs":
+                try:
+                    loss = float(optimizer.step(closure).detach())
+                except _OutOfTime as stop:
+                    # keep the parameters the step reached only when they are better
+                    out_of_time, loss = True, stop.loss
+                    if not (loss < good_loss and _finite(model)):  # (False for NaN)
+                        model.load_state_dict(good_state)
+                        result.stop_reason = "max_time"
+                        break
             else:
-                loss = total / n
-            train_loss = loss
+                order = torch.randperm(n, generator=generator, device="cpu").to(x.device)
+                total, seen = 0.0, 0
+                loss = 0.0
+                for begin in range(0, n, cfg.batch_size):
+                    if seen and time.perf_counter() > deadline:
+                        out_of_time = True
+                        break
+                    idx = order[begin : begin + cfg.batch_size]
+                    optimizer.zero_grad(set_to_none=True)
+                    batch_loss = _objective(model, x[idx], y[idx], cfg)
+                    if not torch.isfinite(batch_loss):
+                        loss = math.nan
+                        break
+                    batch_loss.backward()
+                    if cfg.clip_grad_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+                    optimizer.step()
+                    total += float(batch_loss.detach()) * idx.shape[0]
+                    seen += idx.shape[0]
+                else:
+                    loss = total / n
+                if out_of_time and seen:
+                    loss = total / seen
+        except KeyboardInterrupt:
+            model.load_state_dict(good_state)
+            result.stop_reason = "interrupted"
+            break
+        train_loss = loss
         if not math.isfinite(loss) or not _finite(model):
             result.n_recoveries += 1
+            if out_of_time:  # no time left to recover: back to the last good state
+                model.load_state_dict(good_state)
+                result.stop_reason = "max_time"
+                break
             if result.n_recoveries > cfg.max_recoveries:
                 model.load_state_dict(good_state)
                 raise TrainingDiverged(
@@ -178,12 +243,17 @@ def train(
                 print(f"step {step}: non-finite loss, restored last good state, lr -> {lr:.3g}")
             continue
         good_state = copy.deepcopy(model.state_dict())
+        good_loss = train_loss
         result.n_iter = step
         result.loss_curve.append(train_loss)
         monitored = train_loss
-        if use_val:
-            monitored = _mse(model, x_val, y_val)
-            result.validation_curve.append(monitored)
+        try:
+            if use_val:
+                monitored = _mse(model, x_val, y_val)
+                result.validation_curve.append(monitored)
+        except KeyboardInterrupt:
+            result.stop_reason = "interrupted"
+            break
         improved = not math.isfinite(best) or monitored < best - cfg.tol * max(abs(best), 1e-12)
         if improved:
             best, no_change = monitored, 0
@@ -196,9 +266,17 @@ def train(
             if use_val:
                 msg += f"  validation loss {monitored:.4e}"
             print(msg, flush=True)
+        if out_of_time:
+            result.stop_reason = "max_time"
+            break
         if no_change >= cfg.n_iter_no_change and step > cfg.grid_update_until:
             result.stop_reason = "converged" if not use_val else "early_stopping"
             break
+    if result.n_iter == 0 and result.n_recoveries > 0 and result.stop_reason == "max_iter":
+        raise TrainingDiverged(
+            f"no step out of {cfg.max_iter} gave a finite loss ({result.n_recoveries} "
+            f"recoveries, last learning rate {lr:.3g})"
+        )
     if use_val and best_state is not good_state:
         model.load_state_dict(best_state)
     result.best_loss = best

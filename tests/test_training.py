@@ -1,6 +1,7 @@
 """Training loops: convergence, early stopping, divergence recovery, time limits."""
 
 import math
+import time
 
 import pytest
 import torch
@@ -94,3 +95,53 @@ def test_verbose_prints_losses(capsys):
     train(model, x, y, TrainConfig(max_iter=10, verbose=1, print_every=5), x_val=xv, y_val=yv)
     out = capsys.readouterr().out
     assert "train loss" in out and "validation loss" in out
+
+
+def test_deadline_stops_inside_a_long_lbfgs_step(monkeypatch):
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    real = training._objective
+
+    def slow(*args):  # every function evaluation takes 50 ms: one LBFGS step takes > 0.5 s
+        time.sleep(0.05)
+        return real(*args)
+
+    monkeypatch.setattr(training, "_objective", slow)
+    cfg = TrainConfig(max_iter=100, lbfgs_inner_iter=50, tol=0.0, grid_update_until=0)
+    cfg.deadline = time.perf_counter() + 0.3
+    start = time.perf_counter()
+    result = train(model, x, y, cfg)
+    assert time.perf_counter() - start < 0.3 + 0.5
+    assert result.stop_reason == "max_time"
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_keyboard_interrupt_keeps_the_last_good_state(monkeypatch, solver):
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    real = training._objective
+    calls = {"n": 0}
+
+    def interrupted(*args):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "_objective", interrupted)
+    cfg = TrainConfig(solver=solver, max_iter=200, batch_size=64, tol=0.0, grid_update_until=0)
+    result = train(model, x, y, cfg)
+    assert result.stop_reason == "interrupted"
+    assert 0 < result.n_iter < 200 and len(result.loss_curve) == result.n_iter
+    with torch.no_grad():
+        final = float(torch.mean((model(x) - y) ** 2))
+    assert math.isfinite(final) and final <= result.loss_curve[0] * 1.01
+
+
+def test_no_finite_step_at_all_raises(monkeypatch):
+    x, y = _data()
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    monkeypatch.setattr(training, "_objective", lambda *a: torch.tensor(math.nan))
+    with pytest.raises(TrainingDiverged, match="no step"):
+        train(model, x, y, TrainConfig(max_iter=3, max_recoveries=8))
