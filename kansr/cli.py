@@ -103,8 +103,239 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- fit / predict
+def _positive_float(text: str) -> float:
+    """An argparse ``type`` accepting finite numbers ``> 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    """An argparse ``type`` for comma-separated positive integers, e.g. ``5`` or ``8,4``."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"layer widths must be at least 1, got {text!r}")
+    return values
+
+
+def _read_csv(path: str):
+    """The CSV at ``path`` as a DataFrame with at least one row; :class:`UsageError` else."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UsageError(f"file not found: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot read {path} as CSV: {message}") from None
+    if frame.empty:
+        raise UsageError(f"{path} has no data rows")
+    return frame
+
+
+def _numeric(frame, columns: Sequence[str], path: str):
+    """``frame[columns]`` as float64; names the non-numeric columns and those with gaps."""
+    import pandas as pd
+
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise UsageError(f"non-numeric column(s) in {path}: {', '.join(bad)}")
+    data = frame[list(columns)].astype("float64")
+    missing = [c for c in columns if not np.all(np.isfinite(data[c].to_numpy()))]
+    if missing:
+        raise UsageError(f"missing or infinite values in column(s) of {path}: {', '.join(missing)}")
+    return data
+
+
+def _add_fit(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fit",
+        help="fit a formula to the columns of a CSV file",
+        description=(
+            "Fit KANRegressor to a CSV file (with a header row): predict the column --target "
+            "from the --features columns (default: every other column). Prints the chosen "
+            "formula, its LaTeX, R^2 on the training data and the Pareto front of formulas; "
+            "--save writes the model in kansr's data-only format (read by 'kansr predict' and "
+            "kansr.load). Problems with the file or the columns exit with code 2."
+        ),
+    )
+    parser.add_argument("csv", help="CSV file with a header row")
+    parser.add_argument("--target", required=True, metavar="COL", help="column to predict")
+    parser.add_argument(
+        "--features",
+        metavar="A,B,...",
+        help="comma-separated input columns (default: every column except the target)",
+    )
+    parser.add_argument("--save", metavar="MODEL", help="write the fitted model to this file")
+    parser.add_argument(
+        "--max-time",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="wall-clock budget of the training in seconds (default: none)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=(5,),
+        metavar="W[,W...]",
+        help="hidden layer widths, e.g. 5 or 8,4 (default: 5)",
+    )
+    parser.add_argument(
+        "--max-iter",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="maximum optimizer steps (default: the estimator's, 100)",
+    )
+    parser.set_defaults(func=_run_fit)
+
+
+def _fit_columns(frame, args: argparse.Namespace) -> list[str]:
+    columns = [str(c) for c in frame.columns]
+    if args.target not in columns:
+        raise UsageError(
+            f"target column {args.target!r} not in {args.csv} (columns: {', '.join(columns)})"
+        )
+    if args.features is None:
+        features = [c for c in columns if c != args.target]
+        if not features:
+            raise UsageError(f"{args.csv} has no column besides the target {args.target!r}")
+        return features
+    features = [name.strip() for name in args.features.split(",")]
+    if any(not name for name in features):
+        raise UsageError(f"empty name in --features {args.features!r}")
+    unknown = [name for name in features if name not in columns]
+    if unknown:
+        raise UsageError(
+            f"unknown feature column(s) {', '.join(unknown)} in {args.csv} "
+            f"(columns: {', '.join(columns)})"
+        )
+    if args.target in features:
+        raise UsageError(f"the target {args.target!r} cannot also be a feature")
+    if len(set(features)) != len(features):
+        raise UsageError(f"repeated column in --features {args.features!r}")
+    return features
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from . import KANRegressor
+
+    frame = _read_csv(args.csv)
+    frame.columns = [str(c) for c in frame.columns]
+    features = _fit_columns(frame, args)
+    X = _numeric(frame, features, args.csv)
+    y = _numeric(frame, [args.target], args.csv)[args.target]
+    if len(frame) < 2:
+        raise UsageError(f"{args.csv} needs at least 2 data rows, got {len(frame)}")
+    params: dict = {"hidden_layer_sizes": args.hidden, "random_state": args.seed}
+    if args.max_iter is not None:
+        params["max_iter"] = args.max_iter
+    if args.max_time is not None:
+        params["max_time"] = args.max_time
+    est = KANRegressor(**params)
+    print(f"data:       {len(X)} rows, features {', '.join(features)}, target {args.target}")
+    sys.stdout.flush()
+    est.fit(X, y)
+    print(f"formula:    {args.target} = {est.sympy_expr()}")
+    print(f"latex:      {est.latex()}")
+    print(f"R^2 (train): {est.score(X, y):.6f}")
+    print(f"fit time:   {est.fit_time_:.2f} s ({est.n_iter_} steps, stopped: {est.stop_reason_})")
+    print()
+    print("Pareto front (* = chosen):")
+    print(f"  {'complexity':>10}  {'loss':>11}  {'score':>9}  formula")
+    table = est.equations_
+    for i in range(len(table)):
+        mark = "*" if i == est.selected_index_ else " "
+        print(
+            f"{mark} {int(table['complexity'].iloc[i]):>10}  {table['loss'].iloc[i]:>11.4g}  "
+            f"{table['score'].iloc[i]:>9.4g}  {est.sympy_expr(i)}"
+        )
+    if args.save is not None:
+        est.save(args.save)
+        print()
+        print(f"saved:      {args.save}")
+    return 0
+
+
+def _add_predict(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict a CSV file's rows with a saved model",
+        description=(
+            "Load a model written by 'kansr fit --save' (or KANRegressor.save) and predict "
+            "every row of a CSV file that has the model's feature columns (other columns are "
+            "ignored). Prints one prediction per line, or writes a CSV with a 'prediction' "
+            "column with --out."
+        ),
+    )
+    parser.add_argument("model", help="model file written by 'kansr fit --save'")
+    parser.add_argument("csv", help="CSV file with a header row")
+    parser.add_argument("--out", metavar="FILE", help="write the predictions to this CSV file")
+    parser.set_defaults(func=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from .persistence import load
+
+    try:
+        est = load(args.model)
+    except FileNotFoundError:
+        raise UsageError(f"model file not found: {args.model}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{args.model} is a directory, not a model file") from None
+    frame = _read_csv(args.csv)
+    frame.columns = [str(c) for c in frame.columns]
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None:
+        features = [str(n) for n in names]
+        missing = [n for n in features if n not in frame.columns]
+        if missing:
+            raise UsageError(
+                f"{args.csv} lacks the model's feature column(s) {', '.join(missing)} "
+                f"(it has: {', '.join(frame.columns)})"
+            )
+        X = _numeric(frame, features, args.csv)
+    else:  # a model fitted on an array: the columns in order
+        if frame.shape[1] != est.n_features_in_:
+            raise UsageError(
+                f"the model takes {est.n_features_in_} unnamed features; {args.csv} has "
+                f"{frame.shape[1]} columns"
+            )
+        X = _numeric(frame, list(frame.columns), args.csv).to_numpy()
+    prediction = est.predict(X)
+    if args.out is not None:
+        import pandas as pd
+
+        pd.DataFrame({"prediction": prediction}).to_csv(args.out, index=False)
+        print(f"wrote {len(prediction)} predictions to {args.out}")
+    else:
+        sys.stdout.write("".join(f"{float(v)!r}\n" for v in prediction))
+    return 0
+
+
 # --------------------------------------------------------------------------- main
-_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_demo,)
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_demo,
+    _add_fit,
+    _add_predict,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,3 +76,125 @@ def test_make_demo_is_deterministic_and_leaves_global_rng_alone():
 def test_make_demo_rejects_empty():
     with pytest.raises(ValueError, match="n_samples"):
         make_demo(0)
+
+
+# --------------------------------------------------------------------------- fit / predict
+def _write_csv(path, n=100, seed=0, **extra):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, 2))
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": np.sin(2 * X[:, 0]) + X[:, 1] ** 2})
+    for name, values in extra.items():
+        frame[name] = values
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def fitted_cli(tmp_path_factory):
+    """One ``kansr fit --save`` run shared by the tests below: (dir, data, stdout, code)."""
+    import contextlib
+    import io
+
+    folder = tmp_path_factory.mktemp("cli_fit")
+    frame = _write_csv(folder / "train.csv", note=["text"] * 100)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        argv = ["fit", folder / "train.csv", "--target", "y", "--features", "a,b"]
+        argv += ["--save", folder / "model.json", "--max-iter", "3", "--hidden", "3"]
+        code = main([str(a) for a in argv])
+    return folder, frame, out.getvalue(), code
+
+
+def test_fit_prints_formula_latex_r2_and_pareto_table(fitted_cli):
+    folder, _, out, code = fitted_cli
+    assert code == 0, out
+    assert re.search(r"^formula:\s+y = \S", out, flags=re.MULTILINE), out
+    assert re.search(r"^latex:\s+\S", out, flags=re.MULTILINE), out
+    match = re.search(r"^R\^2 \(train\):\s+(\S+)", out, flags=re.MULTILINE)
+    assert match is not None and np.isfinite(float(match.group(1))), out
+    assert re.search(r"complexity\s+loss\s+score\s+formula", out), out
+    assert re.search(r"^\*\s+\d+\s+\S+\s+\S+\s+\S", out, flags=re.MULTILINE), out
+    assert (folder / "model.json").is_file()
+
+
+def test_predict_round_trip_matches_estimator(fitted_cli, tmp_path, capsys):
+    folder, frame, _, _ = fitted_cli
+    est = kansr.load(folder / "model.json")
+    assert list(est.feature_names_in_) == ["a", "b"]
+    new = _write_csv(tmp_path / "new.csv", n=7, seed=5)
+    expected = est.predict(new[["a", "b"]])
+    code, out, err = _run(["predict", folder / "model.json", tmp_path / "new.csv"], capsys)
+    assert code == 0, err
+    printed = np.array([float(line) for line in out.split()])
+    np.testing.assert_array_equal(printed, expected)
+    # column order in the CSV does not matter, extra columns are ignored
+    new[["y", "b", "a"]].to_csv(tmp_path / "swapped.csv", index=False)
+    out_csv = tmp_path / "pred.csv"
+    code, out, err = _run(
+        ["predict", folder / "model.json", tmp_path / "swapped.csv", "--out", out_csv], capsys
+    )
+    assert code == 0, err
+    written = pd.read_csv(out_csv)
+    assert list(written.columns) == ["prediction"]
+    np.testing.assert_array_equal(written["prediction"].to_numpy(), expected)
+    # the training data predicted through the CLI equals the fitted model's own predict
+    code, out, _ = _run(["predict", folder / "model.json", folder / "train.csv"], capsys)
+    assert code == 0
+    np.testing.assert_array_equal(
+        np.array(out.split(), dtype=float), est.predict(frame[["a", "b"]])
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "needle"),
+    [
+        (["fit", "{d}/absent.csv", "--target", "y"], 2, "file not found"),
+        (["fit", "{d}/empty.csv", "--target", "y"], 2, "empty"),
+        (["fit", "{d}/header.csv", "--target", "y"], 2, "no data rows"),
+        (["fit", "{d}/data.csv", "--target", "nope"], 2, "target column 'nope'"),
+        (["fit", "{d}/data.csv", "--target", "y", "--features", "a,zz"], 2, "zz"),
+        (["fit", "{d}/data.csv", "--target", "y"], 2, "non-numeric column(s) in"),
+        (["fit", "{d}/data.csv", "--target", "y", "--features", "a,label"], 2, "label"),
+        (["fit", "{d}/data.csv", "--target", "y", "--features", "a,y"], 2, "also be a feature"),
+        (["fit", "{d}/data.csv", "--target", "y", "--hidden", "0"], 2, "--hidden"),
+        (["fit", "{d}/data.csv", "--target", "y", "--max-time", "-1"], 2, "--max-time"),
+        (["fit", "{d}/data.csv"], 2, "--target"),
+        (["predict", "{d}/absent.json", "{d}/data.csv"], 2, "model file not found"),
+        (["predict", "{d}/bad.json", "{d}/data.csv"], 1, "invalid JSON"),
+    ],
+)
+def test_fit_and_predict_errors(tmp_path, capsys, argv, code, needle):
+    _write_csv(tmp_path / "data.csv", n=10, label=["x"] * 10)
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("a,b,y\n")
+    (tmp_path / "bad.json").write_text("{not json")
+    argv = [a.format(d=tmp_path) for a in argv]
+    try:
+        got, _, err = _run(argv, capsys)
+    except SystemExit as exc:  # argparse's own exit
+        got, err = exc.code, capsys.readouterr().err
+    assert got == code, err
+    assert needle in err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("kansr") and "error" in lines[-1]
+    if not lines[0].startswith("usage:"):  # ours (not argparse's): exactly one line
+        assert len(lines) == 1, err
+
+
+def test_predict_names_missing_feature_columns(fitted_cli, tmp_path, capsys):
+    folder, _, _, _ = fitted_cli
+    pd.DataFrame({"a": [0.1, 0.2], "c": [1.0, 2.0]}).to_csv(tmp_path / "x.csv", index=False)
+    code, _, err = _run(["predict", folder / "model.json", tmp_path / "x.csv"], capsys)
+    assert code == 2
+    assert "lacks the model's feature column(s) b" in err
+    assert len(err.strip().splitlines()) == 1
+    pd.DataFrame({"a": [0.1, 0.2], "b": ["p", "q"]}).to_csv(tmp_path / "s.csv", index=False)
+    code, _, err = _run(["predict", folder / "model.json", tmp_path / "s.csv"], capsys)
+    assert code == 2 and "non-numeric column(s)" in err and ": b" in err
