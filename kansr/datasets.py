@@ -1,13 +1,55 @@
-"""Small synthetic data sets for examples and tests."""
+"""Synthetic data sets and ground-truth benchmark problems.
+
+* :func:`make_demo`: the shipped example ``exp(sin(pi*x) + y**2)``.
+* :func:`make_dataset`: sample any function (a Python callable or a sympy expression) on a box,
+  like pykan's ``create_dataset``.
+* :func:`load_problem`, :func:`get_problem`, :func:`list_problems`: the Feynman (AI Feynman,
+  Udrescu & Tegmark 2020; 99 main + 20 bonus equations, as used by SRBench's ground-truth track,
+  La Cava et al. 2021) and Strogatz (SRBench's 2-D ODE right-hand sides) problems with their
+  true formulas. The definitions ship with the package in ``kansr/data/*.csv``.
+
+Every sampler draws from ``numpy.random.default_rng(random_state)``; the global random state is
+never used or changed. Formulas are evaluated with :func:`kansr.expression.evaluate` (a
+tree walk, no generated code); user strings are never parsed.
+"""
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
+import sympy
+from sklearn.utils import Bunch
 
-__all__ = ["DEMO_FORMULA", "make_demo"]
+from .expression import evaluate
+
+__all__ = [
+    "DEMO_FORMULA",
+    "PROBLEM_SETS",
+    "Problem",
+    "get_problem",
+    "list_problems",
+    "load_problem",
+    "make_dataset",
+    "make_demo",
+]
 
 DEMO_FORMULA = "f(x, y) = exp(sin(pi*x) + y**2)"
+
+#: Names of the shipped benchmark sets (files ``kansr/data/<set>.csv``).
+PROBLEM_SETS: tuple[str, ...] = ("feynman", "strogatz")
+
+_MAX_REDRAWS = 100  # rounds of redrawing points where a benchmark formula is not finite
 
 
 def make_demo(
@@ -43,3 +85,517 @@ def make_demo(
     X = pd.DataFrame(values, columns=["x", "y"])
     f = np.exp(np.sin(np.pi * values[:, 0]) + values[:, 1] ** 2)
     return X, pd.Series(f, name="f")
+
+
+# ------------------------------------------------------------------------------ make_dataset
+def _check_count(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_noise(noise) -> float:
+    if isinstance(noise, bool) or not isinstance(noise, Real):
+        raise TypeError(f"noise must be a real number, got {type(noise).__name__}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be finite and >= 0, got {noise}")
+    return float(noise)
+
+
+def _check_pair(pair, what: str) -> tuple[float, float]:
+    try:
+        lo, hi = pair
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a (low, high) pair of numbers, got {pair!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"{what} must be finite with low < high, got ({lo}, {hi})")
+    return lo, hi
+
+
+def _is_pair(ranges) -> bool:
+    """``ranges`` is a single ``(low, high)`` pair of scalars (not a list of pairs)."""
+    if isinstance(ranges, (str, bytes, Mapping)):
+        return False
+    try:
+        items = list(ranges)
+    except TypeError:
+        return False
+    return len(items) == 2 and all(np.ndim(v) == 0 for v in items)
+
+
+def _natural_key(name: str):
+    """Sort ``x2`` before ``x10``."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _positional_arity(func: Callable) -> int | None:
+    """Number of required positional parameters of ``func``; ``None`` when it takes ``*args``
+    or cannot be inspected (numpy ufuncs report ``nin``)."""
+    if isinstance(func, np.ufunc):
+        return func.nin
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(
+        1
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    )
+
+
+def _check_names(names, n_features: int | None) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise TypeError("names must be a sequence of column names, not a single string")
+    names = [str(n) for n in names]
+    if len(set(names)) != len(names):
+        raise ValueError(f"names must be unique, got {names}")
+    if n_features is not None and len(names) != n_features:
+        raise ValueError(f"expected {n_features} names, got {len(names)}: {names}")
+    if not names:
+        raise ValueError("names must not be empty")
+    return names
+
+
+def make_dataset(
+    func,
+    ranges=(-1.0, 1.0),
+    n_samples: int = 1000,
+    n_test: int | None = None,
+    noise: float = 0.0,
+    random_state: int | np.random.Generator | None = 0,
+    as_frame: bool = False,
+    names: Sequence[str] | None = None,
+    n_features: int | None = None,
+):
+    """Sample ``y = func(X)`` with every column of ``X`` uniform on its range.
+
+    Like pykan's ``create_dataset``, with a scikit-learn style return value.
+
+    Parameters
+    ----------
+    func : callable or sympy expression
+        * A Python callable taking either the ``(n, n_features)`` array (``f(X)``, pykan
+          style) or one ``(n,)`` array per column (``f(x0, x1, ...)``); the second form is
+          used when ``n_features > 1`` and ``func`` has exactly ``n_features`` required
+          positional parameters (or is a numpy ufunc with that many inputs). With one feature
+          ``func`` gets the ``(n, 1)`` array, so elementwise functions (``np.sin``) work too.
+          It must return ``n`` values (shape ``(n,)`` or ``(n, 1)``; a scalar is broadcast).
+        * A sympy expression: its free symbols are the features, in the order of ``names`` or
+          else sorted by name (``x2`` before ``x10``). It is evaluated by a tree walk, never
+          compiled. Strings are rejected (``TypeError``): build the expression yourself.
+    ranges : (low, high), sequence of (low, high), or mapping name -> (low, high), default=(-1, 1)
+        One pair for every feature, or one pair per feature.
+    n_samples : int, default=1000
+        Number of (training) rows.
+    n_test : int or None, default=None
+        When positive, also draw this many test rows (independently, same distribution) and
+        return ``X_train, X_test, y_train, y_test``.
+    noise : float, default=0.0
+        Gaussian noise with standard deviation ``noise * RMS(y_train)`` is added to the
+        training target only (SRBench's protocol); test targets stay clean.
+    random_state : int, numpy Generator or None, default=0
+        Seed of ``numpy.random.default_rng``.
+    as_frame : bool, default=False
+        Return a DataFrame (columns ``names``) and a Series named ``"y"`` instead of arrays.
+    names : sequence of str, optional
+        Feature names; default the expression's symbol names, or ``x0, x1, ...``.
+    n_features : int, optional
+        Number of features of a callable when neither ``names`` nor per-feature ``ranges`` say
+        it; by default the callable's number of required positional parameters.
+
+    Returns
+    -------
+    X, y
+        ``X (n_samples, n_features)`` and ``y (n_samples,)``; or ``X_train, X_test, y_train,
+        y_test`` when ``n_test`` is positive.
+
+    Raises
+    ------
+    TypeError
+        ``func`` is a string or neither callable nor a sympy expression; wrong argument types.
+    ValueError
+        Inconsistent sizes, invalid ranges, or ``func`` not finite on some of the points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = make_dataset(lambda x, v: x * v**2, ranges=[(1, 2), (0, 1)], n_samples=4)
+    >>> X.shape, y.shape
+    ((4, 2), (4,))
+    """
+    n_samples = _check_count(n_samples, "n_samples", 1)
+    n_test = 0 if n_test is None else _check_count(n_test, "n_test", 0)
+    noise = _check_noise(noise)
+    if n_features is not None:
+        n_features = _check_count(n_features, "n_features", 1)
+    if isinstance(func, (str, bytes)):
+        raise TypeError(
+            "func must be a callable or a sympy expression; strings are never parsed "
+            "(build the expression with sympy.symbols and operators)"
+        )
+
+    if isinstance(func, sympy.Basic):
+        if not isinstance(func, sympy.Expr):
+            raise TypeError(f"func must be a sympy expression, got {type(func).__name__}")
+        by_name = {s.name: s for s in func.free_symbols}
+        if len(by_name) != len(func.free_symbols):
+            raise ValueError("the expression has two different symbols with the same name")
+        if names is None:
+            names = sorted(by_name, key=_natural_key)
+            if isinstance(ranges, Mapping):
+                names = [n for n in ranges if n in by_name] + [n for n in names if n not in ranges]
+            if not names:
+                raise ValueError("the expression has no free symbols: pass names")
+        names = _check_names(names, n_features)
+        missing = sorted(set(by_name) - set(names))
+        if missing:
+            raise ValueError(f"the expression uses symbols {missing} not in names {names}")
+        internal = func.xreplace(
+            {by_name[n]: sympy.Symbol(f"x{i}") for i, n in enumerate(names) if n in by_name}
+        )
+
+        def target(X: np.ndarray) -> np.ndarray:
+            return evaluate(internal, X)
+
+    elif callable(func):
+        names = _check_names(names, n_features)
+        if names is None and isinstance(ranges, Mapping):
+            names = _check_names(list(ranges), n_features)
+        if names is not None:
+            d = len(names)
+        elif n_features is not None:
+            d = n_features
+        elif not _is_pair(ranges):
+            try:
+                d = len(ranges)
+            except TypeError:
+                d = None
+        else:
+            d = _positional_arity(func)
+        if d is None or d < 1:
+            raise ValueError(
+                "cannot tell the number of features of func: pass n_features, names or one "
+                "range per feature"
+            )
+        arity = _positional_arity(func)
+        per_column = d > 1 and arity == d
+        if d > 1 and arity not in (None, 1, d):
+            raise ValueError(
+                f"func takes {arity} positional arguments; expected 1 (the array) or "
+                f"{d} (one per feature)"
+            )
+
+        def target(X: np.ndarray) -> np.ndarray:
+            try:
+                with np.errstate(all="ignore"):
+                    out = func(*X.T) if per_column else func(X)
+            except IndexError as exc:
+                raise ValueError(
+                    f"func failed on an array of {d} column(s) ({exc}); pass n_features, names "
+                    "or one range per feature"
+                ) from exc
+            out = np.asarray(out, dtype=np.float64)
+            if out.ndim == 0:
+                return np.full(X.shape[0], float(out))
+            if out.size != X.shape[0] or (out.ndim == 2 and 1 not in out.shape) or out.ndim > 2:
+                raise ValueError(
+                    f"func must return one value per row ({X.shape[0]},), got shape {out.shape}"
+                )
+            return out.reshape(-1)
+
+        if names is None:
+            names = [f"x{i}" for i in range(d)]
+    else:
+        raise TypeError(f"func must be a callable or a sympy expression, got {type(func).__name__}")
+
+    d = len(names)
+    if isinstance(ranges, Mapping):
+        unknown = sorted(set(map(str, ranges)) - set(names))
+        absent = [n for n in names if n not in ranges]
+        if unknown or absent:
+            raise ValueError(
+                f"ranges keys must be the feature names {names}; unknown {unknown}, "
+                f"missing {absent}"
+            )
+        bounds = [_check_pair(ranges[n], f"range of {n!r}") for n in names]
+    elif _is_pair(ranges):
+        bounds = [_check_pair(ranges, "ranges")] * d
+    else:
+        try:
+            items = list(ranges)
+        except TypeError:
+            raise ValueError("ranges must be a (low, high) pair or one per feature") from None
+        if len(items) != d:
+            raise ValueError(f"got {len(items)} ranges for {d} features {names}")
+        bounds = [_check_pair(r, f"range of {n!r}") for r, n in zip(items, names, strict=True)]
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+
+    rng = np.random.default_rng(random_state)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.uniform(lo, hi, size=(n, d))
+        y = target(X)
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise ValueError(
+                f"func is not finite on {int(bad.sum())} of {n} sampled points; "
+                "restrict ranges to its domain"
+            )
+        return X, y
+
+    X_train, y_train = draw(n_samples)
+    X_test, y_test = draw(n_test) if n_test else (None, None)
+    if noise > 0:
+        rms = float(np.sqrt(np.mean(y_train**2)))
+        y_train = y_train + rng.normal(0.0, noise * rms, size=n_samples)
+
+    def wrap(X, y):
+        if as_frame:
+            return pd.DataFrame(X, columns=names), pd.Series(y, name="y")
+        return X, y
+
+    X_train, y_train = wrap(X_train, y_train)
+    if not n_test:
+        return X_train, y_train
+    X_test, y_test = wrap(X_test, y_test)
+    return X_train, X_test, y_train, y_test
+
+
+# ------------------------------------------------------------------------------ benchmarks
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A ground-truth benchmark problem.
+
+    Attributes
+    ----------
+    name : str
+        Identifier, e.g. ``"I.6.20"`` or ``"strogatz_vdp1"``.
+    set : str
+        ``"feynman"`` or ``"strogatz"``.
+    output : str
+        Name of the target.
+    formula : sympy.Expr
+        The true formula in real symbols named like ``variables`` (the same assumptions as
+        :meth:`kansr.KANRegressor.sympy_expr`, so the two can be compared directly).
+    variables : tuple of str
+        Feature names, in column order.
+    ranges : dict
+        ``{variable: (low, high)}``; :meth:`sample` draws each variable uniformly from it.
+    bonus : bool
+        One of AI Feynman's 20 bonus equations.
+    difficulty : str or None
+        SRSD's easy / medium / hard class (Feynman problems only).
+    """
+
+    name: str
+    set: str
+    output: str
+    formula: sympy.Expr = field(repr=False)
+    variables: tuple[str, ...]
+    ranges: dict = field(repr=False)
+    bonus: bool = False
+    difficulty: str | None = None
+
+    def evaluate(self, X) -> np.ndarray:
+        """The true formula on ``X (n, len(variables))`` (array, or DataFrame with the
+        variable columns); NaN outside its domain."""
+        if isinstance(X, pd.DataFrame):
+            missing = [v for v in self.variables if v not in X.columns]
+            if missing:
+                raise ValueError(f"X lacks the columns {missing} of problem {self.name}")
+            X = X[list(self.variables)].to_numpy(dtype=np.float64)
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.variables):
+            raise ValueError(
+                f"expected X of shape (n, {len(self.variables)}) for {self.variables}, "
+                f"got {X.shape}"
+            )
+        return evaluate(self._internal, X)
+
+    @functools.cached_property
+    def _internal(self) -> sympy.Expr:
+        mapping = {
+            sympy.Symbol(v, real=True): sympy.Symbol(f"x{i}") for i, v in enumerate(self.variables)
+        }
+        return self.formula.xreplace(mapping)
+
+    def sample(
+        self,
+        n_samples: int = 1000,
+        random_state: int | np.random.Generator | None = 0,
+        noise: float = 0.0,
+        as_frame: bool = True,
+    ):
+        """Draw ``n_samples`` points uniformly from :attr:`ranges` and the true targets.
+
+        Points where the formula is not finite are drawn again (none of the shipped problems
+        needs it on its ranges). ``noise`` adds Gaussian noise of standard deviation
+        ``noise * RMS(y)`` (SRBench's protocol). Returns ``X, y``: a DataFrame with the
+        variable columns and a Series named :attr:`output`, or arrays.
+        """
+        n_samples = _check_count(n_samples, "n_samples", 1)
+        noise = _check_noise(noise)
+        rng = np.random.default_rng(random_state)
+        lo = np.array([self.ranges[v][0] for v in self.variables], dtype=np.float64)
+        hi = np.array([self.ranges[v][1] for v in self.variables], dtype=np.float64)
+        X = rng.uniform(lo, hi, size=(n_samples, len(self.variables)))
+        y = self.evaluate(X)
+        for _ in range(_MAX_REDRAWS):
+            bad = ~np.isfinite(y)
+            if not bad.any():
+                break
+            X[bad] = rng.uniform(lo, hi, size=(int(bad.sum()), len(self.variables)))
+            y[bad] = self.evaluate(X[bad])
+        else:
+            raise ValueError(f"problem {self.name}: could not draw finite targets")
+        if noise > 0:
+            y = y + rng.normal(0.0, noise * float(np.sqrt(np.mean(y**2))), size=n_samples)
+        if as_frame:
+            return pd.DataFrame(X, columns=list(self.variables)), pd.Series(y, name=self.output)
+        return X, y
+
+
+def _parse_trusted(text: str, variables: Sequence[str]) -> sympy.Expr:
+    """Parse a formula of a shipped benchmark file.
+
+    These CSV files are part of the package (trusted data, like its code), so ``parse_expr``
+    with every variable bound to a real Symbol is acceptable here. kansr never parses strings
+    that come from users.
+    """
+    from .judge import parse_formula  # parse_expr with a restricted local_dict
+
+    expr = parse_formula(text, list(variables))
+    return expr.xreplace({sympy.Symbol(v): sympy.Symbol(v, real=True) for v in variables})
+
+
+@functools.cache
+def _problems(set_name: str) -> dict[str, Problem]:
+    path = resources.files("kansr").joinpath("data", f"{set_name}.csv")
+    with path.open("r", encoding="utf-8") as handle:
+        table = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    problems = {}
+    for row in table.to_dict("records"):
+        variables = tuple(row["variables"].split())
+        ranges = {
+            k: (float(lo), float(hi)) for k, (lo, hi) in json.loads(row["ranges_json"]).items()
+        }
+        problems[row["name"]] = Problem(
+            name=row["name"],
+            set=set_name,
+            output=row["output"],
+            formula=_parse_trusted(row["formula"], variables),
+            variables=variables,
+            ranges=ranges,
+            bonus=row.get("bonus", "False") == "True",
+            difficulty=row.get("difficulty") or None,
+        )
+    return problems
+
+
+def _check_set(set) -> tuple[str, ...]:
+    if set is None:
+        return PROBLEM_SETS
+    if set not in PROBLEM_SETS:
+        raise ValueError(f"unknown problem set {set!r}; choose from {list(PROBLEM_SETS)}")
+    return (set,)
+
+
+def list_problems(set: str | None = None) -> list[str]:
+    """Names of the shipped benchmark problems.
+
+    Parameters
+    ----------
+    set : {"feynman", "strogatz"} or None, default=None
+        Only that set (``None``: all, Feynman first).
+
+    Examples
+    --------
+    >>> len(list_problems("feynman")), len(list_problems("strogatz"))
+    (119, 14)
+    """
+    return [name for s in _check_set(set) for name in _problems(s)]
+
+
+def get_problem(name: str) -> Problem:
+    """The :class:`Problem` called ``name``; ``ValueError`` (with close matches) if unknown."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    for s in PROBLEM_SETS:
+        if name in _problems(s):
+            return _problems(s)[name]
+    known = list_problems()
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+    hint = (
+        f"; did you mean {', '.join(close)}?" if close else "; see kansr.datasets.list_problems()"
+    )
+    raise ValueError(f"unknown problem {name!r}{hint}")
+
+
+def load_problem(
+    name: str,
+    n_samples: int = 1000,
+    random_state: int | np.random.Generator | None = 0,
+    as_frame: bool = True,
+    noise: float = 0.0,
+    return_X_y: bool = False,
+):
+    """Sample a benchmark problem with a known formula (Feynman or Strogatz).
+
+    Parameters
+    ----------
+    name : str
+        Problem name, see :func:`list_problems` (e.g. ``"I.6.20"``, ``"II.11.27"``,
+        ``"strogatz_vdp1"``).
+    n_samples : int, default=1000
+        Number of rows, each variable uniform on its range.
+    random_state : int, numpy Generator or None, default=0
+        Seed of ``numpy.random.default_rng``.
+    as_frame : bool, default=True
+        ``data`` a DataFrame with the variable names and ``target`` a Series (else arrays).
+    noise : float, default=0.0
+        Relative Gaussian noise on the target, standard deviation ``noise * RMS(y)``.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        ``data``, ``target``, ``frame`` (data and target in one DataFrame, or ``None`` when
+        ``as_frame=False``), ``formula`` (sympy, real symbols named like the columns),
+        ``feature_names``, ``target_name``, ``ranges``, ``problem`` (the :class:`Problem`) and
+        ``DESCR``.
+
+    Examples
+    --------
+    >>> data = load_problem("I.12.1", n_samples=5)
+    >>> data.formula, list(data.data.columns), data.target.shape
+    (Nn*mu, ['mu', 'Nn'], (5,))
+    """
+    problem = get_problem(name)
+    X, y = problem.sample(n_samples, random_state=random_state, noise=noise, as_frame=as_frame)
+    if return_X_y:
+        return X, y
+    frame = pd.concat([X, y], axis=1) if as_frame else None
+    return Bunch(
+        data=X,
+        target=y,
+        frame=frame,
+        formula=problem.formula,
+        feature_names=list(problem.variables),
+        target_name=problem.output,
+        ranges=dict(problem.ranges),
+        problem=problem,
+        DESCR=(
+            f"{problem.set} problem {problem.name}: {problem.output} = {problem.formula}, "
+            + ", ".join(f"{v} ~ U{problem.ranges[v]}" for v in problem.variables)
+        ),
+    )

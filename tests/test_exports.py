@@ -1,0 +1,159 @@
+"""Exports of fitted formulas: LaTeX table, numpy callable, torch module, plain text."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+import torch
+from sklearn.exceptions import NotFittedError
+
+from kansr import KANRegressor
+from kansr.export import NumpyFormula
+
+NAMES = ["mass", "speed"]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.uniform(1, 2, size=(300, 2)), columns=NAMES)
+    y = 2 * X["mass"] + X["speed"]
+    est = KANRegressor(hidden_layer_sizes=(3,), max_iter=30, random_state=0).fit(X, y)
+    return est, X
+
+
+@pytest.fixture(scope="module")
+def network_only():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 2, size=(50, 2))
+    return KANRegressor(hidden_layer_sizes=(2,), max_iter=3, random_state=0, symbolic=False).fit(
+        X, X[:, 0]
+    )
+
+
+def _points(seed=5, n=50):
+    return np.random.default_rng(seed).uniform(1, 2, size=(n, 2))
+
+
+def test_latex_table_lists_every_row_in_a_booktabs_tabular(fitted):
+    est, _ = fitted
+    table = est.latex_table()
+    lines = table.splitlines()
+    assert lines[0].startswith(r"\begin{tabular}") and lines[-1] == r"\end{tabular}"
+    for marker in (r"\toprule", r"\midrule", r"\bottomrule", "Equation & Complexity & Loss"):
+        assert marker in table
+    body = lines[lines.index(r"\midrule") + 1 : lines.index(r"\bottomrule")]
+    assert len(body) == len(est.equations_)
+    for i, line in enumerate(body):
+        assert line.endswith(r"\\") and line.count("&") == 3
+        assert line.split(" & ")[1] == str(est.equations_["complexity"].iloc[i])
+        assert (r"$\star$" in line) == (i == est.selected_index_)
+    # equations are written in the feature names, not the internal x0, x1
+    assert "mass" in table and "x_{0}" not in table
+    # a subset of rows, and a single row
+    assert len(est.latex_table([0]).splitlines()) == 7
+    assert est.latex_table(0) == est.latex_table([0]) == est.latex_table(np.array([0]))
+
+
+def test_to_numpy_matches_predict_and_pickles(fitted):
+    est, X = fitted
+    f = est.to_numpy()
+    assert isinstance(f, NumpyFormula) and callable(f)
+    Xt = pd.DataFrame(_points(), columns=NAMES)
+    out = f(Xt)
+    assert out.shape == (50,) and out.dtype == np.float64
+    np.testing.assert_allclose(out, est.predict(Xt), rtol=0, atol=0)
+    np.testing.assert_array_equal(f(Xt.to_numpy()), out)  # plain arrays: training column order
+    np.testing.assert_array_equal(f(Xt[NAMES[::-1]].assign(extra=0.0)), out)  # matched by name
+    g = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(g(Xt), out)
+    # another row of the front
+    np.testing.assert_allclose(est.to_numpy(0)(Xt), float(est.sympy_expr(0)), rtol=1e-12)
+
+
+def test_to_numpy_checks_the_columns(fitted):
+    est, _ = fitted
+    f = est.to_numpy()
+    with pytest.raises(ValueError, match="features"):
+        f(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="2-D"):
+        f(np.ones(3))
+    with pytest.raises(ValueError, match="speed"):
+        f(pd.DataFrame({"mass": [1.0]}))
+
+
+def test_to_torch_matches_numpy_and_has_gradients(fitted):
+    est, _ = fitted
+    module = est.to_torch()
+    assert isinstance(module, torch.nn.Module)
+    x = torch.tensor(_points(), dtype=torch.float64, requires_grad=True)
+    out = module(x)
+    assert out.shape == (50,) and out.dtype == torch.float64
+    np.testing.assert_allclose(
+        out.detach().numpy(), est.to_numpy()(_points()), rtol=1e-10, atol=1e-10
+    )
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert x.grad.abs().sum() > 0
+    # the constants are parameters with gradients (row 0 of the front is a constant formula)
+    constant = est.to_torch(0)
+    assert [p.numel() for p in constant.parameters()] == [1]
+    constant(x.detach()).sum().backward()
+    assert constant.constants.grad.item() == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="shape"):
+        module(torch.ones(4, 3, dtype=torch.float64))
+    # every row of the front exports
+    for i in range(len(est.equations_)):
+        np.testing.assert_allclose(
+            est.to_torch(i)(torch.tensor(_points(), dtype=torch.float64)).detach().numpy(),
+            est.to_numpy(i)(_points()),
+            rtol=1e-10,
+            atol=1e-10,
+        )
+
+
+def test_formula_text_round_trips(fitted):
+    est, _ = fitted
+    symbols = {n: sympy.Symbol(n, real=True) for n in NAMES}
+    points = _points(seed=9, n=20)
+    for i in [None, *range(len(est.equations_))]:
+        text = est.formula_text(i)
+        assert isinstance(text, str)
+        parsed = sympy.parse_expr(text, local_dict=symbols)  # our own text: trusted
+        original = est.sympy_expr(i)
+        for p in points:
+            subs = {symbols[n]: v for n, v in zip(NAMES, p, strict=True)}
+            a, b = float(parsed.evalf(subs=subs)), float(original.evalf(subs=subs))
+            assert a == pytest.approx(b, rel=1e-12, abs=1e-300)
+
+
+def test_index_errors(fitted):
+    est, _ = fitted
+    n = len(est.equations_)
+    for method in (est.to_numpy, est.to_torch, est.formula_text, est.latex_table):
+        with pytest.raises(IndexError):
+            method(n)
+    with pytest.raises(TypeError):
+        est.to_numpy(0.5)
+    assert est.formula_text(-1) == est.formula_text(n - 1)
+
+
+@pytest.mark.parametrize("method", ["latex_table", "to_numpy", "to_torch", "formula_text"])
+def test_errors_without_formulas_and_unfitted(method, network_only):
+    with pytest.raises(ValueError, match="symbolic=False"):
+        getattr(network_only, method)()
+    with pytest.raises(NotFittedError):
+        getattr(KANRegressor(), method)()
+
+
+def test_arrays_without_feature_names():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 2, size=(60, 2))
+    est = KANRegressor(hidden_layer_sizes=(2,), max_iter=5, random_state=0).fit(X, 3 * X[:, 1])
+    f = est.to_numpy()
+    np.testing.assert_allclose(f(X), est.predict(X))
+    # a DataFrame with any column names is taken positionally, like the training arrays
+    np.testing.assert_allclose(f(pd.DataFrame(X, columns=["a", "b"])), est.predict(X))
+    assert "x_{1}" in est.latex_table() or "x_1" in est.latex_table()
