@@ -141,6 +141,7 @@ def main(argv=None) -> int:
     parser.add_argument("--set", choices=["feynman", "strogatz"], default="feynman")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    parser.add_argument("--problems", default=None, help="comma-separated problem names only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="CSV of every result")
@@ -148,6 +149,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     table = pd.read_csv(shared_dir() / f"{args.set}.csv")
+    if args.problems:
+        wanted = args.problems.split(",")
+        unknown = sorted(set(wanted) - set(table["name"]))
+        if unknown:
+            parser.error(f"unknown problem(s) for --set {args.set}: {', '.join(unknown)}")
+        table = table[table["name"].isin(wanted)]
     if args.limit:
         table = table.head(args.limit)
     jobs = [(row, args.seed, level) for level in args.noise for row in table.to_dict("records")]

@@ -13,15 +13,6 @@ from kansr.training import TrainConfig, train
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks run fastest on one thread, and do not stall on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _meta(width=(3, 5, 2), sharing="shared", **kw) -> MetaKAN:
     kw = {"grid": 5, "k": 3, "dtype": F64, "seed": 0, **kw}
     return MetaKAN(list(width), sharing=sharing, **kw)

@@ -15,15 +15,6 @@ QUICK = {"hidden_layer_sizes": (3,), "max_iter": 10, "random_state": 0, "symboli
 FAST = {"hidden_layer_sizes": (3,), "max_iter": 8, "grid": 4, "random_state": 0, "symbolic": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks run fastest on one thread, and do not stall on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _problem(n=200, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1, 1, (n, 2))
