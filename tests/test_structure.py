@@ -71,6 +71,8 @@ def test_additive_spline_fit_tells_sums_from_products():
         (1 / (sympy.exp(x0 / x1) - 1), [(1, 5), (1, 5)]),  # a transformed monomial
         (x0 * x1 * (x3 - x2) / 4, [(1, 5)] * 4),
         (sympy.exp(sympy.sin(sympy.pi * x0) + x1**2), [(-1, 1), (-1, 1)]),  # kansr demo
+        ((x0 + x1) / (1 + x0 * x1 / x2**2), [(1, 5), (1, 5), (3, 10)]),  # rational
+        (x0 * x1 / sympy.sqrt(1 - x1**2 / x2**2), [(1, 5), (1, 2), (3, 10)]),  # monomial*sqrt
     ],
 )
 def test_structure_search_finds_exact_laws(truth, ranges):
