@@ -187,7 +187,7 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         type=_positive_float,
         default=None,
         metavar="S",
-        help="wall-clock budget of the training in seconds (default: none)",
+        help="wall-clock budget of the whole fit in seconds (default: none)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(

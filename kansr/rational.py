@@ -112,7 +112,6 @@ def rational_formulas(
     max_noisy_degree: int = 4,
     max_candidates: int = 2,
     squared: bool = True,
-    seed: int = 0,
     deadline: float | None = None,
 ) -> tuple[list[sympy.Expr], bool]:
     """Rational candidates ``P/Q`` (and, with ``squared``, ``±sqrt(P/Q)`` when ``y`` keeps
