@@ -30,7 +30,7 @@ from joblib import Parallel, delayed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kansr import KANRegressor  # noqa: E402
+from kansr import KANRegressor, MetaKANRegressor  # noqa: E402
 from kansr.judge import is_symbolic_solution, parse_formula  # noqa: E402
 
 
@@ -71,16 +71,21 @@ def _r2(pred: np.ndarray, y: np.ndarray) -> float:
     return float(1 - np.mean((pred - y) ** 2) / np.var(y))
 
 
-def run_problem(row: dict, seed: int, noise: float, params: dict) -> dict:
-    """Fit and judge one problem; never raises (errors are recorded)."""
+ESTIMATORS = {"kan": KANRegressor, "metakan": MetaKANRegressor}
+
+
+def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str = "kan") -> dict:
+    """Fit and judge one problem with ``ESTIMATORS[estimator]``; never raises (errors recorded)."""
     import sympy
 
     row = pd.Series(row)
-    result = {"name": row["name"], "noise": noise, "seed": seed}
+    result = {"name": row["name"], "noise": noise, "seed": seed, "estimator": estimator}
     try:
         truth, variables, X, y, Xt, yt = make_problem(row, seed, noise)
         start = time.perf_counter()
-        est = KANRegressor(**params, random_state=seed).fit(pd.DataFrame(X, columns=variables), y)
+        est = ESTIMATORS[estimator](**params, random_state=seed).fit(
+            pd.DataFrame(X, columns=variables), y
+        )
         result["fit_time"] = time.perf_counter() - start
         model = est.sympy_expr()
         symbols = [sympy.Symbol(v, real=True) for v in variables]
@@ -143,6 +148,12 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
     parser.add_argument("--problems", default=None, help="comma-separated problem names only")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--estimator",
+        choices=sorted(ESTIMATORS),
+        default="kan",
+        help="kan: KANRegressor(), metakan: MetaKANRegressor() (defaults)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="CSV of every result")
     parser.add_argument("--markdown", default=None, help="append the summary to this file")
@@ -161,7 +172,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     results = []
     for result in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
-        delayed(run_problem)(row, seed, level, {}) for row, seed, level in jobs
+        delayed(run_problem)(row, seed, level, {}, args.estimator) for row, seed, level in jobs
     ):
         results.append(result)
         print(
@@ -178,7 +189,8 @@ def main(argv=None) -> int:
     summ = summary(df)
     command = "python bench/recovery.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (
-        f"### Recovery: {args.set} ({len(table)} problems), KANRegressor defaults\n\n"
+        f"### Recovery: {args.set} ({len(table)} problems), "
+        f"{ESTIMATORS[args.estimator].__name__} defaults\n\n"
         f"- command: `{command}`\n- wall time: {wall:.0f} s with n_jobs={args.n_jobs}\n\n"
         + _markdown(summ)
         + "\n"
