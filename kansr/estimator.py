@@ -8,6 +8,7 @@ in the user's original units.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -81,6 +82,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         keep the best parameters.
     validation_fraction : float, default=0.1
         Share of the data held out when ``early_stopping`` is true.
+    warm_start : bool, default=False
+        When fitted already, :meth:`fit` continues training the fitted network on the new
+        data instead of starting afresh (continual learning): the scaling of the first fit is
+        kept, grids are widened exactly to cover inputs outside the range seen so far and
+        never moved to the new data, and only the spline coefficients train; base weights
+        and node biases act on the whole input range and stay fixed, so what was learned
+        elsewhere is kept (spline locality). The network continues as fitted, i.e. pruned
+        when ``symbolic=True``; fit the phases with ``symbolic=False`` to keep every edge.
+        Formulas are searched on the data of the current call. ``hidden_layer_sizes`` and
+        the number of features must not change.
     max_time : float or None, default=None
         Wall-clock budget of the whole :meth:`fit` in seconds: training stops at the deadline
         (checked between steps, mini-batches and LBFGS function evaluations) and the symbolic
@@ -177,6 +188,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         "grid_update_until": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str],
@@ -207,6 +219,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         grid_update_until=50,
         early_stopping=False,
         validation_fraction=0.1,
+        warm_start=False,
         max_time=None,
         dtype="float64",
         device="cpu",
@@ -233,6 +246,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.grid_update_until = grid_update_until
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
         self.max_time = max_time
         self.dtype = dtype
         self.device = device
@@ -274,6 +288,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """The trained network as a plain :class:`~kansr.network.KAN` (identity here)."""
         return module
 
+    def _trained_module(self) -> torch.nn.Module:
+        """The fitted network that ``warm_start`` continues (subclasses: their own)."""
+        return self.module_
+
     def _torch(self, values: np.ndarray) -> torch.Tensor:
         return torch.tensor(values, dtype=_DTYPES[self.dtype], device=self.device)
 
@@ -308,8 +326,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         deadline = None if self.max_time is None else start + float(self.max_time)
+        warm = bool(self.warm_start) and hasattr(self, "module_")
         X, y = validate_input(
-            self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_min_samples=2
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=True,
+            ensure_min_samples=2,
+            reset=not warm,
         )
         hidden = self._hidden_sizes()
         X = np.asarray(X, dtype=np.float64)
@@ -318,6 +343,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         x_mean, x_scale, constant_features = standard_scale(X)
         y_mean, y_scale, _ = standard_scale(y[:, None])
+        if warm:  # continue in the units of the first fit
+            x_mean, x_scale = self.x_mean_, self.x_scale_
+            y_mean, y_scale = np.array([self.y_mean_]), np.array([self.y_scale_])
+            width = [X.shape[1], *hidden, 1]
+            if list(self.module_.width) != width:
+                raise ValueError(
+                    f"warm_start needs the fitted network's layer widths {self.module_.width}, "
+                    f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
+                    "set warm_start=False to start afresh"
+                )
         z = (X - x_mean) / x_scale
         t = (y - y_mean[0]) / y_scale[0]
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(t))):
@@ -336,10 +371,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             val_idx, train_idx = perm[:n_val], perm[n_val:]
 
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        module = self._build_module([X.shape[1], *hidden, 1], seed)
         generator = torch.Generator().manual_seed(seed + 1)
         zt, tt = self._torch(z), self._torch(t[:, None])
-        if np.ptp(y) == 0:  # constant target: the model is that constant, nothing to train
+        masks = None
+        if warm:  # a copy: a failed continuation leaves the fitted estimator as it was
+            module = copy.deepcopy(self._trained_module())
+            module.widen_grids(zt)
+            masks = module.local_gradient_masks()
+        else:
+            module = self._build_module([X.shape[1], *hidden, 1], seed)
+        if np.ptp(y) == 0 and not warm:  # constant target: the constant, nothing to train
             with torch.no_grad():
                 last = module.layers[-1]
                 last.weight.zero_()
@@ -348,6 +389,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         else:
             config = self._train_config()
             config.max_time, config.deadline = None, deadline
+            if warm:  # grids stay where they are (moving them to new data forgets the old)
+                config.grid_update_until = 0
             try:
                 result = train(
                     module,
@@ -357,8 +400,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                     x_val=zt[val_idx] if val_idx.size else None,
                     y_val=tt[val_idx] if val_idx.size else None,
                     generator=generator,
+                    gradient_masks=masks,
                 )
             except TrainingDiverged as exc:
+                if warm:
+                    raise RuntimeError(
+                        f"{type(self).__name__} continued training (warm_start) diverged: "
+                        f"{exc}. The estimator keeps its previous fit."
+                    ) from exc
                 for name in [v for v in vars(self) if v.endswith("_") and not v.startswith("__")]:
                     delattr(self, name)  # (validate_data set n_features_in_: not fitted)
                 raise RuntimeError(

@@ -382,6 +382,58 @@ class MetaKAN(nn.Module):
             self._refit_output_layer(g, parts, knots, self._output_layer(g))
 
     @torch.no_grad()
+    def widen_grids(self, x: torch.Tensor, max_new: int | None = None) -> list[tuple[int, int]]:
+        """Widen the grids so that every layer's inputs at ``x`` lie on them, exactly.
+
+        As :meth:`KAN.widen_grids`, but all layers served by one meta-learner get the same
+        number of new intervals, so that padding the rows of its ``[W2, b2]`` with zeros (the
+        same linear map for every edge) keeps every generated function unchanged.
+        """
+        with self._installed():
+            inputs = self.kan.layer_inputs(x)
+        wanted = []
+        for li, layer in enumerate(self.layers):
+            cap = 4 * layer.grid + 16 if max_new is None else max_new
+            wanted.append(tuple(min(c, cap) for c in layer.intervals_to_cover(inputs[li])))
+        added = []
+        for li in range(len(self.layers)):
+            served = [j for j, g in enumerate(self.groups) if g == self.groups[li]]
+            added.append(tuple(max(wanted[j][side] for j in served) for side in (0, 1)))
+        if not any(left or right for left, right in added):
+            return added
+        for g, meta in enumerate(self.meta):
+            left, right = added[self.groups.index(g)]
+            n = meta.w2.shape[0] - 1  # spline rows; the base weight's row is last
+            w2, b2 = meta.w2, meta.b2
+            meta.w2 = nn.Parameter(
+                torch.cat(
+                    [
+                        w2.new_zeros(left, w2.shape[1]),
+                        w2[:n],
+                        w2.new_zeros(right, w2.shape[1]),
+                        w2[n:],
+                    ]
+                ).contiguous()
+            )
+            meta.b2 = nn.Parameter(
+                torch.cat([b2.new_zeros(left), b2[:n], b2.new_zeros(right), b2[n:]]).contiguous()
+            )
+        for layer, (left, right) in zip(self.layers, added, strict=True):
+            layer.set_knots(layer.widened_knots(left, right))
+        self._cache_key = None
+        self.generated_weights()
+        return added
+
+    def local_gradient_masks(self) -> dict[nn.Parameter, torch.Tensor]:
+        """Gradient masks for continued training: the node biases stay fixed.
+
+        Every generated function depends on the shared meta-learners, so unlike
+        :meth:`KAN.local_gradient_masks` nothing else can be held fixed without stopping
+        training altogether.
+        """
+        return {layer.bias: torch.zeros_like(layer.bias) for layer in self.layers}
+
+    @torch.no_grad()
     def _output_layer(self, g: int) -> torch.Tensor:
         """``[W2, b2]`` of meta-learner ``g``, ``(G + k + 1, H + 1)`` in float64."""
         meta = self.meta[g]

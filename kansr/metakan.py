@@ -55,6 +55,13 @@ learning_rate_init, batch_size, sparsity, entropy_weight, early_stopping, \
 validation_fraction, max_time, dtype, device, symbolic, library, prune_threshold, \
 search_structure, model_selection, random_state, verbose
         As in :class:`~kansr.estimator.KANRegressor` (same defaults).
+    warm_start : bool, default=False
+        As in :class:`~kansr.estimator.KANRegressor`, continuing from ``meta_module_``: its
+        grids are widened exactly and the node biases stay fixed, but the embeddings and
+        meta-learners all train, and since every generated edge function depends on the
+        shared meta-learners, spline locality does not protect what was learned on earlier
+        data (a plain KAN forgets far less; see ``tests/test_continual.py``). Needs
+        ``meta_module_``, which :meth:`save` does not store (pickle keeps it).
 
     Attributes
     ----------
@@ -105,6 +112,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         grid_update_until=0,
         early_stopping=False,
         validation_fraction=0.1,
+        warm_start=False,
         max_time=None,
         dtype="float64",
         device="cpu",
@@ -132,6 +140,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             grid_update_until=grid_update_until,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
+            warm_start=warm_start,
             max_time=max_time,
             dtype=dtype,
             device=device,
@@ -161,6 +170,16 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             device=self.device,
             seed=seed,
         )
+
+    def _trained_module(self) -> MetaKAN:
+        """``meta_module_``, which ``warm_start`` continues."""
+        if getattr(self, "meta_module_", None) is None:
+            raise ValueError(
+                "warm_start continues the trained MetaKAN (meta_module_), which this estimator "
+                "does not hold (kansr's save/load keeps only the materialised network); set "
+                "warm_start=False to start afresh"
+            )
+        return self.meta_module_
 
     def _finalize_module(self, module: torch.nn.Module) -> KAN:
         """Keep the trained MetaKAN as ``meta_module_`` and return its materialised KAN."""

@@ -308,6 +308,63 @@ class KANLayer(nn.Module):
             points = torch.cat([points, x.to(torch.float64)], dim=0)
         self._refit(new_knots, points.to(self.knots.dtype))
 
+    @torch.no_grad()
+    def intervals_to_cover(self, x: torch.Tensor) -> tuple[int, int]:
+        """Grid intervals ``(left, right)`` to add so that the core grid covers ``x (batch, n_in)``.
+
+        Counted at the spacing of the outermost knot interval on each side; the largest count
+        over the inputs (every input of a layer gets the same number of new intervals).
+        """
+        if x.shape[0] == 0:
+            return 0, 0
+        k, g = self.k, self.grid
+        knots = self.knots.to(torch.float64)
+        x = x.to(torch.float64)
+        h_left = knots[:, 1] - knots[:, 0]
+        h_right = knots[:, -1] - knots[:, -2]
+        below = (knots[:, k] - x.min(0).values) / h_left  # (n_in,)
+        above = (x.max(0).values - knots[:, g + k]) / h_right
+        left = int(torch.ceil(below - 1e-9).clamp_min(0).max())
+        right = int(torch.ceil(above - 1e-9).clamp_min(0).max())
+        return left, right
+
+    @torch.no_grad()
+    def widened_knots(self, left: int, right: int) -> torch.Tensor:
+        """The knots with ``left`` / ``right`` more intervals outside, ``(n_in, G' + 2k + 1)``.
+
+        New knots continue the outermost spacing, so every old B-spline is unchanged (it only
+        depends on its own ``k + 2`` knots): the old functions are reproduced exactly by the
+        old coefficients with ``left`` zeros before and ``right`` zeros after them.
+        """
+        knots = self.knots
+        steps_l = torch.arange(left, 0, -1, dtype=knots.dtype, device=knots.device)
+        steps_r = torch.arange(1, right + 1, dtype=knots.dtype, device=knots.device)
+        new_left = knots[:, :1] - steps_l[None, :] * (knots[:, 1:2] - knots[:, :1])
+        new_right = knots[:, -1:] + steps_r[None, :] * (knots[:, -1:] - knots[:, -2:-1])
+        return torch.cat([new_left, knots, new_right], dim=1)
+
+    @torch.no_grad()
+    def widen_grid(self, left: int, right: int) -> None:
+        """Add ``left`` / ``right`` grid intervals outside the grid; the functions are unchanged.
+
+        See :meth:`widened_knots`; the new coefficients are zero.
+        """
+        if left == 0 and right == 0:
+            return
+        n, w = self.n_basis, self.weight
+        zeros = w.new_zeros
+        new_weight = torch.cat(
+            [
+                zeros(self.n_in, left, self.n_out),
+                w[:, :n],
+                zeros(self.n_in, right, self.n_out),
+                w[:, n:],
+            ],
+            dim=1,
+        )
+        self.weight = nn.Parameter(new_weight.contiguous())
+        self.set_knots(self.widened_knots(left, right))
+
 
 def sparsity_penalty(
     edge_scale: torch.Tensor, lamb_l1: float = 1.0, lamb_entropy: float = 2.0
@@ -465,6 +522,37 @@ class KAN(nn.Module):
             layer.extend_grid(new_grid, x)
             if x is not None:
                 x = layer(x)
+
+    @torch.no_grad()
+    def widen_grids(self, x: torch.Tensor, max_new: int | None = None) -> list[tuple[int, int]]:
+        """Widen every layer's grid so that its inputs at ``x`` lie on it; functions unchanged.
+
+        Used before training on data outside the range seen so far (``warm_start``): new
+        intervals at the outermost spacing (:meth:`KANLayer.widen_grid`), at most ``max_new``
+        on each side of a layer (``None``: ``4 * G + 16``). Returns ``(left, right)`` per layer.
+        """
+        added = []
+        for layer in self.layers:
+            cap = 4 * layer.grid + 16 if max_new is None else max_new
+            left, right = (min(c, cap) for c in layer.intervals_to_cover(x))
+            layer.widen_grid(left, right)
+            added.append((left, right))
+            x = layer(x)
+        return added
+
+    def local_gradient_masks(self) -> dict[nn.Parameter, torch.Tensor]:
+        """0/1 gradient masks that train only the spline coefficients.
+
+        Base weights and node biases act on the whole input range; holding them fixed keeps
+        training on new data from changing the functions elsewhere (spline locality).
+        """
+        masks: dict[nn.Parameter, torch.Tensor] = {}
+        for layer in self.layers:
+            keep = torch.ones_like(layer.weight)
+            keep[:, layer.n_basis :, :] = 0
+            masks[layer.weight] = keep
+            masks[layer.bias] = torch.zeros_like(layer.bias)
+        return masks
 
     def n_parameters(self) -> int:
         """Number of trainable scalars."""

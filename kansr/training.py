@@ -129,8 +129,12 @@ def train(
     x_val: torch.Tensor | None = None,
     y_val: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    gradient_masks: dict[torch.nn.Parameter, torch.Tensor] | None = None,
 ) -> TrainResult:
     """Fit ``model`` to ``x (n, n_in)`` and ``y (n, n_out)`` in place.
+
+    ``gradient_masks`` maps parameters to 0/1 tensors of their shape: entries with 0 get no
+    gradient and stay fixed (e.g. :meth:`KAN.local_gradient_masks` for continued training).
 
     With a validation set the parameters with the lowest validation loss are restored at the
     end and training stops after ``n_iter_no_change`` steps without improvement; without one
@@ -143,6 +147,19 @@ def train(
     parameters of the last completed step (or the mid-step ones when their loss is finite and
     lower), never half-updated or non-finite ones.
     """
+    handles = [
+        param.register_hook(lambda grad, keep=keep: grad * keep)
+        for param, keep in (gradient_masks or {}).items()
+    ]
+    try:
+        return _train(model, x, y, config, x_val, y_val, generator)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _train(model, x, y, config, x_val, y_val, generator) -> TrainResult:
+    """:func:`train` without the gradient masks."""
     cfg = config or TrainConfig()
     tune_allocator()
     lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
