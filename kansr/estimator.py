@@ -9,6 +9,7 @@ in the user's original units.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 import warnings
@@ -17,7 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 import sympy
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -27,6 +28,7 @@ from ._validation import check_magnitudes, standard_scale, validate_input
 from .expression import evaluate, mse
 from .formula import Formula, extract_formulas
 from .network import KAN, prune
+from .restarts import best_restart, run_restarts
 from .selection import pareto_table, rename, select
 from .simplify import complexity
 from .structure import structure_formulas
@@ -92,6 +94,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         when ``symbolic=True``; fit the phases with ``symbolic=False`` to keep every edge.
         Formulas are searched on the data of the current call. ``hidden_layer_sizes`` and
         the number of features must not change.
+    n_restarts : int, default=1
+        Networks trained from different random initialisations; the one with the lowest
+        loss (validation loss with ``early_stopping``) goes on to the symbolic stage.
+        Several restarts each train with one torch thread, in parallel through joblib, so
+        the result is the same for every ``n_jobs`` and backend. Ignored by warm starts.
+    n_jobs : int or None, default=None
+        Parallel workers for the restarts (joblib's meaning: ``None`` is 1 unless inside a
+        ``joblib.parallel_config`` context, ``-1`` all cores; a Dask cluster works through
+        ``joblib.parallel_config(backend="dask")``).
     max_time : float or None, default=None
         Wall-clock budget of the whole :meth:`fit` in seconds: training stops at the deadline
         (checked between steps, mini-batches and LBFGS function evaluations) and the symbolic
@@ -189,6 +200,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "warm_start": ["boolean"],
+        "n_restarts": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str],
@@ -220,6 +233,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         warm_start=False,
+        n_restarts=1,
+        n_jobs=None,
         max_time=None,
         dtype="float64",
         device="cpu",
@@ -247,6 +262,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
+        self.n_restarts = n_restarts
+        self.n_jobs = n_jobs
         self.max_time = max_time
         self.dtype = dtype
         self.device = device
@@ -346,11 +363,11 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if warm:  # continue in the units of the first fit
             x_mean, x_scale = self.x_mean_, self.x_scale_
             y_mean, y_scale = np.array([self.y_mean_]), np.array([self.y_scale_])
-            width = [X.shape[1], *hidden, 1]
-            if list(self.module_.width) != width:
+            if list(self.module_.width) != [X.shape[1], *hidden, 1]:
                 raise ValueError(
                     f"warm_start needs the fitted network's layer widths {self.module_.width}, "
-                    f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
+                    f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives "
+                    f"{[X.shape[1], *hidden, 1]}; "
                     "set warm_start=False to start afresh"
                 )
         z = (X - x_mean) / x_scale
@@ -374,13 +391,13 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed + 1)
         zt, tt = self._torch(z), self._torch(t[:, None])
         masks = None
+        width = [X.shape[1], *hidden, 1]
         if warm:  # a copy: a failed continuation leaves the fitted estimator as it was
             module = copy.deepcopy(self._trained_module())
             module.widen_grids(zt)
             masks = module.local_gradient_masks()
-        else:
-            module = self._build_module([X.shape[1], *hidden, 1], seed)
         if np.ptp(y) == 0 and not warm:  # constant target: the constant, nothing to train
+            module = self._build_module(width, seed)
             with torch.no_grad():
                 last = module.layers[-1]
                 last.weight.zero_()
@@ -391,17 +408,42 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             config.max_time, config.deadline = None, deadline
             if warm:  # grids stay where they are (moving them to new data forgets the old)
                 config.grid_update_until = 0
+            x_val = zt[val_idx] if val_idx.size else None
+            y_val = tt[val_idx] if val_idx.size else None
             try:
-                result = train(
-                    module,
-                    zt[train_idx],
-                    tt[train_idx],
-                    config,
-                    x_val=zt[val_idx] if val_idx.size else None,
-                    y_val=tt[val_idx] if val_idx.size else None,
-                    generator=generator,
-                    gradient_masks=masks,
-                )
+                if warm:
+                    result = train(
+                        module,
+                        zt[train_idx],
+                        tt[train_idx],
+                        config,
+                        x_val=x_val,
+                        y_val=y_val,
+                        generator=generator,
+                        gradient_masks=masks,
+                    )
+                else:
+                    seeds = [seed] + [
+                        int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_restarts - 1)
+                    ]
+                    wall = (
+                        None if deadline is None else time.time() + deadline - time.perf_counter()
+                    )
+                    build = functools.partial(type(self)._build_module, clone(self), width)
+                    best = best_restart(
+                        run_restarts(
+                            build,
+                            seeds,
+                            zt[train_idx],
+                            tt[train_idx],
+                            config,
+                            x_val,
+                            y_val,
+                            wall_deadline=wall,
+                            n_jobs=self.n_jobs,
+                        )
+                    )
+                    module, result = best.module, best.result
             except TrainingDiverged as exc:
                 if warm:
                     raise RuntimeError(

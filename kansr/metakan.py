@@ -52,8 +52,8 @@ class MetaKANRegressor(KANRegressor):
         adapted grids gave.
     grid, spline_order, base_function, solver, max_iter, tol, n_iter_no_change, \
 learning_rate_init, batch_size, sparsity, entropy_weight, early_stopping, \
-validation_fraction, max_time, dtype, device, symbolic, library, prune_threshold, \
-search_structure, model_selection, random_state, verbose
+validation_fraction, n_restarts, n_jobs, max_time, dtype, device, symbolic, library, \
+prune_threshold, search_structure, model_selection, random_state, verbose
         As in :class:`~kansr.estimator.KANRegressor` (same defaults).
     warm_start : bool, default=False
         As in :class:`~kansr.estimator.KANRegressor`, continuing from ``meta_module_``: its
@@ -113,6 +113,8 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         early_stopping=False,
         validation_fraction=0.1,
         warm_start=False,
+        n_restarts=1,
+        n_jobs=None,
         max_time=None,
         dtype="float64",
         device="cpu",
@@ -141,6 +143,8 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             warm_start=warm_start,
+            n_restarts=n_restarts,
+            n_jobs=n_jobs,
             max_time=max_time,
             dtype=dtype,
             device=device,

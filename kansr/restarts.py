@@ -1,0 +1,148 @@
+"""Independent training restarts, run through joblib.
+
+Each restart builds a network from its own seed and trains it; nothing is shared, so the
+restarts run in parallel through :class:`joblib.Parallel` with whatever backend is active
+(processes by default, a Dask cluster under ``joblib.parallel_config(backend="dask")``).
+Results do not depend on where or in which order a restart ran: every restart trains with
+one torch thread (the parallelism is across restarts), its deadline is wall-clock time
+(``time.time()``, comparable between processes and machines), and the winner is the lowest
+loss with ties going to the first restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import torch
+from joblib import Parallel, delayed
+
+from .training import TrainConfig, TrainingDiverged, TrainResult, train
+
+__all__ = ["Restart", "best_restart", "run_restarts"]
+
+
+@dataclass
+class Restart:
+    """One trained restart: its seed, network and training result (``None`` if diverged)."""
+
+    seed: int
+    module: torch.nn.Module | None
+    result: TrainResult | None
+    error: str = ""
+
+    @property
+    def loss(self) -> float:
+        """The loss that ranks restarts: best validation loss with a validation set, else the
+        best training objective; ``inf`` for a diverged restart."""
+        if self.result is None or not math.isfinite(self.result.best_loss):
+            return math.inf
+        return float(self.result.best_loss)
+
+
+_THREADS_LOCK = threading.Lock()
+_threads_users = 0  # blocks inside torch_threads(n) in this process
+_threads_saved = 0  # the thread count to restore when the last one leaves
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (``None``: leave as is), then restore.
+
+    torch's thread count is per process: under a thread-based joblib backend several
+    restarts enter at once, so the first one in saves the count and the last one out
+    restores it.
+    """
+    global _threads_users, _threads_saved
+    if n is None:
+        yield
+        return
+    with _THREADS_LOCK:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+        _threads_users += 1
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_saved)
+
+
+def _train_restart(
+    build,
+    seed: int,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    x_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
+    wall_deadline: float | None,
+    threads: int | None,
+) -> Restart:
+    """Build the network of ``seed`` with ``build(seed)`` and train it (see :func:`train`)."""
+    with torch_threads(threads):
+        config = replace(config, max_time=None, deadline=None)
+        if wall_deadline is not None:
+            config.deadline = time.perf_counter() + (wall_deadline - time.time())
+        module = build(seed)
+        generator = torch.Generator().manual_seed(seed + 1)
+        try:
+            result = train(module, x, y, config, x_val, y_val, generator=generator)
+        except TrainingDiverged as exc:
+            return Restart(seed, None, None, str(exc))
+    return Restart(seed, module, result)
+
+
+def run_restarts(
+    build,
+    seeds: Sequence[int],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    wall_deadline: float | None = None,
+    n_jobs: int | None = None,
+) -> list[Restart]:
+    """Train one network per seed; ``build(seed)`` makes the untrained network (picklable).
+
+    ``x (n, n_in)``, ``y (n, n_out)`` and the optional validation set are shared by all
+    restarts; ``wall_deadline`` is a ``time.time()`` value. A single restart trains here with
+    the current torch threads; several train with one thread each, through joblib with
+    ``n_jobs`` workers. A ``KeyboardInterrupt`` keeps the restarts finished so far (raised
+    again when there are none) and starts no more. Returns the restarts in seed order.
+    """
+    args = (x, y, config, x_val, y_val, wall_deadline)
+    if len(seeds) == 1:
+        return [_train_restart(build, seeds[0], *args, threads=None)]
+    jobs = (delayed(_train_restart)(build, seed, *args, threads=1) for seed in seeds)
+    done: list[Restart] = []
+    try:
+        for restart in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+            done.append(restart)
+            if restart.result is not None and restart.result.stop_reason == "interrupted":
+                break  # (sequential runs: the interrupt reached this restart's training)
+    except KeyboardInterrupt:
+        if not done:
+            raise
+    return done
+
+
+def best_restart(restarts: Sequence[Restart]) -> Restart:
+    """The restart with the lowest :attr:`Restart.loss` (the first among equals).
+
+    Raises :class:`~kansr.training.TrainingDiverged` when every restart diverged.
+    """
+    best = min(
+        range(len(restarts)), key=lambda i: (restarts[i].loss, restarts[i].module is None, i)
+    )
+    if restarts[best].module is None:
+        raise TrainingDiverged("; ".join(r.error for r in restarts))
+    return restarts[best]
