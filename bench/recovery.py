@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from kansr import KANRegressor, MetaKANRegressor  # noqa: E402
 from kansr.judge import is_symbolic_solution, parse_formula  # noqa: E402
+from kansr.simplify import complexity as expr_complexity  # noqa: E402
 
 
 def shared_dir() -> Path:
@@ -72,6 +73,29 @@ def _r2(pred: np.ndarray, y: np.ndarray) -> float:
 
 
 ESTIMATORS = {"kan": KANRegressor, "metakan": MetaKANRegressor}
+CONTENDER_NAMES = ("gplearn", "pykan")
+LABELS = {
+    "kan": "KANRegressor defaults",
+    "metakan": "MetaKANRegressor defaults",
+    "pykan": "pykan 0.2.8 README workflow (bench/contenders.py)",
+    "gplearn": "gplearn SymbolicRegressor (bench/contenders.py)",
+}  # bench/contenders.py, imported only when asked for
+
+
+def _contenders():
+    """``bench/contenders.py`` (next to this file; imported lazily: not a kansr module)."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    import contenders
+
+    return contenders
+
+
+def make_estimator(name: str, params: dict, seed: int):
+    """The estimator called ``name`` (see ``--estimator``) with ``random_state=seed``."""
+    if name in ESTIMATORS:
+        return ESTIMATORS[name](**params, random_state=seed)
+    return _contenders().CONTENDERS[name][0](**params, random_state=seed)
 
 
 def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str = "kan") -> dict:
@@ -83,11 +107,14 @@ def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str
     try:
         truth, variables, X, y, Xt, yt = make_problem(row, seed, noise)
         start = time.perf_counter()
-        est = ESTIMATORS[estimator](**params, random_state=seed).fit(
-            pd.DataFrame(X, columns=variables), y
-        )
+        est = make_estimator(estimator, params, seed).fit(pd.DataFrame(X, columns=variables), y)
         result["fit_time"] = time.perf_counter() - start
         model = est.sympy_expr()
+        network_r2 = (
+            _r2(est.predict_network(pd.DataFrame(Xt, columns=variables)), yt)
+            if hasattr(est, "predict_network")
+            else np.nan
+        )
         symbols = [sympy.Symbol(v, real=True) for v in variables]
         pred = sympy.lambdify(symbols, model, "numpy")(*Xt.T)
         pred = np.broadcast_to(np.asarray(pred, dtype=float), yt.shape)
@@ -100,10 +127,14 @@ def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str
         plain = model.xreplace({s: sympy.Symbol(s.name) for s in model.free_symbols})
         result.update(
             r2=r2,
-            network_r2=_r2(est.predict_network(pd.DataFrame(Xt, columns=variables)), yt),
+            network_r2=network_r2,
             symbolic_solution=bool(is_symbolic_solution(plain, truth, r2=r2)),
             accuracy_solution=bool(r2 > 0.999),
-            complexity=int(est.equations_["complexity"].iloc[est.selected_index_]),
+            complexity=(
+                int(est.equations_["complexity"].iloc[est.selected_index_])
+                if hasattr(est, "equations_")
+                else expr_complexity(model)
+            ),
             formula=str(model),
             error="",
         )
@@ -150,14 +181,20 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--estimator",
-        choices=sorted(ESTIMATORS),
+        choices=sorted([*ESTIMATORS, *CONTENDER_NAMES]),
         default="kan",
-        help="kan: KANRegressor(), metakan: MetaKANRegressor() (defaults)",
+        help="kan: KANRegressor(), metakan: MetaKANRegressor() (defaults); pykan: pykan 0.2.8's "
+        "README workflow, gplearn: SymbolicRegressor (see bench/contenders.py; installed "
+        "separately)",
     )
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="CSV of every result")
     parser.add_argument("--markdown", default=None, help="append the summary to this file")
     args = parser.parse_args(argv)
+    if args.estimator in CONTENDER_NAMES:
+        contenders = _contenders()
+        _, module, hint = contenders.CONTENDERS[args.estimator]
+        contenders.require(module, hint)
 
     table = pd.read_csv(shared_dir() / f"{args.set}.csv")
     if args.problems:
@@ -190,7 +227,7 @@ def main(argv=None) -> int:
     command = "python bench/recovery.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (
         f"### Recovery: {args.set} ({len(table)} problems), "
-        f"{ESTIMATORS[args.estimator].__name__} defaults\n\n"
+        f"{LABELS[args.estimator]}\n\n"
         f"- command: `{command}`\n- wall time: {wall:.0f} s with n_jobs={args.n_jobs}\n\n"
         + _markdown(summ)
         + "\n"
