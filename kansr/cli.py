@@ -204,7 +204,32 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="maximum optimizer steps (default: the estimator's, 100)",
     )
+    parser.add_argument(
+        "--restarts",
+        type=_int_at_least(1),
+        default=1,
+        metavar="N",
+        help="networks trained from different seeds, the best one kept (default: 1)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_nonzero_int,
+        default=None,
+        metavar="N",
+        help="parallel workers for the restarts (-1: all cores; default: 1)",
+    )
     parser.set_defaults(func=_run_fit)
+
+
+def _nonzero_int(text: str) -> int:
+    """argparse type: an integer other than 0 (joblib's ``n_jobs``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 workers: use a positive number, or -1 for all cores")
+    return value
 
 
 def _fit_columns(frame, args: argparse.Namespace) -> list[str]:
@@ -244,7 +269,12 @@ def _run_fit(args: argparse.Namespace) -> int:
     y = _numeric(frame, [args.target], args.csv)[args.target]
     if len(frame) < 2:
         raise UsageError(f"{args.csv} needs at least 2 data rows, got {len(frame)}")
-    params: dict = {"hidden_layer_sizes": args.hidden, "random_state": args.seed}
+    params: dict = {
+        "hidden_layer_sizes": args.hidden,
+        "random_state": args.seed,
+        "n_restarts": args.restarts,
+        "n_jobs": args.jobs,
+    }
     if args.max_iter is not None:
         params["max_iter"] = args.max_iter
     if args.max_time is not None:
