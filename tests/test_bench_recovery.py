@@ -64,3 +64,22 @@ def test_contenders_run_through_the_same_judge(estimator, tmp_path):
     assert result["error"] == ""
     assert np.isfinite(result["r2"]) and result["complexity"] >= 1
     assert result["estimator"] == estimator
+
+
+def test_plot_results_draws_the_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = _load("plot_results")
+    for name, solved in [("a", [True, False, True]), ("b", [False, False, True])]:
+        pd.DataFrame(
+            {"symbolic_solution": solved, "accuracy_solution": [True] * 3, "fit_time": [1, 5, 9]}
+        ).to_csv(tmp_path / f"{name}.csv", index=False)
+    out = tmp_path / "runs.png"
+    assert plot.main([str(out), f"A={tmp_path / 'a.csv'}", f"B={tmp_path / 'b.csv'}"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = plot.plot_runs(plot.load_runs([f"A={tmp_path / 'a.csv'}"]))
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx([100 * 2 / 3, 100.0])
+    with pytest.raises(SystemExit, match="LABEL=path"):
+        plot.load_runs(["no-equals-sign"])
+    with pytest.raises(SystemExit, match="not found"):
+        plot.load_runs([f"A={tmp_path / 'absent.csv'}"])
