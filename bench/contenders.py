@@ -59,7 +59,11 @@ class PykanWorkflow:
         t = torch.tensor(np.asarray(y, dtype=np.float64)[:, None], dtype=torch.float32)
         dataset = {"train_input": x, "train_label": t, "test_input": x, "test_label": t}
         quiet = io.StringIO()
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(quiet):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            contextlib.redirect_stdout(quiet),
+            contextlib.redirect_stderr(quiet),  # (its progress bars)
+        ):
             cwd = os.getcwd()
             os.chdir(tmp)  # pykan writes checkpoints and figures into the working directory
             try:

@@ -390,6 +390,12 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         generator = torch.Generator().manual_seed(seed + 1)
         zt, tt = self._torch(z), self._torch(t[:, None])
+        del z, t  # (the tensors are copies: big data is held once)
+        # training rows (no copies of big data when every row trains)
+        if val_idx.size:
+            X_fit, y_fit, z_fit, t_fit = X[train_idx], y[train_idx], zt[train_idx], tt[train_idx]
+        else:
+            X_fit, y_fit, z_fit, t_fit = X, y, zt, tt
         masks = None
         width = [X.shape[1], *hidden, 1]
         if warm:  # a copy: a failed continuation leaves the fitted estimator as it was
@@ -414,8 +420,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 if warm:
                     result = train(
                         module,
-                        zt[train_idx],
-                        tt[train_idx],
+                        z_fit,
+                        t_fit,
                         config,
                         x_val=x_val,
                         y_val=y_val,
@@ -434,8 +440,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                         run_restarts(
                             build,
                             seeds,
-                            zt[train_idx],
-                            tt[train_idx],
+                            z_fit,
+                            t_fit,
                             config,
                             x_val,
                             y_val,
@@ -490,10 +496,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             elif deadline is not None:
                 symbolic_deadline = max(deadline, floor)
             cut = self._fit_formulas(
-                X[train_idx],
-                y[train_idx],
-                zt[train_idx],
-                tt[train_idx],
+                X_fit,
+                y_fit,
+                z_fit,
+                t_fit,
                 constant_features,
                 symbolic_deadline,
             )
