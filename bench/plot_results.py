@@ -2,8 +2,9 @@
 LABEL=results.csv [LABEL=results.csv ...]``.
 
 Left: share of problems solved symbolically and with test R^2 > 0.999, per run. Right: the
-distribution of fit times (empirical CDF, log scale). The CSVs are those written by
-``bench/recovery.py --out``. Needs matplotlib.
+distribution of fit times (empirical CDF, log scale; failed fits have no time). The CSVs are
+those written by ``bench/recovery.py --out``; ``--common`` compares only the problems that
+every run has. Needs matplotlib.
 
     python bench/plot_results.py docs/img/recovery.png \\
         "kansr=bench/results/feynman_noise0.csv" \\
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +32,24 @@ def load_runs(specs: list[str]) -> dict[str, pd.DataFrame]:
         if not Path(path).is_file():
             sys.exit(f"results file not found: {path}")
         frame = pd.read_csv(path)
-        missing = {"symbolic_solution", "accuracy_solution", "fit_time"} - set(frame.columns)
+        needed = {"name", "noise", "symbolic_solution", "accuracy_solution", "fit_time"}
+        missing = needed - set(frame.columns)
         if missing:
             sys.exit(f"{path} is not a bench/recovery.py result (missing {sorted(missing)})")
         runs[label] = frame
     return runs
+
+
+def common_problems(runs: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Every run restricted to the problems (``name``, ``noise``) that all runs have."""
+    keys = None
+    for frame in runs.values():
+        these = set(zip(frame["name"], frame["noise"], strict=True))
+        keys = these if keys is None else keys & these
+    return {
+        label: frame[[k in keys for k in zip(frame["name"], frame["noise"], strict=True)]]
+        for label, frame in runs.items()
+    }
 
 
 def plot_runs(runs: dict[str, pd.DataFrame]):
@@ -54,7 +69,8 @@ def plot_runs(runs: dict[str, pd.DataFrame]):
     for x, (s, a) in enumerate(zip(sym, acc, strict=True)):
         left.text(x - 0.2, s + 1, f"{s:.0f}", ha="center", fontsize=8)
         left.text(x + 0.2, a + 1, f"{a:.0f}", ha="center", fontsize=8)
-    left.set_xticks(pos, [f"{k}\n({len(runs[k])} problems)" for k in labels], fontsize=8)
+    ticks = [textwrap.fill(k, 16) + f"\n({len(runs[k])} problems)" for k in labels]
+    left.set_xticks(pos, ticks, fontsize=7)
     left.set_ylabel("% of problems")
     left.set_ylim(0, 105)
     left.legend(fontsize=8, loc="upper right")
@@ -75,8 +91,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="PNG file to write")
     parser.add_argument("runs", nargs="+", help="LABEL=results.csv")
+    parser.add_argument(
+        "--common", action="store_true", help="compare only the problems that every run has"
+    )
     args = parser.parse_args(argv)
-    fig = plot_runs(load_runs(args.runs))
+    runs = load_runs(args.runs)
+    fig = plot_runs(common_problems(runs) if args.common else runs)
     fig.savefig(args.out, dpi=80)
     print(f"wrote {args.out}")
     return 0

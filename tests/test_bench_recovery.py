@@ -71,7 +71,13 @@ def test_plot_results_draws_the_runs(tmp_path):
     plot = _load("plot_results")
     for name, solved in [("a", [True, False, True]), ("b", [False, False, True])]:
         pd.DataFrame(
-            {"symbolic_solution": solved, "accuracy_solution": [True] * 3, "fit_time": [1, 5, 9]}
+            {
+                "name": ["p", "q", "r"] if name == "a" else ["q", "r", "s"],
+                "noise": 0.0,
+                "symbolic_solution": solved,
+                "accuracy_solution": [True] * 3,
+                "fit_time": [1, 5, 9],
+            }
         ).to_csv(tmp_path / f"{name}.csv", index=False)
     out = tmp_path / "runs.png"
     assert plot.main([str(out), f"A={tmp_path / 'a.csv'}", f"B={tmp_path / 'b.csv'}"]) == 0
@@ -79,6 +85,13 @@ def test_plot_results_draws_the_runs(tmp_path):
     fig = plot.plot_runs(plot.load_runs([f"A={tmp_path / 'a.csv'}"]))
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([100 * 2 / 3, 100.0])
+    both = plot.common_problems(
+        plot.load_runs([f"A={tmp_path / 'a.csv'}", f"B={tmp_path / 'b.csv'}"])
+    )
+    assert [list(f["name"]) for f in both.values()] == [["q", "r"], ["q", "r"]]
+    assert (
+        plot.main([str(out), "--common", f"A={tmp_path / 'a.csv'}", f"B={tmp_path / 'b.csv'}"]) == 0
+    )
     with pytest.raises(SystemExit, match="LABEL=path"):
         plot.load_runs(["no-equals-sign"])
     with pytest.raises(SystemExit, match="not found"):
