@@ -73,13 +73,13 @@ def _r2(pred: np.ndarray, y: np.ndarray) -> float:
 
 
 ESTIMATORS = {"kan": KANRegressor, "metakan": MetaKANRegressor}
-CONTENDER_NAMES = ("gplearn", "pykan")
+CONTENDER_NAMES = ("gplearn", "pykan")  # bench/contenders.py, imported only when asked for
 LABELS = {
     "kan": "KANRegressor defaults",
     "metakan": "MetaKANRegressor defaults",
     "pykan": "pykan 0.2.8 README workflow (bench/contenders.py)",
     "gplearn": "gplearn SymbolicRegressor (bench/contenders.py)",
-}  # bench/contenders.py, imported only when asked for
+}
 
 
 def _contenders():

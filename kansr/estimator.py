@@ -360,14 +360,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         x_mean, x_scale, constant_features = standard_scale(X)
         y_mean, y_scale, _ = standard_scale(y[:, None])
+        width = [X.shape[1], *hidden, 1]
         if warm:  # continue in the units of the first fit
             x_mean, x_scale = self.x_mean_, self.x_scale_
             y_mean, y_scale = np.array([self.y_mean_]), np.array([self.y_scale_])
-            if list(self.module_.width) != [X.shape[1], *hidden, 1]:
+            if list(self.module_.width) != width:
                 raise ValueError(
                     f"warm_start needs the fitted network's layer widths {self.module_.width}, "
-                    f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives "
-                    f"{[X.shape[1], *hidden, 1]}; "
+                    f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
                     "set warm_start=False to start afresh"
                 )
         z = (X - x_mean) / x_scale
@@ -387,8 +387,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             perm = rng.permutation(X.shape[0])
             val_idx, train_idx = perm[:n_val], perm[n_val:]
 
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        generator = torch.Generator().manual_seed(seed + 1)
+        seeds = [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_restarts)]
         zt, tt = self._torch(z), self._torch(t[:, None])
         del z, t  # (the tensors are copies: big data is held once)
         # training rows (no copies of big data when every row trains)
@@ -396,14 +395,11 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             X_fit, y_fit, z_fit, t_fit = X[train_idx], y[train_idx], zt[train_idx], tt[train_idx]
         else:
             X_fit, y_fit, z_fit, t_fit = X, y, zt, tt
-        masks = None
-        width = [X.shape[1], *hidden, 1]
         if warm:  # a copy: a failed continuation leaves the fitted estimator as it was
             module = copy.deepcopy(self._trained_module())
             module.widen_grids(zt)
-            masks = module.local_gradient_masks()
         if np.ptp(y) == 0 and not warm:  # constant target: the constant, nothing to train
-            module = self._build_module(width, seed)
+            module = self._build_module(width, seeds[0])
             with torch.no_grad():
                 last = module.layers[-1]
                 last.weight.zero_()
@@ -425,13 +421,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                         config,
                         x_val=x_val,
                         y_val=y_val,
-                        generator=generator,
-                        gradient_masks=masks,
+                        generator=torch.Generator().manual_seed(seeds[0] + 1),
+                        gradient_masks=module.local_gradient_masks(),
                     )
                 else:
-                    seeds = [seed] + [
-                        int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_restarts - 1)
-                    ]
                     wall = (
                         None if deadline is None else time.time() + deadline - time.perf_counter()
                     )

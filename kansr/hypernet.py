@@ -393,8 +393,7 @@ class MetaKAN(nn.Module):
             inputs = self.kan.layer_inputs(x)
         wanted = []
         for li, layer in enumerate(self.layers):
-            cap = 4 * layer.grid + 16 if max_new is None else max_new
-            wanted.append(tuple(min(c, cap) for c in layer.intervals_to_cover(inputs[li])))
+            wanted.append(layer.intervals_to_cover(inputs[li], max_new))
         added = []
         for li in range(len(self.layers)):
             served = [j for j, g in enumerate(self.groups) if g == self.groups[li]]

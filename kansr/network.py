@@ -309,11 +309,12 @@ class KANLayer(nn.Module):
         self._refit(new_knots, points.to(self.knots.dtype))
 
     @torch.no_grad()
-    def intervals_to_cover(self, x: torch.Tensor) -> tuple[int, int]:
+    def intervals_to_cover(self, x: torch.Tensor, max_new: int | None = None) -> tuple[int, int]:
         """Grid intervals ``(left, right)`` to add so that the core grid covers ``x (batch, n_in)``.
 
         Counted at the spacing of the outermost knot interval on each side; the largest count
-        over the inputs (every input of a layer gets the same number of new intervals).
+        over the inputs (every input of a layer gets the same number of new intervals), at
+        most ``max_new`` per side (``None``: ``4 * G + 16``).
         """
         if x.shape[0] == 0:
             return 0, 0
@@ -324,9 +325,10 @@ class KANLayer(nn.Module):
         h_right = knots[:, -1] - knots[:, -2]
         below = (knots[:, k] - x.min(0).values) / h_left  # (n_in,)
         above = (x.max(0).values - knots[:, g + k]) / h_right
+        cap = 4 * g + 16 if max_new is None else max_new
         left = int(torch.ceil(below - 1e-9).clamp_min(0).max())
         right = int(torch.ceil(above - 1e-9).clamp_min(0).max())
-        return left, right
+        return min(left, cap), min(right, cap)
 
     @torch.no_grad()
     def widened_knots(self, left: int, right: int) -> torch.Tensor:
@@ -533,8 +535,7 @@ class KAN(nn.Module):
         """
         added = []
         for layer in self.layers:
-            cap = 4 * layer.grid + 16 if max_new is None else max_new
-            left, right = (min(c, cap) for c in layer.intervals_to_cover(x))
+            left, right = layer.intervals_to_cover(x, max_new)
             layer.widen_grid(left, right)
             added.append((left, right))
             x = layer(x)
