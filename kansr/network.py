@@ -23,6 +23,11 @@ from .splines import (
     BasisWithBase,
     KnotLookup,
     _base_and_derivative,
+    basis_input_grad,
+    basis_with_base,
+    pack_saved,
+    to_gradient_layout,
+    unpack_saved,
     bspline_basis,
     extend_knots,
     knot_lookup,
@@ -30,9 +35,39 @@ from .splines import (
     uniform_knots,
 )
 
-__all__ = ["EdgeVariance", "KANLayer", "KAN", "prune", "sparsity_penalty"]
+__all__ = ["EdgeVariance", "LayerFunction", "KANLayer", "KAN", "prune", "sparsity_penalty"]
 
 _REFIT_CHUNK = 2048  # samples per chunk when accumulating least-squares normal equations
+
+
+def _edge_variance(
+    basis: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``Var phi_oi = w_oi^T Cov(A_i) w_oi`` (unbiased) of every edge, with what its gradient needs.
+
+    ``basis (batch, n_in, p)``, ``weight (n_in, p, n_out)`` -> ``var (n_in, n_out)``, the basis
+    mean ``(n_in, p)`` and ``Cov(A_i) W_i`` ``(n_in, p, n_out)``. The covariance is one Gram
+    matrix per input, read from the basis in place (no centred or transposed copy).
+    """
+    n = basis.shape[0]
+    mean = basis.mean(0)  # (n_in, p)
+    gram = torch.bmm(basis.permute(1, 2, 0), basis.permute(1, 0, 2))  # (n_in, p, p)
+    cov = (gram - n * mean[:, :, None] * mean[:, None, :]) / max(n - 1, 1)
+    cov_w = torch.bmm(cov, weight)  # (n_in, p, n_out)
+    return (cov_w * weight).sum(1), mean, cov_w
+
+
+def _variance_basis_grad(
+    weight: torch.Tensor, mean: torch.Tensor, grad_var: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``dL/dA_i = (A_i - mean_i) M_i`` with ``M_i = 2 W_i diag(g_i) W_i^T / (N - 1)``.
+
+    Returns ``M (n_in, p, p)`` and ``shift = -mean_i M_i`` ``(n_in, p)``, so that the gradient is
+    ``A_i M_i + shift_i`` (``grad_var`` is ``g (n_in, n_out)``, ``n`` the batch size).
+    """
+    m = torch.bmm(weight * grad_var[:, None, :], weight.transpose(1, 2))  # (n_in, p, p)
+    m = m * (2 / max(n - 1, 1))
+    return m, -torch.bmm(mean[:, None, :], m)[:, 0, :]
 
 
 class EdgeVariance(torch.autograd.Function):
@@ -46,27 +81,90 @@ class EdgeVariance(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, basis, weight):  # noqa: D102
-        n = basis.shape[0]
-        mean = basis.mean(0)  # (n_in, p)
-        gram = torch.bmm(basis.permute(1, 2, 0), basis.permute(1, 0, 2))  # (n_in, p, p)
-        cov = (gram - n * mean[:, :, None] * mean[:, None, :]) / max(n - 1, 1)
-        cov_w = torch.bmm(cov, weight)  # (n_in, p, n_out)
+        var, mean, cov_w = _edge_variance(basis, weight)
         ctx.save_for_backward(basis, mean, weight, cov_w)
-        return (cov_w * weight).sum(1)
+        return var
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
         basis, mean, weight, cov_w = ctx.saved_tensors
-        n = basis.shape[0]
         grad_basis = grad_weight = None
         if ctx.needs_input_grad[1]:
             grad_weight = 2 * cov_w * grad[:, None, :]
         if ctx.needs_input_grad[0]:
-            m = torch.bmm(weight * grad[:, None, :], weight.transpose(1, 2))  # (n_in, p, p)
-            m = m * (2 / max(n - 1, 1))
-            shift = -torch.bmm(mean[:, None, :], m)  # (n_in, 1, p)
-            grad_basis = torch.baddbmm(shift, basis.transpose(0, 1), m).transpose(0, 1)
+            m, shift = _variance_basis_grad(weight, mean, grad, basis.shape[0])
+            grad_basis = torch.baddbmm(shift[:, None, :], basis.transpose(0, 1), m)
+            grad_basis = grad_basis.transpose(0, 1)
         return grad_basis, grad_weight
+
+
+class LayerFunction(torch.autograd.Function):
+    """A whole KAN layer as one autograd node, optionally with every edge's batch variance.
+
+    ``x (batch, n_in)``, ``weight (n_in, p, n_out)`` (masked), ``bias (n_out,)`` ->
+    ``out (batch, n_out)`` and ``var (n_in, n_out)`` (empty unless ``with_variance``). Call as
+    ``LayerFunction.apply(x, weight, bias, knots, k, base, lookup, with_variance)``.
+
+    Forward: the dense basis ``A (batch, n_in, p)`` (:func:`~kansr.splines.basis_with_base`),
+    one GEMM, and for the variance one Gram matrix per input (:func:`_edge_variance`).
+    Backward, written by hand: ``dL/dA = g W^T`` is one GEMM into a contiguous buffer, the
+    penalty's part ``A_i M_i + shift_i`` is added in place (the shift as the GEMM's bias, the
+    product by one batched GEMM on a strided view of the same buffer), and only the ``k + 1``
+    non-zero columns and the base column of it are read to form ``dL/dx``. No
+    ``(batch, n_in, n_out)`` tensor, no second ``A``-sized gradient and no strided add.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, knots, k, base, lookup, with_variance):  # noqa: D102
+        ctx.set_materialize_grads(False)
+        need_x = ctx.needs_input_grad[0]
+        basis, saved = basis_with_base(x, knots, k, base, lookup, need_x)
+        weight = weight.contiguous()
+        batch, n_in, p = basis.shape
+        out = torch.addmm(bias, basis.reshape(batch, -1), weight.reshape(n_in * p, -1))
+        if with_variance:
+            var, mean, cov_w = _edge_variance(basis, weight)
+        else:
+            var, mean, cov_w = out.new_empty(0), None, None
+            ctx.mark_non_differentiable(var)
+        ctx.with_variance, ctx.lookup = with_variance, lookup
+        ctx.save_for_backward(basis, weight, mean, cov_w, *(pack_saved(saved) if saved else ()))
+        return out, var
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_var):  # noqa: D102
+        basis, weight, mean, cov_w, *saved = ctx.saved_tensors
+        batch, n_in, p = basis.shape
+        n_out = weight.shape[2]
+        if grad_out is None:
+            grad_out = basis.new_zeros(batch, n_out)
+        if not ctx.with_variance:
+            grad_var = None
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = grad_w = grad_b = None
+        if need_w:
+            grad_w = (basis.reshape(batch, -1).t() @ grad_out).reshape(n_in, p, n_out)
+            if grad_var is not None:
+                grad_w = grad_w + 2 * cov_w * grad_var[:, None, :]
+        if need_b:
+            grad_b = grad_out.sum(0)
+        if need_x:
+            # dL/dA in the gradient layout [splines, 0, base] (p + 1 columns per input)
+            n_basis = p - 1
+            w_t = to_gradient_layout(weight, n_basis, 1).reshape(n_in * (p + 1), n_out).t()
+            if grad_var is None:
+                grad_a = grad_out @ w_t  # (batch, n_in * (p + 1))
+            else:
+                m, shift = _variance_basis_grad(weight, mean, grad_var, batch)
+                m = to_gradient_layout(m, n_basis, 2)  # (n_in, p, p + 1)
+                shift = to_gradient_layout(shift, n_basis, 1)
+                grad_a = torch.addmm(shift.reshape(1, -1), grad_out, w_t)
+                view = grad_a.view(batch, n_in, p + 1).transpose(0, 1)  # strided, in place
+                view.baddbmm_(basis.transpose(0, 1), m)
+            grad_a = grad_a.view(batch, n_in, p + 1)
+            saved = unpack_saved(saved)
+            grad_x = basis_input_grad(grad_a, saved, ctx.lookup, gradient_layout=True)
+        return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
 class KANLayer(nn.Module):
@@ -152,7 +250,26 @@ class KANLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (batch, n_in) -> (batch, n_out)``."""
-        return self.forward_from_basis(self.basis(x))
+        return self.forward_and_variance(x, with_variance=False)[0]
+
+    def forward_and_variance(
+        self, x: torch.Tensor, with_variance: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output ``(batch, n_out)`` and every edge's batch variance ``(n_in, n_out)``.
+
+        One :class:`LayerFunction` node; the variance (``w^T Cov(A) w``, unbiased) is an empty
+        tensor when ``with_variance`` is false.
+        """
+        return LayerFunction.apply(
+            x,
+            self.masked_weight(),
+            self.bias,
+            self.knots,
+            self.k,
+            self.base_fun,
+            self.lookup(),
+            with_variance,
+        )
 
     def edge_activations(self, x: torch.Tensor) -> torch.Tensor:
         """``phi (batch, n_in, n_out)``: every edge's output at ``x`` (masked edges are 0)."""
@@ -164,9 +281,12 @@ class KANLayer(nn.Module):
         Uses ``Var phi_oi = w_oi^T Cov(A_i) w_oi`` (unbiased covariance, as ``torch.std``), so no
         ``(batch, n_in, n_out)`` tensor is formed. Differentiable.
         """
-        var = EdgeVariance.apply(basis, self.masked_weight())  # (n_in, n_out)
+        return self.std_from_variance(EdgeVariance.apply(basis, self.masked_weight()))
+
+    def std_from_variance(self, var: torch.Tensor) -> torch.Tensor:
+        """Edge standard deviations ``(n_in, n_out)`` from variances; exact 0 on masked edges."""
         tiny = torch.finfo(var.dtype).eps
-        return torch.sqrt(var.clamp_min(0) + tiny * tiny) * self.mask  # exact 0 when masked
+        return torch.sqrt(var.clamp_min(0) + tiny * tiny) * self.mask
 
     # ------------------------------------------------------------------ grids
     @torch.no_grad()
@@ -451,10 +571,10 @@ class KAN(nn.Module):
         """
         penalty = x.new_zeros(())
         for layer in self.layers:
-            basis = layer.basis(x)
-            scale = layer.edge_std(basis) / (x.std(0)[:, None] + 0.1)
+            out, var = layer.forward_and_variance(x)
+            scale = layer.std_from_variance(var) / (x.std(0)[:, None] + 0.1)
             penalty = penalty + sparsity_penalty(scale, lamb_l1, lamb_entropy)
-            x = layer.forward_from_basis(basis)
+            x = out
         return x, penalty
 
     @torch.no_grad()

@@ -11,13 +11,16 @@ Conventions used throughout kansr:
 * Tensors: ``x`` is ``(batch, n_in)``, ``knots`` is ``(n_in, G + 2k + 1)``, a dense basis is
   ``(batch, n_in, n)``.
 
-The fast path evaluates only the ``k + 1`` non-zero functions per input with de Boor's
-triangular recursion on ``(batch, n_in)`` tensors, then scatters them into the dense basis;
-its derivative with respect to ``x`` is written by hand (no autograd through the recursion).
+The fast path evaluates only the ``k + 1`` non-zero functions per input, as polynomials in
+the local coordinate of the knot interval holding ``x`` (coefficients precomputed per interval
+by de Boor's recursion, see :func:`interval_polynomials`; one shared matrix product on a
+uniform grid), then scatters them into the dense basis; its derivative with respect to ``x``
+comes from the same coefficients (no autograd through the evaluation).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -28,9 +31,16 @@ __all__ = [
     "KnotLookup",
     "knot_lookup",
     "local_basis",
+    "LocalBasis",
     "bspline_basis",
     "bspline_basis_reference",
     "BasisWithBase",
+    "basis_with_base",
+    "basis_input_grad",
+    "to_gradient_layout",
+    "pack_saved",
+    "unpack_saved",
+    "interval_polynomials",
     "fit_coefficients",
     "solve_normal_equations",
 ]
@@ -68,83 +78,237 @@ def extend_knots(core: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class KnotLookup(NamedTuple):
-    """Precomputed tables that locate ``x`` in a knot vector without a binary search.
+    """Precomputed tables that evaluate the B-splines of one knot vector per input quickly.
 
-    Each input's span ``[t_0, t_M]`` is cut into ``n_cells`` equal cells; ``cell_interval``
-    holds the knot interval at each cell's left edge and ``n_corrections`` is the largest
-    number of knots strictly inside one cell (0 for a uniform grid, where the cell *is* the
-    interval and ``uniform`` is true). ``shifted`` holds the padded knots shifted by
-    ``m = -k+1 .. k`` so that every ``t_{j+m}`` is one gather; ``column[r]`` maps an interval
-    ``j`` to the dense column of ``B_{j-k+r}``, or to column ``n`` (the base function's, which
-    is overwritten afterwards) where that function does not exist.
+    Locating ``x``: each input's span ``[t_0, t_M]`` is cut into ``n_cells`` equal cells;
+    ``cell_interval`` holds the knot interval at each cell's left edge and ``n_corrections``
+    is the largest number of knots strictly inside one cell (each costs one step forward).
+    On a uniform grid (``uniform`` true) the cell *is* the interval and nothing is looked up.
+
+    Evaluating: on knot interval ``j`` the ``k + 1`` non-zero B-splines ``B_{j-k+r}`` are
+    polynomials in the local coordinate ``u = (x - t_j) / (t_{j+1} - t_j)``. ``poly`` holds
+    their power-basis coefficients per (input, interval), followed by ``t_j`` and
+    ``1 / (t_{j+1} - t_j)``; on a uniform grid all intervals share ``uniform_poly`` (and
+    ``uniform_slope``, the coefficients of the ``u``-derivatives). Functions that do not exist
+    (near the ends of the extended grid) have zero coefficients in ``poly`` and are sent to
+    column ``n`` (the base function's, overwritten afterwards) by ``column``, whose last
+    entry, ``n + 1``, is the base column in the *gradient layout* ``[B_0 .. B_{n-1}, 0, b]``
+    (see :func:`basis_input_grad`).
     """
 
     low: torch.Tensor  # (n_in,) t_0
     high: torch.Tensor  # (n_in,) t_M
     inv_cell: torch.Tensor  # (n_in,) n_cells / (t_M - t_0)
-    cell_interval: torch.Tensor  # (n_in * n_cells,) long, flat over inputs
+    cell_width: torch.Tensor  # (n_in,) (t_M - t_0) / n_cells
+    cell_interval: torch.Tensor  # (n_in * n_cells,) long, flat over inputs (empty if uniform)
     cell_offset: torch.Tensor  # (n_in,) long, i * n_cells
-    knot_offset: torch.Tensor  # (n_in,) long, i * (M + 1 + 2k) + k
-    padded: torch.Tensor  # (n_in * (M + 1 + 2k),) flat padded knots
-    shifted: torch.Tensor  # (2k, n_in * (M + 1 + 2k))
-    column: torch.Tensor  # (k + 1, M) long
+    interval_offset: torch.Tensor  # (n_in,) long, i * M
+    next_knot: torch.Tensor  # (n_in * M,) t_{j+1}, +inf for the last interval
+    poly: torch.Tensor  # (n_in * M, (k + 1)**2 + 2): coefficients [q, r] (q-major), t_j, 1/h_j
+    uniform_poly: torch.Tensor  # (k + 1, k + 1): C[q, r] of a uniform grid
+    uniform_slope: torch.Tensor  # (k, k + 1): dC/du, (q + 1) C[q + 1, r]
+    column: torch.Tensor  # (M, k + 2) long: column of B_{j-k+r} (n if it does not exist), n + 1
     n_cells: int
     n_corrections: int
     uniform: bool
+
+
+def _column_table(n_intervals: int, k: int, device) -> torch.Tensor:
+    """``(M, k + 2)``: dense column of ``B_{j-k+r}`` on interval ``j`` (``n`` where none exists),
+    then ``n + 1``, the base column of the gradient layout."""
+    n_basis = n_intervals - k
+    col = torch.arange(n_intervals, device=device)[:, None] - k
+    col = col + torch.arange(k + 1, device=device)[None, :]
+    col = torch.where((col >= 0) & (col < n_basis), col, n_basis)
+    return torch.cat([col, torch.full_like(col[:, :1], n_basis + 1)], dim=1)
+
+
+def interval_polynomials(knots: torch.Tensor, k: int) -> torch.Tensor:
+    """Power-basis coefficients of the B-splines on every knot interval, in float64.
+
+    Parameters
+    ----------
+    knots : ``(n_in, M + 1)`` extended knots.
+    k : spline order.
+
+    Returns
+    -------
+    poly : ``(n_in, M, k + 1, k + 1)``; on ``[t_j, t_{j+1})``,
+        ``B_{j-k+r}(x) = sum_q poly[i, j, q, r] * u**q`` with ``u = (x - t_j) / (t_{j+1} - t_j)``.
+        Built by de Boor's recursion on polynomials in ``u``; functions that do not exist
+        (``j - k + r`` outside ``0 .. n - 1``) get zero coefficients.
+    """
+    t = knots.to(torch.float64)
+    n_in, n_knots = t.shape
+    n_int = n_knots - 1
+    steps = torch.arange(1, k + 1, dtype=t.dtype, device=t.device)
+    padded = torch.cat(
+        [
+            t[:, :1] - steps.flip(0) * (t[:, 1:2] - t[:, :1]),
+            t,
+            t[:, -1:] + steps * (t[:, -1:] - t[:, -2:-1]),
+        ],
+        dim=1,
+    )  # padded[:, m + k] = t_m; the pad values only meet functions that do not exist
+    j = torch.arange(n_int, device=t.device)
+
+    def knot(m: int) -> torch.Tensor:  # t_{j+m}, (n_in, M)
+        return padded[:, j + m + k]
+
+    t_j = knot(0)
+    h = (knot(1) - t_j)[..., None]  # (n_in, M, 1)
+
+    def times_linear(p: torch.Tensor, c0: torch.Tensor, c1: torch.Tensor) -> torch.Tensor:
+        """``p(u) * (c0 + c1 u)`` for coefficient tensors ``(n_in, M, k + 1)``."""
+        shifted = torch.cat([torch.zeros_like(p[..., :1]), p[..., :-1]], dim=-1)
+        return p * c0 + shifted * c1
+
+    one = torch.zeros(n_in, n_int, k + 1, dtype=t.dtype, device=t.device)
+    one[..., 0] = 1
+    values = [one]
+    for d in range(1, k + 1):
+        new = []
+        saved = None
+        for r in range(d):
+            # temp = B / (t_{j+r+1} - t_{j+r+1-d}); right = t_{j+r+1} - x; left = x - t_{j+r+1-d}
+            temp = values[r] / (knot(r + 1) - knot(r + 1 - d))[..., None]
+            term = times_linear(temp, (knot(r + 1) - t_j)[..., None], -h)
+            new.append(term if saved is None else saved + term)
+            saved = times_linear(temp, (t_j - knot(r + 1 - d))[..., None], h)
+        new.append(saved)
+        values = new
+    poly = torch.stack(values, dim=-1)  # (n_in, M, k + 1 powers, k + 1 functions)
+    exists = _column_table(n_int, k, t.device)[:, : k + 1] < n_int - k  # (M, k + 1)
+    return poly * exists[None, :, None, :].to(poly.dtype)
+
+
+def _uniform_polynomials(k: int, dtype: torch.dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coefficients ``C (k + 1, k + 1)`` of the cardinal B-splines (any uniform grid) in ``u``,
+    and those of their ``u``-derivatives, ``(k, k + 1)``."""
+    knots = torch.arange(2 * k + 2, dtype=torch.float64)[None]
+    coef = interval_polynomials(knots, k)[0, k]  # an interval where all k + 1 functions exist
+    coef = torch.round(coef * math.factorial(k)) / math.factorial(k)  # exact rationals
+    slope = coef[1:] * torch.arange(1, k + 1, dtype=torch.float64)[:, None]
+    return coef.to(dtype=dtype, device=device), slope.to(dtype=dtype, device=device)
+
+
+def _is_uniform(knots: torch.Tensor) -> bool:
+    """Whether every input's knots lie on an equal spacing (to rounding of their dtype)."""
+    n_int = knots.shape[1] - 1
+    t = knots.to(torch.float64)
+    h = (t[:, -1] - t[:, 0]) / n_int
+    ideal = t[:, :1] + torch.arange(n_int + 1, dtype=t.dtype, device=t.device) * h[:, None]
+    tol = 64 * torch.finfo(knots.dtype).eps * (1 + t.abs().amax(1) / h)
+    return bool(((t - ideal).abs().amax(1) <= tol * h).all())
 
 
 def knot_lookup(knots: torch.Tensor, k: int) -> KnotLookup:
     """Build the :class:`KnotLookup` of extended knots ``(n_in, M + 1)``."""
     n_in, n_knots = knots.shape
     n_int = n_knots - 1
-    n_basis = n_int - k
-    spacing = knots[:, 1:] - knots[:, :-1]
-    if bool((spacing <= 0).any()):
+    if bool((knots[:, 1:] - knots[:, :-1] <= 0).any()):
         raise ValueError("knots must be strictly increasing")
-    uniform = bool(
-        (
-            (spacing - spacing.mean(1, keepdim=True)).abs() <= 1e-6 * spacing.mean(1, keepdim=True)
-        ).all()
-    )
-    n_cells = n_int if uniform else 4 * n_int
+    dtype, device = knots.dtype, knots.device
+    uniform = _is_uniform(knots)
     low, high = knots[:, 0], knots[:, -1]
-    frac = torch.arange(n_cells + 1, dtype=torch.float64, device=knots.device) / n_cells
-    edges = (low.double()[:, None] + (high - low).double()[:, None] * frac).to(knots.dtype)
     kn = knots.contiguous()
-    first = torch.searchsorted(kn, edges[:, :-1].contiguous(), right=True) - 1
-    last = torch.searchsorted(kn, edges[:, 1:].contiguous(), right=False) - 1
-    first = first.clamp(0, n_int - 1)
-    n_corr = 0 if uniform else int((last - first).max().clamp_min(0))
-    h_left = knots[:, 1:2] - knots[:, 0:1]
-    h_right = knots[:, -1:] - knots[:, -2:-1]
-    steps = torch.arange(1, k + 1, dtype=knots.dtype, device=knots.device)
-    padded = torch.cat(
-        [knots[:, :1] - steps.flip(0) * h_left, knots, knots[:, -1:] + steps * h_right], dim=1
-    )  # (n_in, M + 1 + 2k); padded[:, m + k] = t_m (pad values only multiply zeros)
-    width = padded.shape[1]
-    flat = padded.reshape(-1)
-    pos = torch.arange(flat.numel(), device=knots.device)
-    shifted = torch.stack(
-        [flat[(pos + m).clamp(0, flat.numel() - 1)] for m in range(-k + 1, k + 1)]
-    )
-    col = torch.arange(n_int, device=knots.device)[None, :] - k
-    col = col + torch.arange(k + 1, device=knots.device)[:, None]  # (k + 1, M)
-    col = torch.where((col >= 0) & (col < n_basis), col, n_basis)
-    ids = torch.arange(n_in, device=knots.device)
+    ids = torch.arange(n_in, device=device)
+    n_cells, n_corr = n_int, 0
+    cell_interval = torch.zeros(0, dtype=torch.long, device=device)
+    if not uniform:
+        for factor in (4, 16, 64):  # finer cells until at most one knot falls inside a cell
+            n_cells = factor * n_int
+            frac = torch.arange(n_cells + 1, dtype=torch.float64, device=device) / n_cells
+            edges = (low.double()[:, None] + (high - low).double()[:, None] * frac).to(dtype)
+            first = torch.searchsorted(kn, edges[:, :-1].contiguous(), right=True) - 1
+            last = torch.searchsorted(kn, edges[:, 1:].contiguous(), right=False) - 1
+            first = first.clamp(0, n_int - 1)
+            n_corr = int((last - first).max().clamp_min(0))
+            if n_corr <= 1:
+                break
+        cell_interval = first.reshape(-1).contiguous()
+    poly = interval_polynomials(knots, k).reshape(n_in * n_int, (k + 1) ** 2)
+    t64 = knots.to(torch.float64)
+    starts = t64[:, :-1].reshape(-1, 1)
+    inv_width = (1 / (t64[:, 1:] - t64[:, :-1])).reshape(-1, 1)
+    next_knot = knots[:, 1:].clone()
+    next_knot[:, -1] = math.inf  # never step past the last interval
+    uniform_poly, uniform_slope = _uniform_polynomials(k, dtype, device)
     return KnotLookup(
         low=low.contiguous(),
         high=high.contiguous(),
         inv_cell=(n_cells / (high - low)).contiguous(),
-        cell_interval=first.reshape(-1).contiguous(),
+        cell_width=((high - low) / n_cells).contiguous(),
+        cell_interval=cell_interval,
         cell_offset=ids * n_cells,
-        knot_offset=ids * width + k,
-        padded=flat.contiguous(),
-        shifted=shifted.contiguous(),
-        column=col.contiguous(),
+        interval_offset=ids * n_int,
+        next_knot=next_knot.reshape(-1).contiguous(),
+        poly=torch.cat([poly, starts, inv_width], dim=1).to(dtype).contiguous(),
+        uniform_poly=uniform_poly,
+        uniform_slope=uniform_slope,
+        column=_column_table(n_int, k, device),
         n_cells=n_cells,
         n_corrections=n_corr,
         uniform=uniform,
     )
+
+
+class LocalBasis(NamedTuple):
+    """The ``k + 1`` non-zero B-splines at every ``x`` (:func:`local_basis`).
+
+    ``values (batch, n_in, k + 1)``: entry ``r`` is ``B_{j-k+r}(x)`` where ``j`` is the knot
+    interval holding ``x`` (all zero outside ``[t_0, t_M)``). ``columns (batch, n_in, k + 2)``:
+    entry ``r <= k`` is the dense column of value ``r``, or ``n`` where no such function exists
+    (its value is to be discarded); the last entry is ``n + 1`` (the base column of the
+    gradient layout, :func:`basis_input_grad`). The derivative is kept in the cheapest form
+    for the grid: on a uniform grid the powers ``inside * u**q`` ``(k + 1, batch, n_in)``
+    (``slope`` is ``None``), otherwise ``slope = d values / dx`` ``(batch, n_in, k + 1)``
+    (``powers`` is ``None``).
+    """
+
+    values: torch.Tensor | None
+    columns: torch.Tensor
+    powers: torch.Tensor | None
+    slope: torch.Tensor | None
+
+    @property
+    def spline_columns(self) -> torch.Tensor:
+        """``(batch, n_in, k + 1)`` dense columns of the values (a view of ``columns``)."""
+        return self.columns[..., :-1]
+
+    def derivative(self, lookup: KnotLookup) -> torch.Tensor:
+        """``d values / dx`` ``(batch, n_in, k + 1)``; zero for functions that do not exist."""
+        if self.slope is not None:
+            return self.slope
+        k = self.powers.shape[0] - 1
+        slope = torch.einsum("qbi,qr->bir", self.powers[:k], lookup.uniform_slope)
+        exists = self.spline_columns != lookup.column[0, -1] - 1
+        return slope * lookup.inv_cell[:, None] * exists.to(slope.dtype)
+
+    def input_grad(
+        self, picked: torch.Tensor, lookup: KnotLookup, zero_if_missing: bool = False
+    ) -> torch.Tensor:
+        """``sum_r picked_r * d values_r / dx``, ``(batch, n_in)``, for ``picked (batch, n_in,
+        k + 1)`` (a gradient with respect to the values). Entries of functions that do not exist
+        are ignored; ``zero_if_missing`` says they are zero already (gradient layout)."""
+        if self.slope is not None:  # non-existent functions have zero slope
+            return (picked * self.slope).sum(-1)
+        batch, n_in, n_local = picked.shape
+        if not zero_if_missing:
+            picked = picked.masked_fill(self.spline_columns == lookup.column[0, -1] - 1, 0)
+        # sum_r picked_r sum_q S[q, r] u^q = sum_q u^q (S @ picked^T)[q]: one GEMM, by rows
+        per_power = lookup.uniform_slope @ picked.reshape(-1, n_local).t()  # (k, batch * n_in)
+        grad = (self.powers[: n_local - 1].reshape(n_local - 1, -1) * per_power).sum(0)
+        return grad.reshape(batch, n_in) * lookup.inv_cell
+
+
+def _powers(u: torch.Tensor, inside: torch.Tensor, k: int) -> torch.Tensor:
+    """``inside * u**q`` for ``q = 0 .. k``: ``(k + 1, batch, n_in)`` from ``(batch, n_in)``."""
+    out = u.new_empty(k + 1, *u.shape)
+    out[0] = inside
+    for q in range(1, k + 1):
+        torch.mul(out[q - 1], u, out=out[q])
+    return out
 
 
 def local_basis(
@@ -153,91 +317,68 @@ def local_basis(
     k: int,
     with_derivative: bool = False,
     lookup: KnotLookup | None = None,
-) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor] | None]:
-    """The ``k + 1`` non-zero B-splines at every ``x``, and their first derivative.
+) -> LocalBasis:
+    """The ``k + 1`` non-zero B-splines at every ``x`` and their derivative (:class:`LocalBasis`).
 
     Parameters
     ----------
     x : ``(batch, n_in)``.
     knots : ``(n_in, M + 1)`` extended knots (``M = G + 2k`` intervals).
     k : spline order (``k >= 1``).
+    with_derivative : also keep what the derivative needs (non-uniform grids compute it).
     lookup : :func:`knot_lookup` of ``knots`` (built here when omitted).
-
-    Returns
-    -------
-    values : ``k + 1`` tensors ``(batch, n_in)``; entry ``r`` is ``B_{j-k+r}(x)`` where ``j``
-        is the knot interval holding ``x`` (clamped into ``[t_0, t_M]``, where every basis
-        function vanishes at the ends).
-    columns : ``k + 1`` long tensors ``(batch, n_in)``: the basis index ``j - k + r``, or ``n``
-        where no such basis function exists (its value must then be discarded).
-    derivative : ``k + 1`` tensors ``(batch, n_in)``, ``d values / dx``, or ``None``. Zero
-        outside ``[t_0, t_M]``.
     """
     if lookup is None:
         lookup = knot_lookup(knots, k)
     n_int = knots.shape[1] - 1
     batch, n_in = x.shape
-    xc = torch.maximum(torch.minimum(x, lookup.high), lookup.low)
-    cell = ((xc - lookup.low) * lookup.inv_cell).clamp_(0, lookup.n_cells - 1).long()
+    s = (x - lookup.low) * lookup.inv_cell  # position in cells
     if lookup.uniform:
-        j = cell
+        cell = torch.floor(s)
+        j_float = cell.clamp(0, n_int - 1)
+        inside = 1 - (cell - j_float).abs_().clamp_(max=1)  # 1 on [t_0, t_M), else 0
+        # u from x - t_j rather than s - cell: the rounding error of s grows with the cell
+        u = (x - torch.addcmul(lookup.low, j_float, lookup.cell_width)) * lookup.inv_cell
+        powers = _powers(u, inside, k)  # (k + 1, batch, n_in)
+        values = powers.reshape(k + 1, -1).t() @ lookup.uniform_poly  # (batch * n_in, k + 1)
+        j = j_float.long().clamp_(0, n_int - 1)  # NaN -> any valid index (values stay NaN)
+        slope = None
+        if not with_derivative:
+            powers = None
     else:
-        j = lookup.cell_interval.take(cell + lookup.cell_offset)  # (batch, n_in)
-    flat = j + lookup.knot_offset
-    for _ in range(lookup.n_corrections):
-        step = (xc >= lookup.padded.take(flat + 1)) & (j < n_int - 1)
-        j = j + step
-        flat = flat + step
-    # t_{j+m} for m = -k+1 .. k, each (batch, n_in)
-    t = lookup.shifted.index_select(1, flat.reshape(-1)).reshape(2 * k, batch, n_in)
-    # left[d] = x - t_{j+1-d}, right[d] = t_{j+d} - x, d = 1..k
-    left = [None] + [xc - t[k - d] for d in range(1, k + 1)]
-    right = [None] + [t[k - 1 + d] - xc for d in range(1, k + 1)]
-
-    values = [torch.ones_like(x)]
-    lower = values
-    for d in range(1, k + 1):
-        lower = values
-        new = []
-        saved = None
-        for r in range(d):
-            temp = values[r] / (right[r + 1] + left[d - r])
-            term = right[r + 1] * temp
-            new.append(term if saved is None else saved + term)
-            saved = left[d - r] * temp
-        new.append(saved)
-        values = new
-    j_flat = j.reshape(-1)
-    columns = [lookup.column[r].index_select(0, j_flat).reshape(batch, n_in) for r in range(k + 1)]
-    deriv = None
-    if with_derivative:
-        # dB_{i,k}/dx = k [B_{i,k-1}/(t_{i+k}-t_i) - B_{i+1,k-1}/(t_{i+k+1}-t_{i+1})]
-        # with i = j-k+r and lower[s] = B_{j-k+1+s, k-1}; t_{i+k} - t_i = right[r] + left[k-r]
-        deriv = []
-        for r in range(k + 1):
-            term = None
-            if r >= 1:
-                term = lower[r - 1] * (k / (right[r] + left[k - r + 1]))
-            if r <= k - 1:
-                down = lower[r] * (k / (right[r + 1] + left[k - r]))
-                term = -down if term is None else term - down
-            deriv.append(term)
-        if k == 1:  # the only order whose derivative does not vanish at t_0 and t_M
-            inside = ((x >= lookup.low) & (x <= lookup.high)).to(x.dtype)
-            deriv = [d * inside for d in deriv]
-    return values, columns, deriv
+        cell = torch.floor(s).long().clamp_(0, lookup.n_cells - 1)
+        flat = lookup.cell_interval.take(cell + lookup.cell_offset) + lookup.interval_offset
+        for _ in range(lookup.n_corrections):
+            flat = flat + (x >= lookup.next_knot.take(flat))
+        rows = lookup.poly.index_select(0, flat.reshape(-1))  # (batch * n_in, (k + 1)**2 + 2)
+        n_coef = (k + 1) ** 2
+        inside = ((x >= lookup.low) & (x < lookup.high)).to(x.dtype)
+        inv_width = rows[:, n_coef + 1 :]
+        u = (x.reshape(-1, 1) - rows[:, n_coef : n_coef + 1]) * inv_width
+        powers = _powers(u, inside.reshape(-1, 1), k)  # (k + 1, batch * n_in, 1)
+        coef = rows[:, :n_coef].reshape(-1, k + 1, k + 1)
+        values = powers[0] * coef[:, 0]
+        for q in range(1, k + 1):
+            values = torch.addcmul(values, powers[q], coef[:, q])
+        slope = None
+        if with_derivative:
+            slope = powers[0] * coef[:, 1]
+            for q in range(2, k + 1):
+                slope = torch.addcmul(slope, powers[q - 1], coef[:, q], value=q)
+            slope = (slope * inv_width).reshape(batch, n_in, k + 1)
+        powers = None
+        j = flat - lookup.interval_offset
+    columns = lookup.column.index_select(0, j.reshape(-1)).reshape(batch, n_in, k + 2)
+    return LocalBasis(values.reshape(batch, n_in, k + 1), columns, powers, slope)
 
 
-def _dense(values: list[torch.Tensor], columns: list[torch.Tensor], n_cols: int) -> torch.Tensor:
-    """Scatter ``k + 1`` local values ``(batch, n_in)`` into a zero ``(batch, n_in, n_cols)``.
+def _dense(values: torch.Tensor, columns: torch.Tensor, n_cols: int) -> torch.Tensor:
+    """Scatter local values ``(batch, n_in, k + 1)`` into a zero ``(batch, n_in, n_cols)``.
 
     Values whose column is ``n_cols - 1`` are garbage: the caller overwrites that column.
     """
-    batch, n_in = values[0].shape
-    dense = values[0].new_zeros(batch, n_in, n_cols)
-    for v, c in zip(values, columns, strict=True):
-        dense.scatter_add_(2, c[..., None], v[..., None])
-    return dense
+    batch, n_in = values.shape[:2]
+    return values.new_zeros(batch, n_in, n_cols).scatter_(2, columns, values)
 
 
 def bspline_basis(
@@ -245,8 +386,8 @@ def bspline_basis(
 ) -> torch.Tensor:
     """Dense B-spline basis ``(batch, n_in, G + k)`` (no gradient with respect to ``x``)."""
     n_basis = knots.shape[1] - 1 - k
-    values, columns, _ = local_basis(x, knots, k, lookup=lookup)
-    return _dense(values, columns, n_basis + 1)[..., :n_basis]
+    local = local_basis(x, knots, k, lookup=lookup)
+    return _dense(local.values, local.spline_columns, n_basis + 1)[..., :n_basis]
 
 
 def bspline_basis_reference(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
@@ -275,37 +416,91 @@ def _base_and_derivative(x: torch.Tensor, base: str) -> tuple[torch.Tensor, torc
     raise ValueError(f"unknown base function {base!r}; choose one of {_BASE_FUNCTIONS}")
 
 
+def basis_with_base(
+    x: torch.Tensor,
+    knots: torch.Tensor,
+    k: int,
+    base: str,
+    lookup: KnotLookup,
+    with_derivative: bool = False,
+) -> tuple[torch.Tensor, tuple[LocalBasis, torch.Tensor] | None]:
+    """``A (batch, n_in, n + 1)``: the B-spline basis of every input, base function ``b(x)`` last.
+
+    With ``with_derivative`` also what :func:`basis_input_grad` needs to map a gradient with
+    respect to ``A`` onto ``x``: the :class:`LocalBasis` and ``b'(x)`` ``(batch, n_in)``.
+    """
+    n_basis = knots.shape[1] - 1 - k
+    local = local_basis(x, knots, k, with_derivative, lookup)
+    dense = _dense(local.values, local.spline_columns, n_basis + 1)
+    b, db = _base_and_derivative(x, base)
+    dense[..., n_basis] = b  # also discards the values of non-existent functions
+    return dense, ((local, db) if with_derivative else None)
+
+
+def basis_input_grad(
+    grad_a: torch.Tensor,
+    saved: tuple[LocalBasis, torch.Tensor],
+    lookup: KnotLookup,
+    gradient_layout: bool = False,
+) -> torch.Tensor:
+    """Gradient ``(batch, n_in)`` with respect to ``x`` from one with respect to ``A``.
+
+    ``grad_a`` is ``(batch, n_in, n + 1)`` in the layout of ``A``, or with
+    ``gradient_layout`` ``(batch, n_in, n + 2)`` laid out ``[B_0 .. B_{n-1}, 0, b]``: the zero
+    column is where non-existent functions point, so nothing has to be masked. Only the
+    ``k + 1`` non-zero columns and the base column are read (``saved`` from
+    :func:`basis_with_base`).
+    """
+    local, db = saved
+    if gradient_layout:
+        picked = torch.gather(grad_a, 2, local.columns)  # (batch, n_in, k + 2)
+        spline = local.input_grad(picked[..., :-1], lookup, zero_if_missing=True)
+        return spline + picked[..., -1] * db
+    picked = torch.gather(grad_a, 2, local.spline_columns)  # (batch, n_in, k + 1)
+    return local.input_grad(picked, lookup) + grad_a[..., -1] * db
+
+
+def to_gradient_layout(t: torch.Tensor, n_basis: int, dim: int) -> torch.Tensor:
+    """Insert a zero slice before index ``n_basis`` (the base function's) along ``dim``."""
+    size = list(t.shape)
+    size[dim] = 1
+    parts = [t.narrow(dim, 0, n_basis), t.new_zeros(size), t.narrow(dim, n_basis, 1)]
+    return torch.cat(parts, dim=dim)
+
+
+def pack_saved(saved: tuple[LocalBasis, torch.Tensor]) -> list[torch.Tensor | None]:
+    """The tensors of :func:`basis_with_base`'s ``saved``, for ``ctx.save_for_backward``."""
+    local, db = saved
+    return [local.columns, local.powers, local.slope, db]  # the values are not needed
+
+
+def unpack_saved(tensors) -> tuple[LocalBasis, torch.Tensor]:
+    """Inverse of :func:`pack_saved` (on ``ctx.saved_tensors``); ``values`` is ``None``."""
+    columns, powers, slope, db = tensors
+    return LocalBasis(None, columns, powers, slope), db
+
+
 class BasisWithBase(torch.autograd.Function):
     """``x (batch, n_in) -> A (batch, n_in, n + 1)``: the B-spline basis plus the base function.
 
     Column ``n`` of ``A`` is ``b(x)`` (SiLU by default). The backward pass uses the analytic
-    derivative of the basis (``k + 1`` non-zeros per input), so nothing of the recursion is
+    derivative of the basis (``k + 1`` non-zeros per input), so nothing of the evaluation is
     kept for autograd. Call as ``BasisWithBase.apply(x, knots, k, base, lookup)``.
     """
 
     @staticmethod
     def forward(ctx, x, knots, k, base, lookup=None):  # noqa: D102
-        n_basis = knots.shape[1] - 1 - k
-        need_grad = ctx.needs_input_grad[0]
-        values, columns, deriv = local_basis(x, knots, k, need_grad, lookup)
-        dense = _dense(values, columns, n_basis + 1)
-        b, db = _base_and_derivative(x, base)
-        dense[..., n_basis] = b  # also discards the values of non-existent functions
-        if need_grad:
-            ctx.save_for_backward(torch.stack(columns), torch.stack(deriv), db)
-            ctx.n_basis = n_basis
+        lookup = knot_lookup(knots, k) if lookup is None else lookup
+        dense, saved = basis_with_base(x, knots, k, base, lookup, ctx.needs_input_grad[0])
+        if saved is not None:
+            ctx.lookup = lookup
+            ctx.save_for_backward(*pack_saved(saved))
         return dense
 
     @staticmethod
     def backward(ctx, grad_a):  # noqa: D102
-        columns, deriv, db = ctx.saved_tensors  # (k + 1, batch, n_in) twice, (batch, n_in)
-        n_basis = ctx.n_basis
-        grad_a = grad_a.contiguous()
-        grad_x = grad_a[..., n_basis] * db
-        for r in range(columns.shape[0]):
-            picked = torch.gather(grad_a, 2, columns[r][..., None])[..., 0]
-            # a non-existent function's column is n_basis: mask it out through valid
-            grad_x = grad_x + picked * deriv[r] * (columns[r] != n_basis)
+        saved = unpack_saved(ctx.saved_tensors)
+        grad_x = basis_input_grad(grad_a.contiguous(), saved, ctx.lookup)
         return grad_x, None, None, None, None
 
 
