@@ -25,17 +25,25 @@ from .splines import (
     _base_and_derivative,
     basis_input_grad,
     basis_with_base,
-    pack_saved,
-    to_gradient_layout,
-    unpack_saved,
     bspline_basis,
     extend_knots,
     knot_lookup,
+    pack_saved,
     solve_normal_equations,
+    to_gradient_layout,
     uniform_knots,
+    unpack_saved,
 )
 
-__all__ = ["EdgeVariance", "LayerFunction", "KANLayer", "KAN", "prune", "sparsity_penalty"]
+__all__ = [
+    "EdgeVariance",
+    "LayerFunction",
+    "KANLayer",
+    "KAN",
+    "batch_std",
+    "prune",
+    "sparsity_penalty",
+]
 
 _REFIT_CHUNK = 2048  # samples per chunk when accumulating least-squares normal equations
 
@@ -102,16 +110,21 @@ class LayerFunction(torch.autograd.Function):
     """A whole KAN layer as one autograd node, optionally with every edge's batch variance.
 
     ``x (batch, n_in)``, ``weight (n_in, p, n_out)`` (masked), ``bias (n_out,)`` ->
-    ``out (batch, n_out)`` and ``var (n_in, n_out)`` (empty unless ``with_variance``). Call as
+    ``out (batch, n_out)`` and ``var (n_in, n_out)`` (unbiased; empty unless
+    ``with_variance``). Call as
     ``LayerFunction.apply(x, weight, bias, knots, k, base, lookup, with_variance)``.
 
-    Forward: the dense basis ``A (batch, n_in, p)`` (:func:`~kansr.splines.basis_with_base`),
-    one GEMM, and for the variance one Gram matrix per input (:func:`_edge_variance`).
-    Backward, written by hand: ``dL/dA = g W^T`` is one GEMM into a contiguous buffer, the
-    penalty's part ``A_i M_i + shift_i`` is added in place (the shift as the GEMM's bias, the
-    product by one batched GEMM on a strided view of the same buffer), and only the ``k + 1``
-    non-zero columns and the base column of it are read to form ``dL/dx``. No
-    ``(batch, n_in, n_out)`` tensor, no second ``A``-sized gradient and no strided add.
+    Forward: the dense basis ``A (batch, n_in, p)`` (:func:`~kansr.splines.basis_with_base`)
+    and one GEMM. The variance is ``w^T Cov(A_i) w``, one Gram matrix per input
+    (:func:`_edge_variance`); with a single output node the edge activations form a
+    ``(n_in, batch)`` matrix, no larger than ``x``, and their variance is taken directly.
+
+    Backward, written by hand: ``dL/dA = g W^T`` is one GEMM into a contiguous buffer in the
+    gradient layout (:func:`~kansr.splines.basis_input_grad`), the penalty's part
+    ``A_i M_i + shift_i`` is added in place (the shift as the GEMM's bias, the product by a
+    batched GEMM on a strided view of the same buffer), and only the ``k + 1`` non-zero columns
+    and the base column of it are read to form ``dL/dx``. No ``(batch, n_in, n_out)`` tensor,
+    no second ``A``-sized gradient and no strided add.
     """
 
     @staticmethod
@@ -121,49 +134,69 @@ class LayerFunction(torch.autograd.Function):
         basis, saved = basis_with_base(x, knots, k, base, lookup, need_x)
         weight = weight.contiguous()
         batch, n_in, p = basis.shape
-        out = torch.addmm(bias, basis.reshape(batch, -1), weight.reshape(n_in * p, -1))
-        if with_variance:
-            var, mean, cov_w = _edge_variance(basis, weight)
-        else:
-            var, mean, cov_w = out.new_empty(0), None, None
+        n_out = weight.shape[2]
+        out = torch.addmm(bias, basis.reshape(batch, -1), weight.reshape(n_in * p, n_out))
+        stats: tuple[torch.Tensor, ...] = ()
+        if not with_variance:
+            var = out.new_empty(0)
             ctx.mark_non_differentiable(var)
-        ctx.with_variance, ctx.lookup = with_variance, lookup
-        ctx.save_for_backward(basis, weight, mean, cov_w, *(pack_saved(saved) if saved else ()))
+        elif n_out == 1:  # edge activations (n_in, batch): as small as x
+            phi = torch.bmm(basis.transpose(0, 1), weight)[..., 0]
+            centred = phi - phi.mean(1, keepdim=True)
+            var = (centred * centred).sum(1, keepdim=True) / max(batch - 1, 1)
+            stats = (centred,)
+        else:
+            var, mean, cov_w = _edge_variance(basis, weight)
+            stats = (mean, cov_w)
+        ctx.n_stats, ctx.lookup = len(stats), lookup
+        ctx.save_for_backward(basis, weight, *stats, *(pack_saved(saved) if saved else ()))
         return out, var
 
     @staticmethod
     def backward(ctx, grad_out, grad_var):  # noqa: D102
-        basis, weight, mean, cov_w, *saved = ctx.saved_tensors
+        basis, weight, *rest = ctx.saved_tensors
+        stats, saved = rest[: ctx.n_stats], rest[ctx.n_stats :]
         batch, n_in, p = basis.shape
         n_out = weight.shape[2]
         if grad_out is None:
             grad_out = basis.new_zeros(batch, n_out)
-        if not ctx.with_variance:
+        if not stats:
             grad_var = None
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = grad_w = grad_b = None
-        if need_w:
-            grad_w = (basis.reshape(batch, -1).t() @ grad_out).reshape(n_in, p, n_out)
-            if grad_var is not None:
-                grad_w = grad_w + 2 * cov_w * grad_var[:, None, :]
+        n_basis = p - 1
+        grad_x = grad_w = grad_b = grad_a = None
         if need_b:
             grad_b = grad_out.sum(0)
+        if grad_var is not None and len(stats) == 1:
+            # one output: dL/dA_bi = G_ib w_i and dL/dW_i = A_i^T G_i
+            # with G = g + 2 g_var (phi - mean) / (N - 1)
+            (centred,) = stats
+            g_full = centred * (grad_var * (2 / max(batch - 1, 1))) + grad_out.t()  # (n_in, batch)
+            if need_w:
+                grad_w = torch.bmm(basis.permute(1, 2, 0), g_full[..., None])  # (n_in, p, 1)
+            if need_x:
+                w_row = to_gradient_layout(weight, n_basis, 1)[:, :, 0]  # (n_in, p + 1)
+                grad_a = g_full.t().contiguous()[..., None] * w_row
+        else:
+            if need_w:
+                grad_w = (basis.reshape(batch, -1).t() @ grad_out).reshape(n_in, p, n_out)
+                if grad_var is not None:
+                    grad_w = grad_w + 2 * stats[1] * grad_var[:, None, :]
+            if need_x:
+                # dL/dA in the gradient layout [splines, 0, base] (p + 1 columns per input)
+                w_t = to_gradient_layout(weight, n_basis, 1).reshape(n_in * (p + 1), n_out).t()
+                if grad_var is None:
+                    grad_a = grad_out @ w_t  # (batch, n_in * (p + 1))
+                else:
+                    m, shift = _variance_basis_grad(weight, stats[0], grad_var, batch)
+                    m = to_gradient_layout(m, n_basis, 2)  # (n_in, p, p + 1)
+                    shift = to_gradient_layout(shift, n_basis, 1)
+                    grad_a = torch.addmm(shift.reshape(1, -1), grad_out, w_t)
+                    view = grad_a.view(batch, n_in, p + 1).transpose(0, 1)  # strided, in place
+                    view.baddbmm_(basis.transpose(0, 1), m)
         if need_x:
-            # dL/dA in the gradient layout [splines, 0, base] (p + 1 columns per input)
-            n_basis = p - 1
-            w_t = to_gradient_layout(weight, n_basis, 1).reshape(n_in * (p + 1), n_out).t()
-            if grad_var is None:
-                grad_a = grad_out @ w_t  # (batch, n_in * (p + 1))
-            else:
-                m, shift = _variance_basis_grad(weight, mean, grad_var, batch)
-                m = to_gradient_layout(m, n_basis, 2)  # (n_in, p, p + 1)
-                shift = to_gradient_layout(shift, n_basis, 1)
-                grad_a = torch.addmm(shift.reshape(1, -1), grad_out, w_t)
-                view = grad_a.view(batch, n_in, p + 1).transpose(0, 1)  # strided, in place
-                view.baddbmm_(basis.transpose(0, 1), m)
             grad_a = grad_a.view(batch, n_in, p + 1)
-            saved = unpack_saved(saved)
-            grad_x = basis_input_grad(grad_a, saved, ctx.lookup, gradient_layout=True)
+            grad_x = basis_input_grad(grad_a, unpack_saved(saved), ctx.lookup, True)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
@@ -488,6 +521,19 @@ class KANLayer(nn.Module):
         self.set_knots(self.widened_knots(left, right))
 
 
+def batch_std(x: torch.Tensor) -> torch.Tensor:
+    """Unbiased standard deviation over the batch, ``(batch, n) -> (n,)``, as ``x.std(0)``.
+
+    Two passes (mean, then squared deviations) instead of ``torch.std``'s reduction, which is
+    some 50x slower over dim 0 on CPU; ``sqrt(var + eps^2)`` keeps the gradient finite for a
+    constant column (e.g. a hidden node whose edges were all pruned).
+    """
+    centred = x - x.mean(0)
+    var = (centred * centred).sum(0) / max(x.shape[0] - 1, 1)
+    tiny = torch.finfo(x.dtype).eps
+    return torch.sqrt(var + tiny * tiny)
+
+
 def sparsity_penalty(
     edge_scale: torch.Tensor, lamb_l1: float = 1.0, lamb_entropy: float = 2.0
 ) -> torch.Tensor:
@@ -572,7 +618,7 @@ class KAN(nn.Module):
         penalty = x.new_zeros(())
         for layer in self.layers:
             out, var = layer.forward_and_variance(x)
-            scale = layer.std_from_variance(var) / (x.std(0)[:, None] + 0.1)
+            scale = layer.std_from_variance(var) / (batch_std(x)[:, None] + 0.1)
             penalty = penalty + sparsity_penalty(scale, lamb_l1, lamb_entropy)
             x = out
         return x, penalty

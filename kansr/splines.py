@@ -11,11 +11,12 @@ Conventions used throughout kansr:
 * Tensors: ``x`` is ``(batch, n_in)``, ``knots`` is ``(n_in, G + 2k + 1)``, a dense basis is
   ``(batch, n_in, n)``.
 
-The fast path evaluates only the ``k + 1`` non-zero functions per input, as polynomials in
-the local coordinate of the knot interval holding ``x`` (coefficients precomputed per interval
-by de Boor's recursion, see :func:`interval_polynomials`; one shared matrix product on a
-uniform grid), then scatters them into the dense basis; its derivative with respect to ``x``
-comes from the same coefficients (no autograd through the evaluation).
+The fast path evaluates only the ``k + 1`` non-zero functions per input: on a uniform grid as
+fixed polynomials in the local coordinate of the knot interval holding ``x`` (one small matrix
+product for all inputs, coefficients from :func:`interval_polynomials`), otherwise by de Boor's
+triangular recursion on ``(batch, n_in)`` tensors; then it scatters them into the dense basis.
+Their derivative with respect to ``x`` is written by hand (no autograd through the
+evaluation).
 """
 
 from __future__ import annotations
@@ -85,15 +86,14 @@ class KnotLookup(NamedTuple):
     is the largest number of knots strictly inside one cell (each costs one step forward).
     On a uniform grid (``uniform`` true) the cell *is* the interval and nothing is looked up.
 
-    Evaluating: on knot interval ``j`` the ``k + 1`` non-zero B-splines ``B_{j-k+r}`` are
-    polynomials in the local coordinate ``u = (x - t_j) / (t_{j+1} - t_j)``. ``poly`` holds
-    their power-basis coefficients per (input, interval), followed by ``t_j`` and
-    ``1 / (t_{j+1} - t_j)``; on a uniform grid all intervals share ``uniform_poly`` (and
-    ``uniform_slope``, the coefficients of the ``u``-derivatives). Functions that do not exist
-    (near the ends of the extended grid) have zero coefficients in ``poly`` and are sent to
-    column ``n`` (the base function's, overwritten afterwards) by ``column``, whose last
-    entry, ``n + 1``, is the base column in the *gradient layout* ``[B_0 .. B_{n-1}, 0, b]``
-    (see :func:`basis_input_grad`).
+    Evaluating: on a uniform grid the ``k + 1`` non-zero B-splines ``B_{j-k+r}`` of interval
+    ``j`` are the same polynomials ``uniform_poly`` in the local coordinate
+    ``u = (x - t_j) / (t_{j+1} - t_j)`` (``uniform_slope``: those of their ``u``-derivatives).
+    Otherwise de Boor's recursion runs on the ``2k`` knots around the interval, column
+    ``i * M + j`` of ``local_knots`` (one gather per sample). Functions that do not exist
+    (near the ends of the extended grid) are sent to column ``n`` (the base function's,
+    overwritten afterwards) by ``column``, whose last entry, ``n + 1``, is the base column in
+    the *gradient layout* ``[B_0 .. B_{n-1}, 0, b]`` (see :func:`basis_input_grad`).
     """
 
     low: torch.Tensor  # (n_in,) t_0
@@ -103,14 +103,20 @@ class KnotLookup(NamedTuple):
     cell_interval: torch.Tensor  # (n_in * n_cells,) long, flat over inputs (empty if uniform)
     cell_offset: torch.Tensor  # (n_in,) long, i * n_cells
     interval_offset: torch.Tensor  # (n_in,) long, i * M
-    next_knot: torch.Tensor  # (n_in * M,) t_{j+1}, +inf for the last interval
-    poly: torch.Tensor  # (n_in * M, (k + 1)**2 + 2): coefficients [q, r] (q-major), t_j, 1/h_j
+    next_knot: torch.Tensor  # (n_in * M,) t_{j+1}, NaN for the last interval
+    local_knots: torch.Tensor  # (2k, n_in * M): t_{j+m}, m = -k+1 .. k (padded past the ends)
     uniform_poly: torch.Tensor  # (k + 1, k + 1): C[q, r] of a uniform grid
     uniform_slope: torch.Tensor  # (k, k + 1): dC/du, (q + 1) C[q + 1, r]
     column: torch.Tensor  # (M, k + 2) long: column of B_{j-k+r} (n if it does not exist), n + 1
     n_cells: int
     n_corrections: int
     uniform: bool
+
+    @property
+    def n_basis(self) -> int:
+        """Number of B-splines per input, ``n = M - k`` (also the base column's index)."""
+        n_intervals, n_local = self.column.shape
+        return n_intervals - (n_local - 2)
 
 
 def _column_table(n_intervals: int, k: int, device) -> torch.Tensor:
@@ -227,12 +233,19 @@ def knot_lookup(knots: torch.Tensor, k: int) -> KnotLookup:
             if n_corr <= 1:
                 break
         cell_interval = first.reshape(-1).contiguous()
-    poly = interval_polynomials(knots, k).reshape(n_in * n_int, (k + 1) ** 2)
-    t64 = knots.to(torch.float64)
-    starts = t64[:, :-1].reshape(-1, 1)
-    inv_width = (1 / (t64[:, 1:] - t64[:, :-1])).reshape(-1, 1)
+    steps = torch.arange(1, k + 1, dtype=dtype, device=device)
+    padded = torch.cat(
+        [
+            knots[:, :1] - steps.flip(0) * (knots[:, 1:2] - knots[:, :1]),
+            knots,
+            knots[:, -1:] + steps * (knots[:, -1:] - knots[:, -2:-1]),
+        ],
+        dim=1,
+    )  # padded[:, m + k] = t_m; pad values only meet functions that do not exist
+    j = torch.arange(n_int, device=device)
+    local_knots = torch.stack([padded[:, j + m + k].reshape(-1) for m in range(1 - k, k + 1)])
     next_knot = knots[:, 1:].clone()
-    next_knot[:, -1] = math.inf  # never step past the last interval
+    next_knot[:, -1] = math.nan  # x >= NaN is false: never step past the last interval
     uniform_poly, uniform_slope = _uniform_polynomials(k, dtype, device)
     return KnotLookup(
         low=low.contiguous(),
@@ -243,7 +256,7 @@ def knot_lookup(knots: torch.Tensor, k: int) -> KnotLookup:
         cell_offset=ids * n_cells,
         interval_offset=ids * n_int,
         next_knot=next_knot.reshape(-1).contiguous(),
-        poly=torch.cat([poly, starts, inv_width], dim=1).to(dtype).contiguous(),
+        local_knots=local_knots.contiguous(),
         uniform_poly=uniform_poly,
         uniform_slope=uniform_slope,
         column=_column_table(n_int, k, device),
@@ -262,8 +275,8 @@ class LocalBasis(NamedTuple):
     (its value is to be discarded); the last entry is ``n + 1`` (the base column of the
     gradient layout, :func:`basis_input_grad`). The derivative is kept in the cheapest form
     for the grid: on a uniform grid the powers ``inside * u**q`` ``(k + 1, batch, n_in)``
-    (``slope`` is ``None``), otherwise ``slope = d values / dx`` ``(batch, n_in, k + 1)``
-    (``powers`` is ``None``).
+    (``slope`` is ``None``), otherwise ``slope = d values / dx`` ``(k + 1, batch, n_in)``
+    (``powers`` is ``None``). ``values`` may be a strided view.
     """
 
     values: torch.Tensor | None
@@ -279,11 +292,13 @@ class LocalBasis(NamedTuple):
     def derivative(self, lookup: KnotLookup) -> torch.Tensor:
         """``d values / dx`` ``(batch, n_in, k + 1)``; zero for functions that do not exist."""
         if self.slope is not None:
-            return self.slope
-        k = self.powers.shape[0] - 1
-        slope = torch.einsum("qbi,qr->bir", self.powers[:k], lookup.uniform_slope)
-        exists = self.spline_columns != lookup.column[0, -1] - 1
-        return slope * lookup.inv_cell[:, None] * exists.to(slope.dtype)
+            slope = self.slope.permute(1, 2, 0)
+        else:
+            k = self.powers.shape[0] - 1
+            slope = torch.einsum("qbi,qr->bir", self.powers[:k], lookup.uniform_slope)
+            slope = slope * lookup.inv_cell[:, None]
+        exists = self.spline_columns != lookup.n_basis
+        return slope * exists.to(slope.dtype)
 
     def input_grad(
         self, picked: torch.Tensor, lookup: KnotLookup, zero_if_missing: bool = False
@@ -291,11 +306,12 @@ class LocalBasis(NamedTuple):
         """``sum_r picked_r * d values_r / dx``, ``(batch, n_in)``, for ``picked (batch, n_in,
         k + 1)`` (a gradient with respect to the values). Entries of functions that do not exist
         are ignored; ``zero_if_missing`` says they are zero already (gradient layout)."""
-        if self.slope is not None:  # non-existent functions have zero slope
-            return (picked * self.slope).sum(-1)
         batch, n_in, n_local = picked.shape
         if not zero_if_missing:
-            picked = picked.masked_fill(self.spline_columns == lookup.column[0, -1] - 1, 0)
+            picked = picked.masked_fill(self.spline_columns == lookup.n_basis, 0)
+        if self.slope is not None:
+            by_row = picked.reshape(-1, n_local).t() * self.slope.reshape(n_local, -1)
+            return by_row.sum(0).reshape(batch, n_in)
         # sum_r picked_r sum_q S[q, r] u^q = sum_q u^q (S @ picked^T)[q]: one GEMM, by rows
         per_power = lookup.uniform_slope @ picked.reshape(-1, n_local).t()  # (k, batch * n_in)
         grad = (self.powers[: n_local - 1].reshape(n_local - 1, -1) * per_power).sum(0)
@@ -309,6 +325,44 @@ def _powers(u: torch.Tensor, inside: torch.Tensor, k: int) -> torch.Tensor:
     for q in range(1, k + 1):
         torch.mul(out[q - 1], u, out=out[q])
     return out
+
+
+def _de_boor(
+    x: torch.Tensor, lookup: KnotLookup, flat: torch.Tensor, k: int, with_derivative: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """De Boor's recursion for the values (and slopes) ``(k + 1, batch, n_in)`` at ``x`` clamped
+    into ``[t_0, t_M]`` (where every function vanishes at the ends), on the intervals ``flat``
+    (``i * M + j``, ``(batch, n_in)``)."""
+    batch, n_in = x.shape
+    xc = torch.maximum(torch.minimum(x, lookup.high), lookup.low)
+    t = lookup.local_knots.index_select(1, flat.reshape(-1)).reshape(2 * k, batch, n_in)
+    # left[d] = x - t_{j+1-d}, right[d] = t_{j+d} - x, d = 1..k (t[m] is t_{j+m-k+1})
+    left = [None] + [xc - t[k - d] for d in range(1, k + 1)]
+    right = [None] + [t[k - 1 + d] - xc for d in range(1, k + 1)]
+    values = [torch.ones_like(x)]
+    lower = values
+    for d in range(1, k + 1):
+        lower = values
+        new = []
+        saved = None
+        for r in range(d):
+            temp = values[r] / (right[r + 1] + left[d - r])
+            term = right[r + 1] * temp
+            new.append(term if saved is None else saved + term)
+            saved = left[d - r] * temp
+        new.append(saved)
+        values = new
+    slope = None
+    if with_derivative:
+        # dB_{i,k}/dx = k [B_{i,k-1}/(t_{i+k}-t_i) - B_{i+1,k-1}/(t_{i+k+1}-t_{i+1})]
+        # with i = j-k+r and lower[s] = B_{j-k+1+s, k-1}; t_{i+k} - t_i = right[r] + left[k-r]
+        slope = x.new_zeros(k + 1, batch, n_in)
+        for r in range(k + 1):
+            if r >= 1:
+                slope[r] += lower[r - 1] * (k / (right[r] + left[k - r + 1]))
+            if r <= k - 1:
+                slope[r] -= lower[r] * (k / (right[r + 1] + left[k - r]))
+    return torch.stack(values), slope
 
 
 def local_basis(
@@ -330,46 +384,35 @@ def local_basis(
     """
     if lookup is None:
         lookup = knot_lookup(knots, k)
-    n_int = knots.shape[1] - 1
     batch, n_in = x.shape
     s = (x - lookup.low) * lookup.inv_cell  # position in cells
-    if lookup.uniform:
-        cell = torch.floor(s)
-        j_float = cell.clamp(0, n_int - 1)
-        inside = 1 - (cell - j_float).abs_().clamp_(max=1)  # 1 on [t_0, t_M), else 0
+    cell = torch.floor(s)
+    cell_in = cell.clamp(0, lookup.n_cells - 1)
+    inside = 1 - (cell - cell_in).abs_().clamp_(max=1)  # 1 on [t_0, t_M), else 0
+    cell_index = cell_in.long().clamp_(0, lookup.n_cells - 1)  # NaN -> a valid index
+    slope = None
+    if lookup.uniform:  # cell = interval
         # u from x - t_j rather than s - cell: the rounding error of s grows with the cell
-        u = (x - torch.addcmul(lookup.low, j_float, lookup.cell_width)) * lookup.inv_cell
-        powers = _powers(u, inside, k)  # (k + 1, batch, n_in)
+        u = (x - torch.addcmul(lookup.low, cell_in, lookup.cell_width)) * lookup.inv_cell
+        powers = _powers(u.clamp_(0, 1), inside, k)  # (k + 1, batch, n_in); finite at +-inf
         values = powers.reshape(k + 1, -1).t() @ lookup.uniform_poly  # (batch * n_in, k + 1)
-        j = j_float.long().clamp_(0, n_int - 1)  # NaN -> any valid index (values stay NaN)
-        slope = None
+        values = values.reshape(batch, n_in, k + 1)
+        j = cell_index
         if not with_derivative:
             powers = None
     else:
-        cell = torch.floor(s).long().clamp_(0, lookup.n_cells - 1)
-        flat = lookup.cell_interval.take(cell + lookup.cell_offset) + lookup.interval_offset
+        flat = lookup.cell_interval.take(cell_index + lookup.cell_offset)
+        flat = flat + lookup.interval_offset
         for _ in range(lookup.n_corrections):
             flat = flat + (x >= lookup.next_knot.take(flat))
-        rows = lookup.poly.index_select(0, flat.reshape(-1))  # (batch * n_in, (k + 1)**2 + 2)
-        n_coef = (k + 1) ** 2
-        inside = ((x >= lookup.low) & (x < lookup.high)).to(x.dtype)
-        inv_width = rows[:, n_coef + 1 :]
-        u = (x.reshape(-1, 1) - rows[:, n_coef : n_coef + 1]) * inv_width
-        powers = _powers(u, inside.reshape(-1, 1), k)  # (k + 1, batch * n_in, 1)
-        coef = rows[:, :n_coef].reshape(-1, k + 1, k + 1)
-        values = powers[0] * coef[:, 0]
-        for q in range(1, k + 1):
-            values = torch.addcmul(values, powers[q], coef[:, q])
-        slope = None
-        if with_derivative:
-            slope = powers[0] * coef[:, 1]
-            for q in range(2, k + 1):
-                slope = torch.addcmul(slope, powers[q - 1], coef[:, q], value=q)
-            slope = (slope * inv_width).reshape(batch, n_in, k + 1)
+        values, slope = _de_boor(x, lookup, flat, k, with_derivative)
+        values = values.permute(1, 2, 0)  # (batch, n_in, k + 1), a view
+        if k == 1 and slope is not None:  # the only order whose slope is not 0 at t_0, t_M
+            slope = slope * inside
         powers = None
         j = flat - lookup.interval_offset
     columns = lookup.column.index_select(0, j.reshape(-1)).reshape(batch, n_in, k + 2)
-    return LocalBasis(values.reshape(batch, n_in, k + 1), columns, powers, slope)
+    return LocalBasis(values, columns, powers, slope)
 
 
 def _dense(values: torch.Tensor, columns: torch.Tensor, n_cols: int) -> torch.Tensor:

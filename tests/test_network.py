@@ -213,3 +213,69 @@ def test_edge_variance_gradient():
     assert torch.autograd.gradcheck(EdgeVariance.apply, (basis, weight))
     explicit = torch.einsum("bip,ipo->bio", basis, weight).var(0)
     assert torch.allclose(EdgeVariance.apply(basis, weight), explicit, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_out", [1, 3])
+@pytest.mark.parametrize("uniform", [True, False])
+@pytest.mark.parametrize("k", [1, 3])
+def test_layer_function_matches_the_composition_and_its_gradient(n_out, uniform, k):
+    """The fused layer (basis + GEMM + edge variance, hand-written backward) equals the plain
+    composition in value and gradient, inside, at the edge of and outside the grid."""
+    from kansr.network import EdgeVariance, LayerFunction
+    from kansr.splines import BasisWithBase
+
+    gen = torch.Generator().manual_seed(k + 10 * n_out)
+    model = KAN([3, n_out], grid=4, k=k, dtype=torch.float64, seed=0)
+    layer = model.layers[0]
+    if not uniform:
+        model.update_grid(torch.randn(300, 3, generator=gen, dtype=torch.float64))
+    lookup = layer.lookup()
+    assert lookup.uniform == uniform
+    x = (torch.randn(40, 3, generator=gen, dtype=torch.float64) * 1.5).requires_grad_(True)
+    weight = torch.randn(layer.weight.shape, generator=gen, dtype=torch.float64)
+    weight.requires_grad_(True)
+    bias = torch.randn(n_out, generator=gen, dtype=torch.float64).requires_grad_(True)
+
+    def fused(x, weight, bias, with_variance=True):
+        return LayerFunction.apply(x, weight, bias, layer.knots, k, "silu", lookup, with_variance)
+
+    assert torch.autograd.gradcheck(fused, (x, weight, bias))
+    assert torch.autograd.gradcheck(lambda *a: fused(*a, with_variance=False)[0], (x, weight, bias))
+    basis = BasisWithBase.apply(x, layer.knots, k, "silu", lookup)
+    out_ref = torch.addmm(bias, basis.reshape(40, -1), weight.reshape(-1, n_out))
+    var_ref = EdgeVariance.apply(basis, weight)
+    out, var = fused(x, weight, bias)
+    assert torch.allclose(out, out_ref, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(var, var_ref, rtol=1e-10, atol=1e-14)
+    g_out = torch.randn(40, n_out, generator=gen, dtype=torch.float64)
+    g_var = torch.randn(3, n_out, generator=gen, dtype=torch.float64)
+    grads = torch.autograd.grad((out * g_out).sum() + (var * g_var).sum(), (x, weight, bias))
+    refs = torch.autograd.grad((out_ref * g_out).sum() + (var_ref * g_var).sum(), (x, weight, bias))
+    for got, want in zip(grads, refs, strict=True):
+        assert torch.allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_layer_function_without_input_gradient_and_float32():
+    from kansr.network import LayerFunction
+
+    layer = KAN([4, 5], grid=6, seed=1).layers[0]
+    x = torch.rand(64, 4) * 2 - 1  # no gradient: the first layer of a network
+    out, var = LayerFunction.apply(
+        x, layer.masked_weight(), layer.bias, layer.knots, 3, "silu", layer.lookup(), True
+    )
+    (out.sum() + var.sum()).backward()
+    assert out.dtype == torch.float32 and layer.weight.grad.shape == layer.weight.shape
+    phi = layer.edge_activations(x)
+    assert torch.allclose(var, phi.var(0), rtol=1e-4, atol=1e-6)
+
+
+def test_batch_std_matches_torch_and_keeps_gradients_finite():
+    from kansr.network import batch_std
+
+    x = torch.randn(50, 4, dtype=torch.float64)
+    x[:, 2] = 3.0  # a constant column, as from a node whose edges were all pruned
+    x.requires_grad_(True)
+    std = batch_std(x)
+    assert torch.allclose(std, x.detach().std(0), atol=1e-14)
+    std.sum().backward()
+    assert torch.isfinite(x.grad).all()
