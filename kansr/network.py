@@ -123,8 +123,10 @@ class LayerFunction(torch.autograd.Function):
     gradient layout (:func:`~kansr.splines.basis_input_grad`), the penalty's part
     ``A_i M_i + shift_i`` is added in place (the shift as the GEMM's bias, the product by a
     batched GEMM on a strided view of the same buffer), and only the ``k + 1`` non-zero columns
-    and the base column of it are read to form ``dL/dx``. No ``(batch, n_in, n_out)`` tensor,
-    no second ``A``-sized gradient and no strided add.
+    and the base column of it are read to form ``dL/dx``. With a single output node
+    ``dL/dA_bi`` is a multiple of ``w_i``, so ``dL/dx`` is that factor times the edge
+    function's slope and no ``A``-sized gradient is formed at all. No
+    ``(batch, n_in, n_out)`` tensor, no second ``A``-sized gradient and no strided add.
     """
 
     @staticmethod
@@ -164,19 +166,26 @@ class LayerFunction(torch.autograd.Function):
             grad_var = None
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         n_basis = p - 1
-        grad_x = grad_w = grad_b = grad_a = None
+        grad_x = grad_w = grad_b = None
         if need_b:
             grad_b = grad_out.sum(0)
-        if grad_var is not None and len(stats) == 1:
-            # one output: dL/dA_bi = G_ib w_i and dL/dW_i = A_i^T G_i
-            # with G = g + 2 g_var (phi - mean) / (N - 1)
-            (centred,) = stats
-            g_full = centred * (grad_var * (2 / max(batch - 1, 1))) + grad_out.t()  # (n_in, batch)
-            if need_w:
+        if n_out == 1:
+            # dL/dA_bi = G_bi w_i and dL/dW_i = A_i^T G_i, with G = g, plus with the variance
+            # 2 g_var (phi - mean) / (N - 1); so dL/dx_bi = G_bi phi_i'(x_bi)
+            g_full = grad_out.t()  # (1, batch)
+            if grad_var is not None:
+                (centred,) = stats
+                g_full = centred * (grad_var * (2 / max(batch - 1, 1))) + g_full  # (n_in, batch)
+            if need_w and grad_var is None:
+                grad_w = (basis.reshape(batch, -1).t() @ grad_out).reshape(n_in, p, 1)
+            elif need_w:
                 grad_w = torch.bmm(basis.permute(1, 2, 0), g_full[..., None])  # (n_in, p, 1)
-            if need_x:
+            if need_x:  # w read at the k + 2 columns of every sample: no dL/dA at all
                 w_row = to_gradient_layout(weight, n_basis, 1)[:, :, 0]  # (n_in, p + 1)
-                grad_a = g_full.t().contiguous()[..., None] * w_row
+                slope = basis_input_grad(
+                    w_row.expand(batch, n_in, p + 1), unpack_saved(saved), ctx.lookup, True
+                )
+                grad_x = g_full.t() * slope
         else:
             if need_w:
                 grad_w = (basis.reshape(batch, -1).t() @ grad_out).reshape(n_in, p, n_out)
@@ -190,13 +199,14 @@ class LayerFunction(torch.autograd.Function):
                 else:
                     m, shift = _variance_basis_grad(weight, stats[0], grad_var, batch)
                     m = to_gradient_layout(m, n_basis, 2)  # (n_in, p, p + 1)
-                    shift = to_gradient_layout(shift, n_basis, 1)
-                    grad_a = torch.addmm(shift.reshape(1, -1), grad_out, w_t)
+                    shift = to_gradient_layout(shift, n_basis, 1).reshape(1, -1)
+                    # the shift as one more row of the GEMM (a broadcast bias would be copied)
+                    ones = grad_out.new_ones(batch, 1)
+                    grad_a = torch.cat([grad_out, ones], 1) @ torch.cat([w_t, shift], 0)
                     view = grad_a.view(batch, n_in, p + 1).transpose(0, 1)  # strided, in place
                     view.baddbmm_(basis.transpose(0, 1), m)
-        if need_x:
-            grad_a = grad_a.view(batch, n_in, p + 1)
-            grad_x = basis_input_grad(grad_a, unpack_saved(saved), ctx.lookup, True)
+                grad_a = grad_a.view(batch, n_in, p + 1)
+                grad_x = basis_input_grad(grad_a, unpack_saved(saved), ctx.lookup, True)
         return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
