@@ -491,6 +491,41 @@ def grid_table(results: list[dict]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+# (description, numerator row, denominator row, target, whether the ratio must be >= target)
+TARGETS = (
+    ("step with exact penalty vs pykan fit(lamb>0) step", "pykan-reg", "kansr-penalty", 20, True),
+    ("step without penalty vs pykan speed() mode", "pykan-fast", "kansr", 5, True),
+    ("step without penalty vs equal-parameter MLP", "kansr", "mlp", 3, False),
+    ("step, non-uniform knots, vs equal-parameter MLP", "kansr-nonuniform", "mlp", None, False),
+)
+
+
+def target_lines(rows: list[dict], grid_results: list[dict]) -> list[str]:
+    """The foundation issue's ratios, computed from this run's rows (``–`` where a row is
+    missing): speed-ups are ``slower / faster``, the MLP ratios ``kansr / MLP``."""
+    ms = {r["key"]: r["ms"] for r in rows}
+    lines = ["| ratio | measured | target | met |", "| --- | ---: | ---: | --- |"]
+
+    def add(name, value, target, at_least):
+        if value is None:
+            lines.append(f"| {name} | – | {target or '–'} | – |")
+            return
+        bound = "–" if target is None else f"{'≥' if at_least else '≤'} {target}×"
+        met = "–" if target is None else ("yes" if (value >= target) == at_least else "no")
+        lines.append(f"| {name} | {value:.2f}× | {bound} | {met} |")
+
+    for name, num, den, target, at_least in TARGETS:
+        value = ms[num] / ms[den] if num in ms and den in ms and ms[den] > 0 else None
+        add(name, value, target, at_least)
+    grid = {r["name"]: r for r in grid_results if "seconds" in r}
+    if "kansr" in grid and "pykan" in grid:
+        ours, theirs = grid["kansr"], grid["pykan"]
+        add("grid update time, pykan / kansr", theirs["seconds"] / ours["seconds"], 10, True)
+        memory = theirs["increase_mib"] / max(ours["increase_mib"], 1e-9)
+        add("grid update memory increase, pykan / kansr", memory, 10, True)
+    return lines
+
+
 def header(args, argv: list[str], pykan_note: str) -> str:
     import torch
 
@@ -618,6 +653,12 @@ def main(argv: list[str] | None = None) -> int:
             "Peak RSS is `ru_maxrss` of the contender's own process; the increase is peak minus "
             "the RSS just before the first `update_grid` call.",
         ]
+    sections += [
+        "",
+        "### Against the foundation issue's targets (ratios of this run)",
+        "",
+        *target_lines(rows, grid_results),
+    ]
     report = "\n".join(
         [
             "## Speed benchmark: kansr vs pykan vs MLP",

@@ -129,6 +129,16 @@ def _column_table(n_intervals: int, k: int, device) -> torch.Tensor:
     return torch.cat([col, torch.full_like(col[:, :1], n_basis + 1)], dim=1)
 
 
+def _padded_knots(knots: torch.Tensor, k: int) -> torch.Tensor:
+    """``(n_in, M + 1 + 2k)``: ``k`` more knots on each side at the outermost spacing, so that
+    ``padded[:, m + k] = t_m`` for ``m = -k .. M + k``. The pad values only ever meet
+    functions that do not exist."""
+    steps = torch.arange(1, k + 1, dtype=knots.dtype, device=knots.device)
+    left = knots[:, :1] - steps.flip(0) * (knots[:, 1:2] - knots[:, :1])
+    right = knots[:, -1:] + steps * (knots[:, -1:] - knots[:, -2:-1])
+    return torch.cat([left, knots, right], dim=1)
+
+
 def interval_polynomials(knots: torch.Tensor, k: int) -> torch.Tensor:
     """Power-basis coefficients of the B-splines on every knot interval, in float64.
 
@@ -147,15 +157,7 @@ def interval_polynomials(knots: torch.Tensor, k: int) -> torch.Tensor:
     t = knots.to(torch.float64)
     n_in, n_knots = t.shape
     n_int = n_knots - 1
-    steps = torch.arange(1, k + 1, dtype=t.dtype, device=t.device)
-    padded = torch.cat(
-        [
-            t[:, :1] - steps.flip(0) * (t[:, 1:2] - t[:, :1]),
-            t,
-            t[:, -1:] + steps * (t[:, -1:] - t[:, -2:-1]),
-        ],
-        dim=1,
-    )  # padded[:, m + k] = t_m; the pad values only meet functions that do not exist
+    padded = _padded_knots(t, k)
     j = torch.arange(n_int, device=t.device)
 
     def knot(m: int) -> torch.Tensor:  # t_{j+m}, (n_in, M)
@@ -233,15 +235,7 @@ def knot_lookup(knots: torch.Tensor, k: int) -> KnotLookup:
             if n_corr <= 1:
                 break
         cell_interval = first.reshape(-1).contiguous()
-    steps = torch.arange(1, k + 1, dtype=dtype, device=device)
-    padded = torch.cat(
-        [
-            knots[:, :1] - steps.flip(0) * (knots[:, 1:2] - knots[:, :1]),
-            knots,
-            knots[:, -1:] + steps * (knots[:, -1:] - knots[:, -2:-1]),
-        ],
-        dim=1,
-    )  # padded[:, m + k] = t_m; pad values only meet functions that do not exist
+    padded = _padded_knots(knots, k)
     j = torch.arange(n_int, device=device)
     local_knots = torch.stack([padded[:, j + m + k].reshape(-1) for m in range(1 - k, k + 1)])
     next_knot = knots[:, 1:].clone()

@@ -80,3 +80,31 @@ def test_missing_pykan_message(monkeypatch):
     assert not ok
     assert message.startswith("pykan 0.2.8 not installed: pip install pykan==0.2.8")
     assert "skipping pykan rows" in message
+
+
+def test_target_lines_compute_the_issue_ratios():
+    speed = _load_speed()
+    rows = [
+        {"key": "kansr", "ms": 10.0},
+        {"key": "kansr-nonuniform", "ms": 16.0},
+        {"key": "kansr-penalty", "ms": 15.0},
+        {"key": "pykan-fast", "ms": 40.0},
+        {"key": "pykan-reg", "ms": 450.0},
+        {"key": "mlp", "ms": 5.0},
+    ]
+    grid = [
+        {"name": "kansr", "seconds": 1.0, "increase_mib": 100.0},
+        {"name": "pykan", "seconds": 20.0, "increase_mib": 900.0},
+    ]
+    lines = speed.target_lines(rows, grid)
+    by_name = {ln.split("|")[1].strip(): ln for ln in lines[2:]}
+    assert (
+        "| 30.00× | ≥ 20× | yes |" in by_name["step with exact penalty vs pykan fit(lamb>0) step"]
+    )
+    assert "| 4.00× | ≥ 5× | no |" in by_name["step without penalty vs pykan speed() mode"]
+    assert "| 2.00× | ≤ 3× | yes |" in by_name["step without penalty vs equal-parameter MLP"]
+    assert "| 3.20× | – | – |" in by_name["step, non-uniform knots, vs equal-parameter MLP"]
+    assert "| 20.00× | ≥ 10× | yes |" in by_name["grid update time, pykan / kansr"]
+    assert "| 9.00× | ≥ 10× | no |" in by_name["grid update memory increase, pykan / kansr"]
+    missing = speed.target_lines(rows[:1], [])
+    assert all("| – |" in ln for ln in missing[2:]) and len(missing) == 2 + len(speed.TARGETS)
