@@ -172,8 +172,9 @@ def refit_constants(
     module = TorchFormula(expr)
     if not module.floats:
         return expr, start_loss
-    xt = torch.as_tensor(np.asarray(X, dtype=np.float64))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
+    # copies: the caller's arrays may be read-only views, which torch cannot wrap safely
+    xt = torch.from_numpy(np.array(X, dtype=np.float64))
+    yt = torch.from_numpy(np.array(y, dtype=np.float64))
     opt = torch.optim.LBFGS(
         [module.constants],
         lr=1.0,

@@ -80,3 +80,18 @@ def test_refit_never_makes_a_formula_worse():
     start = sympy.log(sympy.Float(1.0) * x0)
     fitted, loss = refit_constants(start, X, y)
     assert loss <= 1e-20 and fitted.free_symbols == {x0}
+
+
+def test_refit_constants_accepts_read_only_arrays_without_warning():
+    import warnings
+
+    x = sympy.Symbol("x0")
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(50, 1))
+    y = 2.5 * X[:, 0] ** 2
+    X.setflags(write=False)
+    y.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when it wraps a read-only array
+        expr, loss = refit_constants(sympy.Float(2.0) * x**2, X, y)
+    assert loss < 1e-20 and abs(float(expr.coeff(x**2)) - 2.5) < 1e-10
