@@ -121,8 +121,8 @@ class LayerFunction(torch.autograd.Function):
 
     Backward, written by hand: ``dL/dA = g W^T`` is one GEMM into a contiguous buffer in the
     gradient layout (:func:`~kansr.splines.basis_input_grad`), the penalty's part
-    ``A_i M_i + shift_i`` is added in place (the shift as the GEMM's bias, the product by a
-    batched GEMM on a strided view of the same buffer), and only the ``k + 1`` non-zero columns
+    ``A_i M_i + shift_i`` is added in place (the shift as one more row of that GEMM, the product
+    by a batched GEMM on a strided view of the same buffer), and only the ``k + 1`` non-zero columns
     and the base column of it are read to form ``dL/dx``. With a single output node
     ``dL/dA_bi`` is a multiple of ``w_i``, so ``dL/dx`` is that factor times the edge
     function's slope and no ``A``-sized gradient is formed at all. No

@@ -334,7 +334,6 @@ def _de_boor(
     left = [None] + [xc - t[k - d] for d in range(1, k + 1)]
     right = [None] + [t[k - 1 + d] - xc for d in range(1, k + 1)]
     values = [torch.ones_like(x)]
-    lower = values
     for d in range(1, k + 1):
         lower = values
         new = []
@@ -382,10 +381,10 @@ def local_basis(
     s = (x - lookup.low) * lookup.inv_cell  # position in cells
     cell = torch.floor(s)
     cell_in = cell.clamp(0, lookup.n_cells - 1)
-    inside = 1 - (cell - cell_in).abs_().clamp_(max=1)  # 1 on [t_0, t_M), else 0
     cell_index = cell_in.long().clamp_(0, lookup.n_cells - 1)  # NaN -> a valid index
     slope = None
     if lookup.uniform:  # cell = interval
+        inside = 1 - (cell - cell_in).abs_().clamp_(max=1)  # 1 on [t_0, t_M), else 0
         # u from x - t_j rather than s - cell: the rounding error of s grows with the cell
         u = (x - torch.addcmul(lookup.low, cell_in, lookup.cell_width)) * lookup.inv_cell
         powers = _powers(u.clamp_(0, 1), inside, k)  # (k + 1, batch, n_in); finite at +-inf
@@ -402,7 +401,7 @@ def local_basis(
         values, slope = _de_boor(x, lookup, flat, k, with_derivative)
         values = values.permute(1, 2, 0)  # (batch, n_in, k + 1), a view
         if k == 1 and slope is not None:  # the only order whose slope is not 0 at t_0, t_M
-            slope = slope * inside
+            slope = slope * (1 - (cell - cell_in).abs_().clamp_(max=1))  # 0 off [t_0, t_M)
         powers = None
         j = flat - lookup.interval_offset
     columns = lookup.column.index_select(0, j.reshape(-1)).reshape(batch, n_in, k + 2)
