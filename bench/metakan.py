@@ -12,7 +12,7 @@ training and ``symbolic=False``: ``KANRegressor`` and ``MetaKANRegressor`` (defa
 Memory, per model:
 
 * exact bytes of the trainable parameters, their gradients and the optimizer state: the state
-  is read from the tensors of the optimizer that ``kansr.training.train`` builds, run from a
+  is read from the tensors of the optimizer that ``kansr.nn.training.train`` builds, run from a
   fresh initialisation until LBFGS's history is full (its size does not depend on the number
   of samples);
 * the process RSS increase during ``fit`` (``ru_maxrss`` after minus the RSS before), each
@@ -114,14 +114,14 @@ def tensor_bytes(obj) -> int:
 def optimizer_state_bytes(est, X, y, steps: int = 4) -> tuple[int, int]:
     """Peak bytes of the optimizer state ``train`` would hold for ``est``'s network.
 
-    The optimizer is built as ``kansr.training.train`` builds it (the estimator's
+    The optimizer is built as ``kansr.nn.training.train`` builds it (the estimator's
     configuration) for a freshly initialised network of the fitted one's architecture, and
     runs ``steps`` steps on (at most 512 of) the training points: from a fresh start LBFGS
     makes progress (10 iterations a step), so its 20-pair history fills, which a network
     already at a minimum would not do. The state's size does not depend on the number of
     samples. Returns the bytes and the number of LBFGS history pairs then held (0 for Adam).
     """
-    from kansr.training import _make_optimizer, _objective
+    from kansr.nn.training import _make_optimizer, _objective
 
     cfg = est._train_config()
     lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
@@ -152,7 +152,7 @@ def child(name: str, args) -> dict:
     import torch
 
     import kansr
-    from kansr._allocator import tune_allocator
+    from kansr.utils.allocator import tune_allocator
 
     tuned = tune_allocator()
     torch.set_num_threads(args.threads)

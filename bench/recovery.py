@@ -3,7 +3,7 @@
 For every problem: 1000 training and 1000 test points sampled uniformly from the ranges
 (fixed seed), Gaussian noise of ``level * RMS(y_train)`` added to the training target only,
 an estimator fitted with its defaults, and the result judged by SRBench's symbolic-solution
-rule (:func:`kansr.judge.is_symbolic_solution`) and by test R^2 > 0.999. Problems run in
+rule (:func:`kansr.benchmarks.judge.is_symbolic_solution`) and by test R^2 > 0.999. Problems run in
 parallel through joblib (so ``joblib.parallel_config(backend="dask")`` scales it out).
 
 Usage::
@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kansr import KANRegressor, MetaKANRegressor  # noqa: E402
-from kansr.judge import is_symbolic_solution, parse_formula  # noqa: E402
-from kansr.simplify import complexity as expr_complexity  # noqa: E402
+from kansr.benchmarks.judge import is_symbolic_solution, parse_formula  # noqa: E402
+from kansr.symbolic.expressions import complexity as expr_complexity  # noqa: E402
 
 
 def shared_dir() -> Path:

@@ -254,7 +254,7 @@ def train_rows(args, kan) -> list[dict]:
     import torch
     import torch.nn.functional as F
 
-    from kansr.network import KAN
+    from kansr.nn.network import KAN
 
     x, y = make_data(BATCH, seed=0)
     rows = []
@@ -363,14 +363,14 @@ def grid_child(name: str, threads: int, repeats: int, samples: int) -> dict:
     """Body of ``--only NAME``: time one contender's grid update and its peak RSS."""
     import torch
 
-    from kansr._allocator import tune_allocator
+    from kansr.utils.allocator import tune_allocator
 
     tuned = tune_allocator()  # same process-wide allocator setting for both contenders
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(samples, WIDTH[0], generator=gen)
     if name == "kansr":
-        from kansr.network import KAN
+        from kansr.nn.network import KAN
 
         model = KAN(list(WIDTH), grid=GRID, k=K, seed=0)
     elif name == "pykan":
@@ -529,7 +529,7 @@ def target_lines(rows: list[dict], grid_results: list[dict]) -> list[str]:
 def header(args, argv: list[str], pykan_note: str) -> str:
     import torch
 
-    from kansr._allocator import tune_allocator
+    from kansr.utils.allocator import tune_allocator
 
     cmd = " ".join(["python", os.path.relpath(SCRIPT, REPO), *argv])
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -622,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from kansr._allocator import tune_allocator
+    from kansr.utils.allocator import tune_allocator
 
     tune_allocator()  # kansr's training does this too; the MLP and pykan share the setting
     torch.set_num_threads(args.threads)

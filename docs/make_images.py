@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from kansr import KANRegressor  # noqa: E402
-from kansr.datasets import make_demo  # noqa: E402
+from kansr.benchmarks.datasets import make_demo  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "img"
 

@@ -1,10 +1,16 @@
-"""kansr: symbolic regression with Kolmogorov-Arnold Networks and a scikit-learn API."""
+"""kansr: symbolic regression with Kolmogorov-Arnold Networks and a scikit-learn API.
 
-from .estimator import KANRegressor
-from .hypernet import MetaKAN
-from .metakan import MetaKANRegressor
-from .network import KAN
-from .persistence import load
+The package is laid out as the workflow (docs/architecture.md): ``kansr.nn`` (the networks and
+their training), ``kansr.symbolic`` (formulas: the function library, edge matching, the
+searches on the data, the Pareto front), ``kansr.estimators`` (the scikit-learn estimators that
+run the stages), ``kansr.io`` (files, exports, plots) and ``kansr.benchmarks``.
+"""
 
-__all__ = ["KAN", "KANRegressor", "MetaKAN", "MetaKANRegressor", "__version__", "load"]
-__version__ = "0.1.0"
+from kansr._version import __version__
+from kansr.estimators.kan import KANRegressor
+from kansr.estimators.metakan import MetaKANRegressor
+from kansr.io.persistence import load, save
+from kansr.nn.metakan import MetaKAN
+from kansr.nn.network import KAN
+
+__all__ = ["KAN", "KANRegressor", "MetaKAN", "MetaKANRegressor", "__version__", "load", "save"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import __version__
+from kansr._version import __version__
 
 __all__ = ["main"]
 
@@ -74,8 +74,8 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from sklearn.model_selection import train_test_split
 
-    from . import KANRegressor
-    from .datasets import DEMO_FORMULA, make_demo
+    from kansr import KANRegressor
+    from kansr.benchmarks.datasets import DEMO_FORMULA, make_demo
 
     X, y = make_demo(args.n_samples, random_state=args.seed)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.5, random_state=args.seed)
@@ -260,7 +260,7 @@ def _fit_columns(frame, args: argparse.Namespace) -> list[str]:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from . import KANRegressor
+    from kansr import KANRegressor
 
     frame = _read_csv(args.csv)
     frame.columns = [str(c) for c in frame.columns]
@@ -322,7 +322,7 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from .persistence import load
+    from kansr.io.persistence import load
 
     try:
         est = load(args.model)

@@ -62,7 +62,7 @@ def test_quick_run_kansr_rows(tmp_path):
 
 def test_mlp_width_matches_kan_parameter_count():
     speed = _load_speed()
-    from kansr.network import KAN
+    from kansr.nn.network import KAN
 
     n = KAN(list(speed.WIDTH), grid=speed.GRID, k=speed.K, seed=0).n_parameters()
     h = speed.mlp_hidden_width(n)

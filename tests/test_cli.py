@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import kansr
+from kansr.benchmarks.datasets import make_demo
 from kansr.cli import main
-from kansr.datasets import make_demo
 
 
 def test_version(capsys):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sympy
 
-from kansr.datasets import (
+from kansr.benchmarks.datasets import (
     PROBLEM_SETS,
     Problem,
     get_problem,

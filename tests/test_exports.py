@@ -10,7 +10,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from kansr import KANRegressor
-from kansr.export import NumpyFormula
+from kansr.io.export import NumpyFormula
 
 NAMES = ["mass", "speed"]
 

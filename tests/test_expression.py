@@ -5,7 +5,7 @@ import pytest
 import sympy
 import torch
 
-from kansr.expression import TorchFormula, evaluate, refit_constants, symbol_index
+from kansr.symbolic.expressions import TorchFormula, evaluate, refit_constants, symbol_index
 
 x0, x1 = sympy.symbols("x0 x1", real=True)
 

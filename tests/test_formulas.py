@@ -6,9 +6,9 @@ import pytest
 import sympy
 
 from kansr import KANRegressor
-from kansr.formula import Formula
-from kansr.selection import pareto_table, select
-from kansr.simplify import complexity, snap_constant
+from kansr.symbolic.expressions import complexity
+from kansr.symbolic.pareto import Formula, pareto_table, select
+from kansr.symbolic.snap import snap_constant
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pickle
 import pytest
 import torch
 
-from kansr.hypernet import MetaKAN, sharing_groups
-from kansr.network import KAN
-from kansr.training import TrainConfig, train
+from kansr.nn.metakan import MetaKAN, sharing_groups
+from kansr.nn.network import KAN
+from kansr.nn.training import TrainConfig, train
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""Tests for kansr.judge: SRBench's symbolic-solution rule."""
+"""Tests for kansr.benchmarks.judge: SRBench's symbolic-solution rule."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import sympy
 
-from kansr import judge
-from kansr.judge import (
+from kansr.benchmarks import judge
+from kansr.benchmarks.judge import (
     expression_complexity,
     is_accuracy_solution,
     is_symbolic_solution,

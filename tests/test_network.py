@@ -3,12 +3,13 @@
 import pytest
 import torch
 
-from kansr.network import KAN, sparsity_penalty
-from kansr.splines import bspline_basis, fit_coefficients
+from kansr.nn.network import KAN, sparsity_penalty
+from kansr.nn.splines import bspline_basis
+from tests.reference import fit_coefficients
 
 
 def _trained_kan(grid=5, seed=0, steps=8):
-    """A [3, 4, 2] KAN fitted to smooth targets as kansr.training does it (float64): grids
+    """A [3, 4, 2] KAN fitted to smooth targets as kansr.nn.training does it (float64): grids
     from data, LBFGS steps of 10 iterations, grids refreshed after step 2 (5 steps before
     the end, the training loop's interval)."""
     gen = torch.Generator().manual_seed(seed)
@@ -205,7 +206,7 @@ def test_cuda_matches_cpu():
 
 
 def test_edge_variance_gradient():
-    from kansr.network import EdgeVariance
+    from kansr.nn.layer import EdgeVariance
 
     gen = torch.Generator().manual_seed(0)
     basis = torch.rand(30, 3, 5, generator=gen, dtype=torch.float64).requires_grad_(True)
@@ -221,8 +222,8 @@ def test_edge_variance_gradient():
 def test_layer_function_matches_the_composition_and_its_gradient(n_out, uniform, k):
     """The fused layer (basis + GEMM + edge variance, hand-written backward) equals the plain
     composition in value and gradient, inside, at the edge of and outside the grid."""
-    from kansr.network import EdgeVariance, LayerFunction
-    from kansr.splines import BasisWithBase
+    from kansr.nn.activations import BasisWithBase
+    from kansr.nn.layer import EdgeVariance, LayerFunction
 
     gen = torch.Generator().manual_seed(k + 10 * n_out)
     model = KAN([3, n_out], grid=4, k=k, dtype=torch.float64, seed=0)
@@ -256,7 +257,7 @@ def test_layer_function_matches_the_composition_and_its_gradient(n_out, uniform,
 
 
 def test_layer_function_without_input_gradient_and_float32():
-    from kansr.network import LayerFunction
+    from kansr.nn.layer import LayerFunction
 
     layer = KAN([4, 5], grid=6, seed=1).layers[0]
     x = torch.rand(64, 4) * 2 - 1  # no gradient: the first layer of a network
@@ -270,7 +271,7 @@ def test_layer_function_without_input_gradient_and_float32():
 
 
 def test_batch_std_matches_torch_and_keeps_gradients_finite():
-    from kansr.network import batch_std
+    from kansr.nn.network import batch_std
 
     x = torch.randn(50, 4, dtype=torch.float64)
     x[:, 2] = 3.0  # a constant column, as from a node whose edges were all pruned

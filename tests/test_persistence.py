@@ -1,4 +1,4 @@
-"""kansr.persistence: the data-only save/load format and its validation of tampered files."""
+"""kansr.io.persistence: the data-only save/load format and its validation of tampered files."""
 
 import base64
 import copy
@@ -12,7 +12,8 @@ import sympy
 from sklearn.exceptions import NotFittedError
 
 import kansr
-from kansr import KANRegressor, MetaKANRegressor, persistence
+from kansr import KANRegressor, MetaKANRegressor
+from kansr.io import persistence
 
 
 def _data(n=200, seed=0):

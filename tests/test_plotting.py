@@ -1,4 +1,4 @@
-"""Pictures of a fitted estimator: network, Pareto front and parity plot (kansr.plotting)."""
+"""Pictures of a fitted estimator: network, Pareto front and parity plot (kansr.io.plotting)."""
 
 import builtins
 import copy
@@ -10,7 +10,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from kansr import KANRegressor
-from kansr.plotting import plot_network
+from kansr.io.plotting import plot_network
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

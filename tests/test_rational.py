@@ -1,4 +1,5 @@
-"""Rational-function fits (kansr.rational): exact laws in one SVD, noisy data by BIC."""
+"""Rational-function fits (kansr.symbolic.structure.rational): exact laws in one SVD, noisy
+data by BIC."""
 
 from math import comb
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 import sympy
 
-from kansr.expression import evaluate, mse
-from kansr.rational import monomial_exponents, rational_formulas
+from kansr.symbolic.expressions import evaluate, mse
+from kansr.symbolic.structure.rational import monomial_exponents, rational_formulas
 
 SYMBOLS = list(sympy.symbols("x0:4", real=True))
 

@@ -16,8 +16,8 @@ from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
 
 from kansr import KANRegressor, MetaKANRegressor
-from kansr.restarts import Restart, best_restart, torch_threads
-from kansr.training import TrainingDiverged, TrainResult
+from kansr.nn.restarts import Restart, best_restart, torch_threads
+from kansr.nn.training import TrainingDiverged, TrainResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"hidden_layer_sizes": (3,), "max_iter": 15, "grid": 4, "random_state": 0}

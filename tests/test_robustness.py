@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import kansr.estimator as estimator_module
-import kansr.training as training
+import kansr.estimators.kan as estimator_module
+import kansr.nn.training as training
 from kansr import KANRegressor
-from kansr.network import KAN
+from kansr.nn.network import KAN
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"hidden_layer_sizes": (2,), "max_iter": 3, "search_structure": False, "random_state": 0}

@@ -3,17 +3,16 @@
 import pytest
 import torch
 
-from kansr.splines import (
-    BasisWithBase,
+from kansr.nn.activations import BasisWithBase
+from kansr.nn.splines import (
     bspline_basis,
-    bspline_basis_reference,
     extend_knots,
-    fit_coefficients,
     interval_polynomials,
     knot_lookup,
     local_basis,
     uniform_knots,
 )
+from tests.reference import bspline_basis_reference, fit_coefficients
 
 
 def _random_knots(n_in, n_knots, generator):

@@ -6,13 +6,13 @@ import pytest
 import sympy
 
 from kansr import KANRegressor
-from kansr.structure import (
+from kansr.symbolic.library import make_library
+from kansr.symbolic.structure.search import (
     additive_spline_fit,
     monomial_formula,
     snap_exponent,
     structure_formulas,
 )
-from kansr.symbolic_library import make_library
 
 SYMBOLS = sympy.symbols("x0:4", real=True)
 x0, x1, x2, x3 = SYMBOLS

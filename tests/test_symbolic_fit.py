@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kansr.symbolic_fit import match_edges
-from kansr.symbolic_library import make_library
+from kansr.symbolic.library import make_library
+from kansr.symbolic.matching import match_edges
 
 
 def _edges(noise=0.0, seed=0):

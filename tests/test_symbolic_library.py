@@ -1,4 +1,4 @@
-"""Tests for kansr.symbolic_library."""
+"""Tests for kansr.symbolic.library."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import sympy
 import torch
 
-from kansr.symbolic_library import (
+from kansr.symbolic.library import (
     DEFAULT_FUNCTIONS,
     SymbolicFunction,
     SymbolicLibrary,

@@ -6,9 +6,10 @@ import time
 import pytest
 import torch
 
-import kansr.training as training
-from kansr.network import KAN
-from kansr.training import TrainConfig, TrainingDiverged, train
+import kansr.nn.training as training
+from kansr.nn.network import KAN
+from kansr.nn.training import TrainConfig, TrainingDiverged, train
+from kansr.utils.deadline import Deadline
 
 
 def _data(n=300, seed=0):
@@ -72,7 +73,7 @@ def test_persistent_divergence_raises_and_leaves_finite_weights(monkeypatch):
 def test_max_time_stops_training():
     x, y = _data()
     model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
-    result = train(model, x, y, TrainConfig(max_iter=10_000, max_time=0.3, tol=0.0))
+    result = train(model, x, y, TrainConfig(max_iter=10_000, tol=0.0), deadline=Deadline.after(0.3))
     assert result.stop_reason == "max_time" and result.n_iter < 10_000
 
 
@@ -108,9 +109,8 @@ def test_deadline_stops_inside_a_long_lbfgs_step(monkeypatch):
 
     monkeypatch.setattr(training, "_objective", slow)
     cfg = TrainConfig(max_iter=100, lbfgs_inner_iter=50, tol=0.0, grid_update_until=0)
-    cfg.deadline = time.perf_counter() + 0.3
     start = time.perf_counter()
-    result = train(model, x, y, cfg)
+    result = train(model, x, y, cfg, deadline=Deadline(start + 0.3))
     assert time.perf_counter() - start < 0.3 + 0.5
     assert result.stop_reason == "max_time"
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -145,3 +145,18 @@ def test_no_finite_step_at_all_raises(monkeypatch):
     monkeypatch.setattr(training, "_objective", lambda *a: torch.tensor(math.nan))
     with pytest.raises(TrainingDiverged, match="no step"):
         train(model, x, y, TrainConfig(max_iter=3, max_recoveries=8))
+
+
+def test_deadline_values():
+    never = Deadline()
+    assert not never.bounded and not never.expired() and never.remaining() == math.inf
+    assert never.wall() is None and not Deadline.after(None).bounded
+    soon = Deadline.after(10.0)
+    assert soon.bounded and 9.0 < soon.remaining() <= 10.0 and not soon.expired()
+    half = soon.share(0.5)
+    assert 4.0 < half.remaining() <= 5.0
+    assert soon.earliest(half) is half and half.earliest(never) is half
+    assert Deadline.after(-1.0).expired() and Deadline.after(-1.0).at_least(2.0).remaining() > 1.0
+    assert soon.timeout(3.0) == 3.0 and half.timeout(60.0) <= 5.0
+    # the wall-clock form round-trips (another process rebuilds the same moment)
+    assert abs(Deadline.from_wall(soon.wall()).remaining() - soon.remaining()) < 0.05

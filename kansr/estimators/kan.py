@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 import time
 import warnings
 from numbers import Integral, Real
@@ -24,20 +23,34 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_magnitudes, standard_scale, validate_input
-from .expression import evaluate, mse
-from .formula import Formula, extract_formulas
-from .network import KAN, prune
-from .restarts import best_restart, run_restarts
-from .selection import pareto_table, rename, select
-from .simplify import complexity
-from .structure import structure_formulas
-from .symbolic_library import make_library
-from .training import TrainConfig, TrainingDiverged, TrainResult, train
+from kansr.estimators._fit_data import FitData
+from kansr.io import export, persistence, plotting
+from kansr.nn.network import DTYPES, KAN
+from kansr.nn.restarts import best_restart, run_restarts
+from kansr.nn.training import (
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+    prune_and_retrain,
+    train,
+)
+from kansr.symbolic.expressions import complexity, evaluate
+from kansr.symbolic.extract import extract_formulas
+from kansr.symbolic.finish import formula_if_finite
+from kansr.symbolic.library import make_library
+from kansr.symbolic.pareto import Formula, pareto_table, rename, select
+from kansr.symbolic.structure.search import structure_formulas
+from kansr.utils.deadline import Deadline
+from kansr.utils.validation import (
+    check_magnitudes,
+    feature_names,
+    standard_scale,
+    validate_input,
+)
 
 __all__ = ["KANRegressor"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_DTYPES = DTYPES
 _LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal on the front
 _EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
 
@@ -122,8 +135,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Edges and hidden nodes whose importance (output nodes count 1) is below this are cut.
     search_structure : bool, default=True
         Also search the data directly for monomials, separable sums and products and
-        monomials times such forms (:mod:`kansr.structure`); their formulas join the network's
-        on the Pareto front. Needs ``symbolic=True``.
+        monomials times such forms (:mod:`kansr.symbolic.structure.search`); their formulas
+        join the network's on the Pareto front. Needs ``symbolic=True``.
     model_selection : {"best", "accuracy"}, default="best"
         Which formula of ``equations_`` :meth:`sympy_expr` returns and :meth:`predict`
         evaluates. ``"best"`` is PySR's rule: among formulas whose loss is within 1.5 times
@@ -135,7 +148,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    module_ : kansr.network.KAN
+    module_ : kansr.nn.network.KAN
         The trained network (on standardised data).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -302,7 +315,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _finalize_module(self, module: torch.nn.Module) -> KAN:
-        """The trained network as a plain :class:`~kansr.network.KAN` (identity here)."""
+        """The trained network as a plain :class:`~kansr.nn.network.KAN` (identity here)."""
         return module
 
     def _trained_module(self) -> torch.nn.Module:
@@ -323,14 +336,17 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             sparsity=self.sparsity,
             entropy_weight=self.entropy_weight,
             grid_update_until=self.grid_update_until,
-            max_time=self.max_time,
             verbose=int(self.verbose),
         )
 
-    # ------------------------------------------------------------------ API
+    # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the network to ``X (n_samples, n_features)`` and ``y (n_samples,)``.
+
+        The stages of docs/workflow.md: prepare the data -> train the network -> search
+        formulas (structure searches on the data, then prune and retrain the network and
+        read formulas off its edges) -> Pareto front and selection.
 
         Bad input raises a ``ValueError`` or ``TypeError`` naming the problem (see Notes).
         ``KeyboardInterrupt`` (e.g. in a notebook) stops training with the state reached,
@@ -342,7 +358,18 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self : KANRegressor
         """
         start = time.perf_counter()
-        deadline = None if self.max_time is None else start + float(self.max_time)
+        deadline = Deadline.after(self.max_time)
+        data = self._prepare_data(X, y)
+        module, result = self._train_network(data, deadline)
+        self._set_network(module, result, data)
+        if self.symbolic:
+            self._search_formulas(data, self._symbolic_deadline(result, deadline))
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def _prepare_data(self, X, y) -> FitData:
+        """Validate ``X, y``, standardise them (in the first fit's units when warm starting),
+        draw the restart seeds and the validation split."""
         warm = bool(self.warm_start) and hasattr(self, "module_")
         X, y = validate_input(
             self,
@@ -374,91 +401,96 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         t = (y - y_mean[0]) / y_scale[0]
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(t))):
             raise ValueError("Input values are too large to standardise in float64.")
-
-        train_idx = np.arange(X.shape[0])
-        val_idx = np.arange(0)
-        if self.early_stopping:
-            n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
-            if X.shape[0] - n_val < 2:
-                raise ValueError(
-                    f"early_stopping needs at least 2 training samples after holding out "
-                    f"{n_val} for validation; got {X.shape[0]} samples"
-                )
-            perm = rng.permutation(X.shape[0])
-            val_idx, train_idx = perm[:n_val], perm[n_val:]
-
+        train_idx, val_idx = self._validation_split(X.shape[0], rng)
         seeds = [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(self.n_restarts)]
         zt, tt = self._torch(z), self._torch(t[:, None])
         del z, t  # (the tensors are copies: big data is held once)
-        # training rows (no copies of big data when every row trains)
-        if val_idx.size:
-            X_fit, y_fit, z_fit, t_fit = X[train_idx], y[train_idx], zt[train_idx], tt[train_idx]
-        else:
-            X_fit, y_fit, z_fit, t_fit = X, y, zt, tt
-        if warm:  # a copy: a failed continuation leaves the fitted estimator as it was
-            module = copy.deepcopy(self._trained_module())
-            module.widen_grids(zt)
-        if np.ptp(y) == 0 and not warm:  # constant target: the constant, nothing to train
-            module = self._build_module(width, seeds[0])
-            with torch.no_grad():
-                last = module.layers[-1]
-                last.weight.zero_()
-                last.bias.zero_()
-            result = TrainResult(stop_reason="constant_target")
-        else:
-            config = self._train_config()
-            config.max_time, config.deadline = None, deadline
-            if warm:  # grids stay where they are (moving them to new data forgets the old)
-                config.grid_update_until = 0
-            x_val = zt[val_idx] if val_idx.size else None
-            y_val = tt[val_idx] if val_idx.size else None
-            try:
-                if warm:
-                    result = train(
-                        module,
-                        z_fit,
-                        t_fit,
-                        config,
-                        x_val=x_val,
-                        y_val=y_val,
-                        generator=torch.Generator().manual_seed(seeds[0] + 1),
-                        gradient_masks=module.local_gradient_masks(),
-                    )
-                else:
-                    wall = (
-                        None if deadline is None else time.time() + deadline - time.perf_counter()
-                    )
-                    build = functools.partial(type(self)._build_module, clone(self), width)
-                    best = best_restart(
-                        run_restarts(
-                            build,
-                            seeds,
-                            z_fit,
-                            t_fit,
-                            config,
-                            x_val,
-                            y_val,
-                            wall_deadline=wall,
-                            n_jobs=self.n_jobs,
-                        )
-                    )
-                    module, result = best.module, best.result
-            except TrainingDiverged as exc:
-                if warm:
-                    raise RuntimeError(
-                        f"{type(self).__name__} continued training (warm_start) diverged: "
-                        f"{exc}. The estimator keeps its previous fit."
-                    ) from exc
-                for name in [v for v in vars(self) if v.endswith("_") and not v.startswith("__")]:
-                    delattr(self, name)  # (validate_data set n_features_in_: not fitted)
-                raise RuntimeError(
-                    f"KANRegressor training diverged: {exc}. Try a smaller learning_rate_init, "
-                    "solver='adam', or dtype='float64'; the estimator was left unfitted."
-                ) from exc
+        return FitData(
+            X, y, zt, tt, train_idx, val_idx, constant_features, x_mean, x_scale,
+            float(y_mean[0]), float(y_scale[0]), width, seeds, warm,
+        )  # fmt: skip
 
+    def _validation_split(self, n_samples: int, rng) -> tuple[np.ndarray | None, np.ndarray]:
+        """Training rows and rows held out for ``early_stopping`` (without it: ``None``,
+        every row trains, and no rows)."""
+        if not self.early_stopping:
+            return None, np.arange(0)
+        n_val = max(1, int(round(self.validation_fraction * n_samples)))
+        if n_samples - n_val < 2:
+            raise ValueError(
+                f"early_stopping needs at least 2 training samples after holding out "
+                f"{n_val} for validation; got {n_samples} samples"
+            )
+        perm = rng.permutation(n_samples)
+        return perm[n_val:], perm[:n_val]
+
+    def _train_network(self, data: FitData, deadline: Deadline):
+        """The trained network and its :class:`TrainResult`: a fresh fit (the best of
+        ``n_restarts``), a continued one (``warm_start``) or, for a constant target, an
+        untrained network that predicts the constant."""
+        if np.ptp(data.y) == 0 and not data.warm:
+            module = self._build_module(data.width, data.seeds[0])
+            with torch.no_grad():
+                module.layers[-1].weight.zero_()
+                module.layers[-1].bias.zero_()
+            return module, TrainResult(stop_reason="constant_target")
+        config = self._train_config()
+        x_fit, y_fit = data.fit_tensors()
+        x_val, y_val = data.validation_tensors()
+        try:
+            if data.warm:
+                return self._continue_training(data, config, deadline)
+            build = functools.partial(type(self)._build_module, clone(self), data.width)
+            restarts = run_restarts(
+                build, data.seeds, x_fit, y_fit, config, x_val, y_val,
+                deadline=deadline, n_jobs=self.n_jobs,
+            )  # fmt: skip
+            best = best_restart(restarts)
+            return best.module, best.result
+        except TrainingDiverged as exc:
+            if data.warm:
+                raise RuntimeError(
+                    f"{type(self).__name__} continued training (warm_start) diverged: "
+                    f"{exc}. The estimator keeps its previous fit."
+                ) from exc
+            self._unfit()
+            raise RuntimeError(
+                f"KANRegressor training diverged: {exc}. Try a smaller learning_rate_init, "
+                "solver='adam', or dtype='float64'; the estimator was left unfitted."
+            ) from exc
+
+    def _continue_training(self, data: FitData, config: TrainConfig, deadline: Deadline):
+        """``warm_start``: train a copy of the fitted network on the new data, grids widened
+        to cover it and never moved, only spline coefficients trainable."""
+        module = copy.deepcopy(self._trained_module())  # a failure leaves the fit as it was
+        module.widen_grids(data.z)
+        config.grid_update_until = 0  # moving grids to new data forgets the old
+        x_fit, y_fit = data.fit_tensors()
+        x_val, y_val = data.validation_tensors()
+        result = train(
+            module,
+            x_fit,
+            y_fit,
+            config,
+            x_val=x_val,
+            y_val=y_val,
+            generator=torch.Generator().manual_seed(data.seeds[0] + 1),
+            gradient_masks=module.local_gradient_masks(),
+            deadline=deadline,
+        )
+        return module, result
+
+    def _unfit(self) -> None:
+        """Remove every fitted attribute (``validate_data`` set ``n_features_in_``)."""
+        for name in [v for v in vars(self) if v.endswith("_") and not v.startswith("__")]:
+            delattr(self, name)
+
+    def _set_network(self, module, result: TrainResult, data: FitData) -> None:
+        """Store the trained network, the scaling and the training record; warn when
+        training was cut short."""
         self.module_ = self._finalize_module(module).eval()
-        self.x_mean_, self.x_scale_ = x_mean, x_scale
-        self.y_mean_, self.y_scale_ = float(y_mean[0]), float(y_scale[0])
+        self.x_mean_, self.x_scale_ = data.x_mean, data.x_scale
+        self.y_mean_, self.y_scale_ = data.y_mean, data.y_scale
         self.n_iter_ = max(result.n_iter, 1)
         self.loss_curve_ = result.loss_curve
         self.validation_scores_ = result.validation_curve if self.early_stopping else None
@@ -470,131 +502,59 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 "training steps: the network reached so far is kept"
                 + (" and the symbolic stage is shortened" if self.symbolic else ""),
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         elif result.stop_reason == "max_time":
             warnings.warn(
                 f"max_time={self.max_time} s ran out after {result.n_iter} training steps; "
                 "the network reached so far is kept",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        if self.symbolic:
-            # the symbolic stage gets what is left of max_time, but at least a floor; after an
-            # interrupt only that floor
-            floor = time.perf_counter() + _MIN_SYMBOLIC_TIME
-            symbolic_deadline = deadline
-            if result.stop_reason == "interrupted":
-                symbolic_deadline = floor
-            elif deadline is not None:
-                symbolic_deadline = max(deadline, floor)
-            cut = self._fit_formulas(
-                X_fit,
-                y_fit,
-                z_fit,
-                t_fit,
-                constant_features,
-                symbolic_deadline,
-            )
-            if cut is not None:
-                if self.stop_reason_ not in ("interrupted", "max_time"):
-                    self.stop_reason_ = cut
-                message = (
-                    "KeyboardInterrupt during the symbolic stage"
-                    if cut == "interrupted"
-                    else f"max_time={self.max_time} s ran out during the symbolic stage"
-                )
-                warnings.warn(
-                    f"{message}: equations_ holds the formulas found so far",
-                    UserWarning if cut == "interrupted" else ConvergenceWarning,
-                    stacklevel=2,
-                )
-        self.fit_time_ = time.perf_counter() - start
-        return self
+
+    @staticmethod
+    def _symbolic_deadline(result: TrainResult, deadline: Deadline) -> Deadline:
+        """What is left of ``max_time`` for the symbolic stage, but at least a floor; after
+        an interrupt only that floor."""
+        if result.stop_reason == "interrupted":
+            return Deadline.after(_MIN_SYMBOLIC_TIME)
+        return deadline.at_least(_MIN_SYMBOLIC_TIME)
 
     def _feature_names(self) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        return (
-            [str(n) for n in names]
-            if names is not None
-            else [f"x{i}" for i in range(self.n_features_in_)]
-        )
+        return feature_names(self)
 
-    def _fit_formulas(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        z: torch.Tensor,
-        t: torch.Tensor,
-        constant_features: np.ndarray,
-        deadline: float | None = None,
-    ) -> str | None:
-        """Search the data's structure, then (unless that found an exact formula) prune,
-        retrain briefly and extract the network's formulas; fill ``equations_``.
-
-        ``X (n, m)``, ``y (n,)`` in the user's units, ``z``, ``t`` standardised (``(n, m)``,
-        ``(n, 1)`` tensors); ``constant_features (m,)`` masks the constant columns, which
-        are left out of the structure search and replaced by their values in every formula.
-        At most ``_MAX_SYMBOLIC_ROWS`` rows (a fixed subsample) are used. ``deadline`` is a
-        ``time.perf_counter()`` value. Returns ``None``, or ``"max_time"`` / ``"interrupted"``
-        when the search was cut short (``equations_`` then holds what was found, at least
-        the constant).
-        """
-        if X.shape[0] > _MAX_SYMBOLIC_ROWS:
-            rows = np.sort(
-                np.random.default_rng(0).choice(X.shape[0], _MAX_SYMBOLIC_ROWS, replace=False)
-            )
-            X, y = X[rows], y[rows]
-            index = torch.as_tensor(rows, device=z.device)
-            z, t = z[index], t[index]
+    # ------------------------------------------------------------------ formulas
+    def _search_formulas(self, data: FitData, deadline: Deadline) -> None:
+        """Fill ``equations_`` and ``selected_index_``: the structure searches on the data,
+        then (unless they found an exact formula) the network's candidates, on a fixed
+        subsample of at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
+        X, y, z, t = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
         library = make_library(None if self.library is None else list(self.library))
         formulas: list[Formula] = []
         cut = None
         try:
-            active = np.flatnonzero(~constant_features)
+            active = np.flatnonzero(~data.constant_features)
             if self.search_structure and np.ptp(y) > 0 and active.size:
-                formulas.extend(self._structure_formulas(X, y, active, library, deadline))
+                formulas.extend(self._structure_candidates(X, y, active, library, deadline))
             exact = _EXACT * float(np.var(y))
             if not any(f.loss <= exact for f in formulas):
-                formulas.extend(self._network_formulas(X, y, z, t, library, deadline))
+                formulas.extend(self._network_candidates(X, y, z, t, library, deadline))
         except KeyboardInterrupt:
             cut = "interrupted"
-        if cut is None and deadline is not None and time.perf_counter() > deadline:
+        if cut is None and deadline.expired():
             cut = "max_time"
-        if constant_features.any():  # a constant feature is its value, not a variable
-            values = {
-                sympy.Symbol(f"x{i}", real=True): sympy.Float(float(X[0, i]), 15)
-                for i in np.flatnonzero(constant_features)
-            }
-            formulas = [self._substituted(f.expr.xreplace(values), X, y) for f in formulas]
-            formulas = [f for f in formulas if f is not None]
-        # a constant is always a valid, finite formula
-        constant = sympy.Float(float(np.mean(y)), 15)
-        formulas.append(Formula(expr=constant, complexity=1, loss=float(np.var(y))))
-        floor = _LOSS_FLOOR * float(np.var(y))
-        table = pareto_table(formulas, floor)
-        names = self._feature_names()
-        table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
-        self.equations_ = table
-        self.selected_index_ = select(table, self.model_selection, floor)
-        return cut
+        formulas = self._constants_substituted(formulas, X, y, data.constant_features)
+        self._set_front(formulas, y)
+        if cut is not None:
+            self._warn_symbolic_cut(cut)
 
-    @staticmethod
-    def _substituted(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula | None:
-        """``expr`` as a :class:`Formula` with its loss on ``X, y`` (``None`` if not finite)."""
-        loss = mse(expr, X, y)
-        if not math.isfinite(loss) or expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
-            return None
-        return Formula(expr=expr, complexity=complexity(expr), loss=loss)
-
-    def _structure_formulas(self, X, y, active, library, deadline) -> list[Formula]:
-        """Formulas of :func:`~kansr.structure.structure_formulas` over the ``active``
-        (non-constant) columns of ``X``, in the internal symbols of all columns."""
-        budget = None
-        if deadline is not None:
-            budget = max(0.0, _STRUCTURE_SHARE * (deadline - time.perf_counter()))
+    def _structure_candidates(self, X, y, active, library, deadline) -> list[Formula]:
+        """Formulas of :func:`~kansr.symbolic.structure.search.structure_formulas` over the
+        ``active`` (non-constant) columns of ``X``, in the internal symbols of all columns."""
         try:
-            found = structure_formulas(X[:, active], y, library, time_budget=budget)
+            found = structure_formulas(
+                X[:, active], y, library, deadline=deadline.share(_STRUCTURE_SHARE)
+            )
         except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
             warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=4)
             return []
@@ -607,16 +567,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             for expr, loss in found
         ]
 
-    def _network_formulas(self, X, y, z, t, library, deadline=None) -> list[Formula]:
+    def _network_candidates(self, X, y, z, t, library, deadline) -> list[Formula]:
         """Prune the network, retrain it briefly and read formulas off its edges."""
         try:
-            if prune(self.module_, z, self.prune_threshold) and self.stop_reason_ != (
-                "constant_target"
-            ):
+            if self.stop_reason_ != "constant_target":
                 config = self._train_config()
-                config.max_iter, config.grid_update_until = 20, 0
-                config.max_time, config.deadline = None, deadline
-                if train(self.module_, z, t, config).stop_reason == "interrupted":
+                stop = prune_and_retrain(
+                    self.module_, z, t, config, self.prune_threshold, deadline=deadline
+                )
+                if stop == "interrupted":
                     raise KeyboardInterrupt
             return extract_formulas(
                 self.module_,
@@ -634,6 +593,45 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
             return []
 
+    @staticmethod
+    def _constants_substituted(formulas, X, y, constant_features) -> list[Formula]:
+        """A constant feature is its value, not a variable: substitute it in every formula
+        (those no longer finite are dropped)."""
+        if not constant_features.any():
+            return formulas
+        values = {
+            sympy.Symbol(f"x{i}", real=True): sympy.Float(float(X[0, i]), 15)
+            for i in np.flatnonzero(constant_features)
+        }
+        out = [formula_if_finite(f.expr.xreplace(values), X, y) for f in formulas]
+        return [f for f in out if f is not None]
+
+    def _set_front(self, formulas: list[Formula], y: np.ndarray) -> None:
+        """``equations_`` (the Pareto front, the constant always on it) and the selection."""
+        constant = sympy.Float(float(np.mean(y)), 15)  # always a valid, finite formula
+        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=float(np.var(y)))]
+        floor = _LOSS_FLOOR * float(np.var(y))
+        table = pareto_table(formulas, floor)
+        names = self._feature_names()
+        table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
+        self.equations_ = table
+        self.selected_index_ = select(table, self.model_selection, floor)
+
+    def _warn_symbolic_cut(self, cut: str) -> None:
+        if self.stop_reason_ not in ("interrupted", "max_time"):
+            self.stop_reason_ = cut
+        message = (
+            "KeyboardInterrupt during the symbolic stage"
+            if cut == "interrupted"
+            else f"max_time={self.max_time} s ran out during the symbolic stage"
+        )
+        warnings.warn(
+            f"{message}: equations_ holds the formulas found so far",
+            UserWarning if cut == "interrupted" else ConvergenceWarning,
+            stacklevel=4,
+        )
+
+    # ------------------------------------------------------------------ formulas out
     def sympy_expr(self, index: int | None = None) -> sympy.Expr:
         """The selected formula (or row ``index`` of ``equations_``) in the feature names."""
         check_is_fitted(self)
@@ -648,32 +646,24 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     def latex_table(self, index=None, precision: int = 3) -> str:
         """The Pareto front (``index``: rows to include, ``None``: all) as a booktabs LaTeX
-        ``tabular``; the selected formula is starred. See :func:`kansr.export.latex_table`."""
-        from .export import latex_table
-
-        return latex_table(self, index, precision=precision)
+        ``tabular``; the selected formula is starred. See :func:`kansr.io.export.latex_table`."""
+        return export.latex_table(self, index, precision=precision)
 
     def to_numpy(self, index: int | None = None):
         """The selected formula (or row ``index``) as a picklable numpy callable
-        ``f(X) -> (n_samples,)``. See :func:`kansr.export.to_numpy`."""
-        from .export import to_numpy
-
-        return to_numpy(self, index)
+        ``f(X) -> (n_samples,)``. See :func:`kansr.io.export.to_numpy`."""
+        return export.to_numpy(self, index)
 
     def to_torch(self, index: int | None = None) -> torch.nn.Module:
         """The selected formula (or row ``index``) as a ``torch.nn.Module`` mapping
         ``(batch, n_features)`` to ``(batch,)``, its constants trainable parameters. See
-        :func:`kansr.export.to_torch`."""
-        from .export import to_torch
-
-        return to_torch(self, index)
+        :func:`kansr.io.export.to_torch`."""
+        return export.to_torch(self, index)
 
     def formula_text(self, index: int | None = None) -> str:
         """The selected formula (or row ``index``) as sympy-parsable text in the feature names,
-        constants at full precision. See :func:`kansr.export.formula_text`."""
-        from .export import formula_text
-
-        return formula_text(self, index)
+        constants at full precision. See :func:`kansr.io.export.formula_text`."""
+        return export.formula_text(self, index)
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets ``(n_samples,)`` in the units of the training target.
@@ -711,33 +701,27 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Every active edge is an inset with the shape of its learned function, faded by its
         importance; pruned edges are not drawn; the title is the selected formula. Pass the
         training ``X`` to show each edge over the range of its inputs on those data. See
-        :func:`kansr.plotting.plot_network` for the keyword arguments.
+        :func:`kansr.io.plotting.plot_network` for the keyword arguments.
 
         Returns
         -------
         matplotlib.figure.Figure
         """
-        from .plotting import plot_network
-
-        return plot_network(self, X, **kwargs)
+        return plotting.plot_network(self, X, **kwargs)
 
     def plot_pareto(self, **kwargs):
         """Complexity against loss of ``equations_``, the selected formula highlighted.
 
-        See :func:`kansr.plotting.plot_pareto`. Returns a ``matplotlib.figure.Figure``.
+        See :func:`kansr.io.plotting.plot_pareto`. Returns a ``matplotlib.figure.Figure``.
         """
-        from .plotting import plot_pareto
-
-        return plot_pareto(self, **kwargs)
+        return plotting.plot_pareto(self, **kwargs)
 
     def plot_parity(self, X, y, **kwargs):
         """Predicted against true ``y`` with the line ``y = x`` and R² in the title.
 
-        See :func:`kansr.plotting.plot_parity`. Returns a ``matplotlib.figure.Figure``.
+        See :func:`kansr.io.plotting.plot_parity`. Returns a ``matplotlib.figure.Figure``.
         """
-        from .plotting import plot_parity
-
-        return plot_parity(self, X, y, **kwargs)
+        return plotting.plot_parity(self, X, y, **kwargs)
 
     def _predict_network(self, X) -> np.ndarray:
         z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
@@ -753,13 +737,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
         Read it back with :func:`kansr.load`. ``pickle``/``joblib`` also work but execute code
         when loading (trusted files only); this format holds only data and is safe to load
-        from untrusted sources. See :mod:`kansr.persistence`.
+        from untrusted sources. See :mod:`kansr.io.persistence`.
         """
-        from .persistence import save
-
-        save(self, path)
+        persistence.save(self, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+persistence.register_estimator(KANRegressor)

@@ -7,10 +7,10 @@ parameters, its fitted attributes, the network's tensors (raw little-endian byte
 the formulas of ``equations_`` as expression trees. :func:`load` never calls ``pickle``,
 ``torch.load``, ``eval``, ``exec``, ``sympify`` or ``parse_expr``; it rebuilds
 
-* the estimator from a fixed set of classes (:class:`~kansr.estimator.KANRegressor`,
-  :class:`~kansr.metakan.MetaKANRegressor`) through their own ``set_params`` and parameter
-  validation,
-* the network through the :class:`~kansr.network.KAN` constructor and ``load_state_dict`` of
+* the estimator from a fixed set of classes (:class:`~kansr.estimators.kan.KANRegressor`,
+  :class:`~kansr.estimators.metakan.MetaKANRegressor`) through their own ``set_params``
+  and parameter validation,
+* the network through the :class:`~kansr.nn.network.KAN` constructor and ``load_state_dict`` of
   tensors whose dtype and shapes are checked against the network's widths,
 * every formula from a whitelist of sympy constructors (``Add``, ``Mul``, ``Pow``, numbers,
   ``pi``, ``E``, the internal feature symbols ``x<i>`` and the functions kansr's formulas use),
@@ -45,13 +45,16 @@ import sympy
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from kansr._version import __version__
+from kansr.nn.network import DTYPES, KAN
+from kansr.symbolic.library import DEFAULT_FUNCTIONS, SymbolicFunction, make_library
+
 __all__ = ["FORMAT", "VERSION", "load", "save"]
 
 FORMAT = "kansr-model"
 VERSION = 1
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_NP_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+_NPDTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
 _MAX_DEPTH = 200  # nesting of one formula
 _MAX_NODES = 100_000  # nodes of one formula
 _MAX_INT_DIGITS = 1000
@@ -147,11 +150,21 @@ _ARRAY_KEYS = {"dtype", "shape", "data"}
 _COLUMN_KINDS = {"int", "float", "str", "expr"}
 
 
-def _classes() -> dict[str, type]:
-    from .estimator import KANRegressor
-    from .metakan import MetaKANRegressor
+_CLASSES: dict[str, type] = {}  # filled by the estimator modules as they are defined
 
-    return {"KANRegressor": KANRegressor, "MetaKANRegressor": MetaKANRegressor}
+
+def register_estimator(cls: type) -> type:
+    """Allow :func:`save` and :func:`load` for the estimator class ``cls`` (by its name).
+
+    The estimator modules register their classes; this module imports none of them, so
+    the dependencies point one way (estimators -> io).
+    """
+    _CLASSES[cls.__name__] = cls
+    return cls
+
+
+def _classes() -> dict[str, type]:
+    return dict(_CLASSES)
 
 
 # ============================================================================ save
@@ -167,7 +180,7 @@ def save(estimator, path: str | os.PathLike) -> None:
         When ``estimator`` is not fitted.
     ValueError
         When the estimator cannot be written as data: an unsupported class, a ``library``
-        with user-defined :class:`~kansr.symbolic_library.SymbolicFunction` objects, or a
+        with user-defined :class:`~kansr.symbolic.library.SymbolicFunction` objects, or a
         formula with an operation outside the supported set.
     """
     classes = _classes()
@@ -191,8 +204,6 @@ def save(estimator, path: str | os.PathLike) -> None:
 
 
 def _kansr_version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -214,8 +225,6 @@ def _encode_value(value: Any, where: str) -> Any:
 
 
 def _encode_params(params: dict) -> dict:
-    from .symbolic_library import DEFAULT_FUNCTIONS, SymbolicFunction
-
     out = {}
     for key, value in params.items():
         if key == "random_state" and isinstance(
@@ -250,7 +259,7 @@ def _encode_array(values, dtype: str | None = None) -> dict:
     arr = np.asarray(values)
     if dtype is None:
         dtype = "float32" if arr.dtype == np.float32 else "float64"
-    arr = np.ascontiguousarray(arr, dtype=_NP_DTYPES[dtype])
+    arr = np.ascontiguousarray(arr, dtype=_NPDTYPES[dtype])
     return {
         "dtype": dtype,
         "shape": [int(s) for s in arr.shape],
@@ -281,8 +290,6 @@ def _encode_attributes(est) -> dict:
 
 
 def _encode_module(module) -> dict:
-    from .network import KAN
-
     if type(module) is not KAN:
         raise ValueError(f"cannot save a module_ of type {type(module).__name__}")
     first = module.layers[0]
@@ -484,8 +491,8 @@ def _array(
 ) -> np.ndarray:
     _check_keys(obj, where, _ARRAY_KEYS)
     kind = _str(obj["dtype"], f"{where}.dtype")
-    if kind not in _NP_DTYPES:
-        _fail(f"{where}.dtype", f"expected one of {sorted(_NP_DTYPES)}, got {kind[:40]!r}")
+    if kind not in _NPDTYPES:
+        _fail(f"{where}.dtype", f"expected one of {sorted(_NPDTYPES)}, got {kind[:40]!r}")
     if dtype is not None and kind != dtype:
         _fail(f"{where}.dtype", f"expected {dtype!r}, got {kind!r}")
     dims = _list(obj["shape"], f"{where}.shape")
@@ -503,7 +510,7 @@ def _array(
         raw = base64.b64decode(data.encode("ascii"), validate=True)
     except (ValueError, UnicodeEncodeError):
         _fail(f"{where}.data", "not valid base64")
-    np_dtype = _NP_DTYPES[kind]
+    np_dtype = _NPDTYPES[kind]
     size = math.prod(dims)
     if len(raw) != size * np_dtype.itemsize:
         _fail(
@@ -538,7 +545,7 @@ def _decode(doc: Any):
     _decode_params(est, doc["params"])
     attrs = _decode_attributes(doc["attributes"])
     n_features = attrs["n_features_in_"]
-    if est.dtype not in _DTYPES:  # validated already; keeps the lookup below safe
+    if est.dtype not in DTYPES:  # validated already; keeps the lookup below safe
         _fail("params.dtype", f"unknown dtype {est.dtype!r}")
     module = _decode_module(doc["module"], est, n_features)
     equations = _decode_equations(doc["equations"], n_features)
@@ -597,8 +604,6 @@ def _decode_params(est, params: Any) -> None:
             isinstance(item, str) for item in library
         ):
             _fail("params.library", "expected a list of function names")
-        from .symbolic_library import make_library
-
         try:
             make_library(list(library))
         except (ValueError, TypeError) as exc:
@@ -657,8 +662,6 @@ def _decode_attributes(obj: Any) -> dict:
 
 
 def _decode_module(obj: Any, est, n_features: int):
-    from .network import KAN
-
     where = "module"
     _check_keys(obj, where, _MODULE_KEYS)
     expected = [n_features, *est._hidden_sizes(), 1]
@@ -704,7 +707,7 @@ def _decode_module(obj: Any, est, n_features: int):
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as exc:
         _fail("params.device", f"cannot use device {est.device!r}: {exc}")
-    torch_dtype = _DTYPES[dtype]
+    torch_dtype = DTYPES[dtype]
     module = KAN(width, grid=states[0][0], k=k, base_fun=base_fun, dtype=torch_dtype, seed=0)
     state = {}
     for i, (grid, knots, weight, mask, bias) in enumerate(states):

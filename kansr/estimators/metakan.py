@@ -1,9 +1,9 @@
 """scikit-learn estimator :class:`MetaKANRegressor`: a KAN trained through meta-learners.
 
-The network is a :class:`~kansr.hypernet.MetaKAN` during training; afterwards it is
-materialised into a plain :class:`~kansr.network.KAN`, so pruning, the symbolic stage,
+The network is a :class:`~kansr.nn.metakan.MetaKAN` during training; afterwards it is
+materialised into a plain :class:`~kansr.nn.network.KAN`, so pruning, the symbolic stage,
 ``equations_``, :meth:`sympy_expr` and :meth:`latex` work exactly as for
-:class:`~kansr.estimator.KANRegressor`.
+:class:`~kansr.estimators.kan.KANRegressor`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from numbers import Integral
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .estimator import _DTYPES, KANRegressor
-from .hypernet import SHARING_MODES, MetaKAN
-from .network import KAN
+from kansr.estimators.kan import KANRegressor
+from kansr.io import persistence
+from kansr.nn.metakan import SHARING_MODES, MetaKAN
+from kansr.nn.network import DTYPES, KAN
 
 __all__ = ["MetaKANRegressor"]
 
@@ -29,7 +30,7 @@ class MetaKANRegressor(KANRegressor):
     2025). Only the embeddings, the meta-learners and the node biases are trained, so wide
     networks train with far fewer parameters, gradients and optimizer state. After training
     the generated network is materialised into a plain KAN and goes through the same pruning
-    and symbolic pipeline as :class:`~kansr.estimator.KANRegressor`.
+    and symbolic pipeline as :class:`~kansr.estimators.kan.KANRegressor`.
 
     Parameters
     ----------
@@ -41,10 +42,10 @@ class MetaKANRegressor(KANRegressor):
         Hidden size ``H`` of every meta-learner.
     meta_sharing : {"shared", "layer", "cluster"}, default="shared"
         One meta-learner for all layers, one per layer, or one per cluster of layers whose
-        input widths lie in the same power-of-two octave (see :mod:`kansr.hypernet`).
+        input widths lie in the same power-of-two octave (see :mod:`kansr.nn.metakan`).
     grid_update_until : int, default=0
         Grids are refreshed from the data every 5 steps until this step (0: never). Unlike
-        :class:`~kansr.estimator.KANRegressor` (default 50) the grids stay on their initial
+        :class:`~kansr.estimators.kan.KANRegressor` (default 50) the grids stay on their initial
         uniform range by default: a meta-learner's output layer serves edges whose inputs need
         different coefficient maps, so a data-driven grid update keeps the generated
         functions only approximately (least squares), and on the wide benchmark
@@ -54,9 +55,9 @@ class MetaKANRegressor(KANRegressor):
 learning_rate_init, batch_size, sparsity, entropy_weight, early_stopping, \
 validation_fraction, n_restarts, n_jobs, max_time, dtype, device, symbolic, library, \
 prune_threshold, search_structure, model_selection, random_state, verbose
-        As in :class:`~kansr.estimator.KANRegressor` (same defaults).
+        As in :class:`~kansr.estimators.kan.KANRegressor` (same defaults).
     warm_start : bool, default=False
-        As in :class:`~kansr.estimator.KANRegressor`, continuing from ``meta_module_``: its
+        As in :class:`~kansr.estimators.kan.KANRegressor`, continuing from ``meta_module_``: its
         grids are widened exactly and the node biases stay fixed, but the embeddings and
         meta-learners all train, and since every generated edge function depends on the
         shared meta-learners, spline locality does not protect what was learned on earlier
@@ -65,13 +66,13 @@ prune_threshold, search_structure, model_selection, random_state, verbose
 
     Attributes
     ----------
-    module_ : kansr.network.KAN
+    module_ : kansr.nn.network.KAN
         The trained network, materialised (on standardised data).
-    meta_module_ : kansr.hypernet.MetaKAN
+    meta_module_ : kansr.nn.metakan.MetaKAN
         The trained embeddings and meta-learners that generated ``module_`` (before pruning).
     n_features_in_, feature_names_in_, x_mean_, x_scale_, y_mean_, y_scale_, n_iter_, \
 loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_index_
-        As in :class:`~kansr.estimator.KANRegressor`.
+        As in :class:`~kansr.estimators.kan.KANRegressor`.
 
     Examples
     --------
@@ -161,7 +162,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         self.meta_sharing = meta_sharing
 
     def _build_module(self, width: list[int], seed: int) -> torch.nn.Module:
-        """The untrained :class:`~kansr.hypernet.MetaKAN` of layer widths ``width``."""
+        """The untrained :class:`~kansr.nn.metakan.MetaKAN` of layer widths ``width``."""
         return MetaKAN(
             width,
             grid=self.grid,
@@ -170,7 +171,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             embedding_dim=self.embedding_dim,
             meta_hidden=self.meta_hidden,
             sharing=self.meta_sharing,
-            dtype=_DTYPES[self.dtype],
+            dtype=DTYPES[self.dtype],
             device=self.device,
             seed=seed,
         )
@@ -189,3 +190,6 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         """Keep the trained MetaKAN as ``meta_module_`` and return its materialised KAN."""
         self.meta_module_ = module.eval()
         return module.materialize()
+
+
+persistence.register_estimator(MetaKANRegressor)

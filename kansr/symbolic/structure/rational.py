@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import sympy
+
+from kansr.utils.deadline import Deadline
 
 __all__ = ["monomial_exponents", "rational_formulas"]
 
@@ -112,7 +113,7 @@ def rational_formulas(
     max_noisy_degree: int = 4,
     max_candidates: int = 2,
     squared: bool = True,
-    deadline: float | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[list[sympy.Expr], bool]:
     """Rational candidates ``P/Q`` (and, with ``squared``, ``±sqrt(P/Q)`` when ``y`` keeps
     one sign) for ``y (n,)`` over ``X (n, m)`` in ``symbols`` (length m).
@@ -122,8 +123,8 @@ def rational_formulas(
     exact fit (relative error at rounding level, 1e-18) is returned alone as soon as it is
     found; otherwise the ``max_candidates`` best by BIC among the thresholded fits of total
     degree up to ``max_noisy_degree``. Constants are not yet refit or snapped. The flag says
-    whether the (single) candidate is exact. After ``deadline`` (a ``time.perf_counter()`` value) no
-    further degree pair is tried.
+    whether the (single) candidate is exact. After ``deadline`` (a
+    :class:`~kansr.utils.deadline.Deadline`) no further degree pair is tried.
     """
     n, m = X.shape
     y = np.asarray(y, dtype=np.float64)
@@ -172,7 +173,7 @@ def rational_formulas(
 
     size = len(exps_all)
     for p, q in pairs:
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and deadline.expired():
             break
         if p > top or q > top:
             continue

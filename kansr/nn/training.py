@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
 
-from ._allocator import tune_allocator
-from .network import KAN
+from kansr.nn.network import KAN, prune
+from kansr.utils.allocator import tune_allocator
+from kansr.utils.deadline import Deadline, OutOfTime
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "prune_and_retrain", "train"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -49,8 +49,6 @@ class TrainConfig:
     grid_update_samples: int = 100_000  # grids are refreshed from at most this many rows
     clip_grad_norm: float | None = 100.0  # Adam only
     max_recoveries: int = 8
-    max_time: float | None = None  # seconds from the start of train()
-    deadline: float | None = None  # absolute time.perf_counter() value; the earlier one wins
     verbose: int = 0
     print_every: int = 10
 
@@ -65,14 +63,6 @@ class TrainResult:
     best_loss: float = math.inf
     n_recoveries: int = 0
     stop_reason: str = "max_iter"  # also "converged", "early_stopping", "max_time", "interrupted"
-
-
-class _OutOfTime(Exception):
-    """Raised inside an LBFGS step when the deadline has passed (caught by :func:`train`)."""
-
-    def __init__(self, loss: float) -> None:
-        super().__init__("deadline passed")
-        self.loss = loss  # objective at the parameters the step had reached
 
 
 def _objective(model: KAN, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -111,16 +101,6 @@ def _make_optimizer(model: KAN, cfg: TrainConfig, lr: float) -> torch.optim.Opti
     raise ValueError(f"unknown solver {cfg.solver!r}; use 'lbfgs' or 'adam'")
 
 
-def _deadline(cfg: TrainConfig, start_time: float) -> float:
-    """The absolute ``time.perf_counter()`` at which training must stop (``inf``: never)."""
-    limits = [math.inf]
-    if cfg.max_time is not None:
-        limits.append(start_time + cfg.max_time)
-    if cfg.deadline is not None:
-        limits.append(cfg.deadline)
-    return min(limits)
-
-
 def train(
     model: KAN,
     x: torch.Tensor,
@@ -130,6 +110,7 @@ def train(
     y_val: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     gradient_masks: dict[torch.nn.Parameter, torch.Tensor] | None = None,
+    deadline: Deadline | None = None,
 ) -> TrainResult:
     """Fit ``model`` to ``x (n, n_in)`` and ``y (n, n_out)`` in place.
 
@@ -141,7 +122,7 @@ def train(
     the training objective decides. Raises :class:`TrainingDiverged` when the loss cannot be
     made finite again.
 
-    When ``max_time`` or ``deadline`` passes, training stops within one mini-batch or one
+    When ``deadline`` passes, training stops within one mini-batch or one
     LBFGS function evaluation (``stop_reason="max_time"``); a ``KeyboardInterrupt`` stops it
     at once (``stop_reason="interrupted"``, not re-raised). Either way the model keeps the
     parameters of the last completed step (or the mid-step ones when their loss is finite and
@@ -152,20 +133,18 @@ def train(
         for param, keep in (gradient_masks or {}).items()
     ]
     try:
-        return _train(model, x, y, config, x_val, y_val, generator)
+        return _train(model, x, y, config, x_val, y_val, generator, deadline or Deadline())
     finally:
         for handle in handles:
             handle.remove()
 
 
-def _train(model, x, y, config, x_val, y_val, generator) -> TrainResult:
+def _train(model, x, y, config, x_val, y_val, generator, deadline: Deadline) -> TrainResult:
     """:func:`train` without the gradient masks."""
     cfg = config or TrainConfig()
     tune_allocator()
     lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
     result = TrainResult()
-    start_time = time.perf_counter()
-    deadline = _deadline(cfg, start_time)
     use_val = x_val is not None and y_val is not None and x_val.shape[0] > 0
     # grid updates hold (rows, n_in, n_out) activations: use evenly spaced rows of big data
     x_grid = x[:: math.ceil(x.shape[0] / cfg.grid_update_samples)] if x.shape[0] else x
@@ -187,14 +166,14 @@ def _train(model, x, y, config, x_val, y_val, generator) -> TrainResult:
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         loss = _objective(model, x, y, cfg)
-        if time.perf_counter() > deadline:
-            raise _OutOfTime(float(loss.detach()))
+        if deadline.expired():
+            raise OutOfTime(float(loss.detach()))
         if torch.isfinite(loss):
             loss.backward()
         return loss
 
     for step in range(1, cfg.max_iter + 1):
-        if time.perf_counter() > deadline:
+        if deadline.expired():
             result.stop_reason = "max_time"
             break
         out_of_time = False
@@ -205,7 +184,7 @@ def _train(model, x, y, config, x_val, y_val, generator) -> TrainResult:
             if cfg.solver == "lbfgs":
                 try:
                     loss = float(optimizer.step(closure).detach())
-                except _OutOfTime as stop:
+                except OutOfTime as stop:
                     # keep the parameters the step reached only when they are better
                     out_of_time, loss = True, stop.loss
                     if not (loss < good_loss and _finite(model)):  # (False for NaN)
@@ -217,7 +196,7 @@ def _train(model, x, y, config, x_val, y_val, generator) -> TrainResult:
                 total, seen = 0.0, 0
                 loss = 0.0
                 for begin in range(0, n, cfg.batch_size):
-                    if seen and time.perf_counter() > deadline:
+                    if seen and deadline.expired():
                         out_of_time = True
                         break
                     idx = order[begin : begin + cfg.batch_size]
@@ -298,3 +277,24 @@ def _train(model, x, y, config, x_val, y_val, generator) -> TrainResult:
         model.load_state_dict(best_state)
     result.best_loss = best
     return result
+
+
+def prune_and_retrain(
+    model: KAN,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    threshold: float,
+    retrain_iter: int = 20,
+    deadline: Deadline | None = None,
+) -> str | None:
+    """Cut the edges and nodes of ``model`` whose importance on ``x (n, n_in)`` is below
+    ``threshold``, then retrain the rest on ``y (n, n_out)`` for ``retrain_iter`` steps
+    without grid updates. Returns the retraining's stop reason, ``None`` when nothing was
+    cut (then nothing is retrained). Raises :class:`TrainingDiverged` like :func:`train`.
+    """
+    if not prune(model, x, threshold):
+        return None
+    retrain = copy.copy(config)
+    retrain.max_iter, retrain.grid_update_until = retrain_iter, 0
+    return train(model, x, y, retrain, deadline=deadline).stop_reason

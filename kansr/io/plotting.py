@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .simplify import round_expression
+from kansr.symbolic.snap import round_expression
+from kansr.utils.validation import feature_names
 
 __all__ = ["plot_network", "plot_pareto", "plot_parity"]
 
@@ -91,7 +92,7 @@ def plot_network(
     Nodes sit in rows, inputs at the bottom and the output at the top. Every active edge is
     a small inset showing the shape of its learned function over the range its input takes;
     lines join the inset to the edge's two nodes. An edge's opacity is ``tanh(beta * s)`` of
-    its importance ``s`` (:meth:`kansr.network.KAN.edge_scores`, output counts 1), so weak
+    its importance ``s`` (:meth:`kansr.nn.network.KAN.edge_scores`, output counts 1), so weak
     edges fade; masked (pruned) edges are not drawn.
 
     The estimator does not keep its training data: pass ``X`` (e.g. the training inputs) to
@@ -202,7 +203,7 @@ def plot_network(
         colors = ["black" if a else "lightgray" for a in active_nodes[level]]
         canvas.scatter(xs, np.full(n, level_y[level]), s=40, c=colors, zorder=3)
 
-    names = estimator._feature_names()
+    names = feature_names(estimator)
     label_size = 10 if width[0] <= 8 else 7
     for i, name in enumerate(names[: width[0]]):
         canvas.text(

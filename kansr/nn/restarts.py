@@ -14,14 +14,14 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from joblib import Parallel, delayed
 
-from .training import TrainConfig, TrainingDiverged, TrainResult, train
+from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult, train
+from kansr.utils.deadline import Deadline
 
 __all__ = ["Restart", "best_restart", "run_restarts"]
 
@@ -88,13 +88,13 @@ def _train_restart(
 ) -> Restart:
     """Build the network of ``seed`` with ``build(seed)`` and train it (see :func:`train`)."""
     with torch_threads(threads):
-        config = replace(config, max_time=None, deadline=None)
-        if wall_deadline is not None:
-            config.deadline = time.perf_counter() + (wall_deadline - time.time())
+        deadline = Deadline.from_wall(wall_deadline)
         module = build(seed)
         generator = torch.Generator().manual_seed(seed + 1)
         try:
-            result = train(module, x, y, config, x_val, y_val, generator=generator)
+            result = train(
+                module, x, y, config, x_val, y_val, generator=generator, deadline=deadline
+            )
         except TrainingDiverged as exc:
             return Restart(seed, None, None, str(exc))
     return Restart(seed, module, result)
@@ -108,18 +108,19 @@ def run_restarts(
     config: TrainConfig,
     x_val: torch.Tensor | None = None,
     y_val: torch.Tensor | None = None,
-    wall_deadline: float | None = None,
+    deadline: Deadline | None = None,
     n_jobs: int | None = None,
 ) -> list[Restart]:
     """Train one network per seed; ``build(seed)`` makes the untrained network (picklable).
 
     ``x (n, n_in)``, ``y (n, n_out)`` and the optional validation set are shared by all
-    restarts; ``wall_deadline`` is a ``time.time()`` value. A single restart trains here with
-    the current torch threads; several train with one thread each, through joblib with
-    ``n_jobs`` workers. A ``KeyboardInterrupt`` keeps the restarts finished so far (raised
-    again when there are none) and starts no more. Returns the restarts in seed order.
+    restarts; ``deadline`` reaches the workers in its wall-clock form. A single restart
+    trains here with the current torch threads; several train with one thread each,
+    through joblib with ``n_jobs`` workers. A ``KeyboardInterrupt`` keeps the restarts
+    finished so far (raised again when there are none) and starts no more. Returns the
+    restarts in seed order.
     """
-    args = (x, y, config, x_val, y_val, wall_deadline)
+    args = (x, y, config, x_val, y_val, (deadline or Deadline()).wall())
     if len(seeds) == 1:
         return [_train_restart(build, seeds[0], *args, threads=None)]
     jobs = (delayed(_train_restart)(build, seed, *args, threads=1) for seed in seeds)
@@ -138,7 +139,7 @@ def run_restarts(
 def best_restart(restarts: Sequence[Restart]) -> Restart:
     """The restart with the lowest :attr:`Restart.loss` (the first among equals).
 
-    Raises :class:`~kansr.training.TrainingDiverged` when every restart diverged.
+    Raises :class:`~kansr.nn.training.TrainingDiverged` when every restart diverged.
     """
     best = min(
         range(len(restarts)), key=lambda i: (restarts[i].loss, restarts[i].module is None, i)

@@ -52,7 +52,7 @@ import numpy as np
 import sympy
 from sympy.parsing.sympy_parser import parse_expr
 
-from ._timeout import call_with_timeout as _call_with_timeout
+from kansr.utils.deadline import call_with_timeout as _call_with_timeout
 
 __all__ = [
     "ACCURACY_R2_THRESHOLD",

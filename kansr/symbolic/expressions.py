@@ -212,3 +212,8 @@ def mse(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
     if not np.all(np.isfinite(pred)):
         return math.inf
     return float(np.mean((pred - y) ** 2))
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Number of nodes of the expression tree."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))

@@ -1,23 +1,4 @@
-"""B-spline bases on per-input knot vectors, and least-squares spline fitting.
-
-Conventions used throughout kansr:
-
-* A grid of ``G`` intervals and spline order ``k`` is stored as an *extended* knot vector of
-  ``G + 2k + 1`` knots per input: ``k`` extra intervals on each side of the core interval
-  ``[t_k, t_{G+k}]``. Knots are strictly increasing.
-* That knot vector carries ``n = G + k`` basis functions ``B_0 .. B_{n-1}``; on any knot
-  interval ``[t_j, t_{j+1})`` only ``B_{j-k} .. B_j`` (``k + 1`` of them) are non-zero, and all
-  are zero outside ``[t_0, t_{G+2k})``.
-* Tensors: ``x`` is ``(batch, n_in)``, ``knots`` is ``(n_in, G + 2k + 1)``, a dense basis is
-  ``(batch, n_in, n)``.
-
-The fast path evaluates only the ``k + 1`` non-zero functions per input: on a uniform grid as
-fixed polynomials in the local coordinate of the knot interval holding ``x`` (one small matrix
-product for all inputs, coefficients from :func:`interval_polynomials`), otherwise by de Boor's
-triangular recursion on ``(batch, n_in)`` tensors; then it scatters them into the dense basis.
-Their derivative with respect to ``x`` is written by hand (no autograd through the
-evaluation).
-"""
+"""B-spline bases on per-input knot vectors (see the module notes in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -25,26 +6,6 @@ import math
 from typing import NamedTuple
 
 import torch
-
-__all__ = [
-    "uniform_knots",
-    "extend_knots",
-    "KnotLookup",
-    "knot_lookup",
-    "local_basis",
-    "LocalBasis",
-    "bspline_basis",
-    "bspline_basis_reference",
-    "BasisWithBase",
-    "basis_with_base",
-    "basis_input_grad",
-    "to_gradient_layout",
-    "pack_saved",
-    "unpack_saved",
-    "interval_polynomials",
-    "fit_coefficients",
-    "solve_normal_equations",
-]
 
 
 def uniform_knots(low: torch.Tensor, high: torch.Tensor, n_intervals: int, k: int) -> torch.Tensor:
@@ -426,120 +387,6 @@ def bspline_basis(
     return _dense(local.values, local.spline_columns, n_basis + 1)[..., :n_basis]
 
 
-def bspline_basis_reference(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
-    """Textbook Cox–de Boor recursion on the dense basis, for tests: ``(batch, n_in, G + k)``."""
-    xe = x[..., None]  # (batch, n_in, 1)
-    t = knots[None]  # (1, n_in, M + 1)
-    basis = ((xe >= t[..., :-1]) & (xe < t[..., 1:])).to(x.dtype)
-    for d in range(1, k + 1):
-        left = (xe - t[..., : -(d + 1)]) / (t[..., d:-1] - t[..., : -(d + 1)]) * basis[..., :-1]
-        right = (t[..., d + 1 :] - xe) / (t[..., d + 1 :] - t[..., 1:-d]) * basis[..., 1:]
-        basis = left + right
-    return basis
-
-
-_BASE_FUNCTIONS = ("silu", "identity", "zero")
-
-
-def _base_and_derivative(x: torch.Tensor, base: str) -> tuple[torch.Tensor, torch.Tensor]:
-    if base == "silu":
-        s = torch.sigmoid(x)
-        return x * s, s * (1 + x * (1 - s))
-    if base == "identity":
-        return x, torch.ones_like(x)
-    if base == "zero":
-        return torch.zeros_like(x), torch.zeros_like(x)
-    raise ValueError(f"unknown base function {base!r}; choose one of {_BASE_FUNCTIONS}")
-
-
-def basis_with_base(
-    x: torch.Tensor,
-    knots: torch.Tensor,
-    k: int,
-    base: str,
-    lookup: KnotLookup,
-    with_derivative: bool = False,
-) -> tuple[torch.Tensor, tuple[LocalBasis, torch.Tensor] | None]:
-    """``A (batch, n_in, n + 1)``: the B-spline basis of every input, base function ``b(x)`` last.
-
-    With ``with_derivative`` also what :func:`basis_input_grad` needs to map a gradient with
-    respect to ``A`` onto ``x``: the :class:`LocalBasis` and ``b'(x)`` ``(batch, n_in)``.
-    """
-    n_basis = knots.shape[1] - 1 - k
-    local = local_basis(x, knots, k, with_derivative, lookup)
-    dense = _dense(local.values, local.spline_columns, n_basis + 1)
-    b, db = _base_and_derivative(x, base)
-    dense[..., n_basis] = b  # also discards the values of non-existent functions
-    return dense, ((local, db) if with_derivative else None)
-
-
-def basis_input_grad(
-    grad_a: torch.Tensor,
-    saved: tuple[LocalBasis, torch.Tensor],
-    lookup: KnotLookup,
-    gradient_layout: bool = False,
-) -> torch.Tensor:
-    """Gradient ``(batch, n_in)`` with respect to ``x`` from one with respect to ``A``.
-
-    ``grad_a`` is ``(batch, n_in, n + 1)`` in the layout of ``A``, or with
-    ``gradient_layout`` ``(batch, n_in, n + 2)`` laid out ``[B_0 .. B_{n-1}, 0, b]``: the zero
-    column is where non-existent functions point, so nothing has to be masked. Only the
-    ``k + 1`` non-zero columns and the base column are read (``saved`` from
-    :func:`basis_with_base`).
-    """
-    local, db = saved
-    if gradient_layout:
-        picked = torch.gather(grad_a, 2, local.columns)  # (batch, n_in, k + 2)
-        spline = local.input_grad(picked[..., :-1], lookup, zero_if_missing=True)
-        return spline + picked[..., -1] * db
-    picked = torch.gather(grad_a, 2, local.spline_columns)  # (batch, n_in, k + 1)
-    return local.input_grad(picked, lookup) + grad_a[..., -1] * db
-
-
-def to_gradient_layout(t: torch.Tensor, n_basis: int, dim: int) -> torch.Tensor:
-    """Insert a zero slice before index ``n_basis`` (the base function's) along ``dim``."""
-    size = list(t.shape)
-    size[dim] = 1
-    parts = [t.narrow(dim, 0, n_basis), t.new_zeros(size), t.narrow(dim, n_basis, 1)]
-    return torch.cat(parts, dim=dim)
-
-
-def pack_saved(saved: tuple[LocalBasis, torch.Tensor]) -> list[torch.Tensor | None]:
-    """The tensors of :func:`basis_with_base`'s ``saved``, for ``ctx.save_for_backward``."""
-    local, db = saved
-    return [local.columns, local.powers, local.slope, db]  # the values are not needed
-
-
-def unpack_saved(tensors) -> tuple[LocalBasis, torch.Tensor]:
-    """Inverse of :func:`pack_saved` (on ``ctx.saved_tensors``); ``values`` is ``None``."""
-    columns, powers, slope, db = tensors
-    return LocalBasis(None, columns, powers, slope), db
-
-
-class BasisWithBase(torch.autograd.Function):
-    """``x (batch, n_in) -> A (batch, n_in, n + 1)``: the B-spline basis plus the base function.
-
-    Column ``n`` of ``A`` is ``b(x)`` (SiLU by default). The backward pass uses the analytic
-    derivative of the basis (``k + 1`` non-zeros per input), so nothing of the evaluation is
-    kept for autograd. Call as ``BasisWithBase.apply(x, knots, k, base, lookup)``.
-    """
-
-    @staticmethod
-    def forward(ctx, x, knots, k, base, lookup=None):  # noqa: D102
-        lookup = knot_lookup(knots, k) if lookup is None else lookup
-        dense, saved = basis_with_base(x, knots, k, base, lookup, ctx.needs_input_grad[0])
-        if saved is not None:
-            ctx.lookup = lookup
-            ctx.save_for_backward(*pack_saved(saved))
-        return dense
-
-    @staticmethod
-    def backward(ctx, grad_a):  # noqa: D102
-        saved = unpack_saved(ctx.saved_tensors)
-        grad_x = basis_input_grad(grad_a.contiguous(), saved, ctx.lookup)
-        return grad_x, None, None, None, None
-
-
 def solve_normal_equations(
     gram: torch.Tensor, rhs: torch.Tensor, ridge: float = 1e-10
 ) -> torch.Tensor:
@@ -558,24 +405,3 @@ def solve_normal_equations(
     if bool((info != 0).any()):
         return torch.linalg.lstsq(gram, rhs).solution
     return torch.cholesky_solve(rhs, chol)
-
-
-def fit_coefficients(
-    basis: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-10
-) -> torch.Tensor:
-    """Least-squares spline coefficients, one factorisation per input.
-
-    Parameters
-    ----------
-    basis : ``(n_in, n_samples, n)`` basis of each input at its sample points.
-    targets : ``(n_in, n_samples, n_out)`` values to reproduce.
-    ridge : relative Tikhonov term (scaled by the mean diagonal of the Gram matrix).
-
-    Returns
-    -------
-    coef : ``(n_in, n, n_out)`` in ``basis.dtype``.
-    """
-    b = basis.to(torch.float64)
-    normal = b.transpose(1, 2)
-    coef = solve_normal_equations(normal @ b, normal @ targets.to(torch.float64), ridge)
-    return coef.to(basis.dtype)

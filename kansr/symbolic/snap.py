@@ -1,73 +1,13 @@
-"""Compose per-edge formulas into one sympy expression, snap constants, measure complexity.
-
-Everything here is built from sympy objects; nothing is parsed from strings.
-"""
+"""Snap fitted constants to simple exact numbers, and round them for display."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
 import sympy
 
-from .expression import mse
-
-__all__ = [
-    "SymbolicEdge",
-    "complexity",
-    "compose",
-    "round_expression",
-    "snap_constant",
-    "snap_constants",
-]
-
-
-class SymbolicEdge:
-    """Edge ``i -> o`` of a layer computing ``c * f(a * x_i + b) + d``.
-
-    ``fn`` is a :class:`~kansr.symbolic_library.SymbolicFunction`.
-    """
-
-    __slots__ = ("i", "o", "fn", "params")
-
-    def __init__(self, i: int, o: int, fn, params: Sequence[float]) -> None:
-        self.i, self.o, self.fn = int(i), int(o), fn
-        self.params = [float(p) for p in params]
-
-    def __repr__(self) -> str:
-        a, b, c, d = self.params
-        return (
-            f"SymbolicEdge({self.i}->{self.o}: {c:.4g}*{self.fn.name}({a:.4g}*x+{b:.4g})+{d:.4g})"
-        )
-
-
-def _number(value: float) -> sympy.Expr:
-    return sympy.Float(value, 15)
-
-
-def compose(
-    layers: Sequence[Sequence[SymbolicEdge]],
-    biases: Sequence[np.ndarray],
-    inputs: Sequence[sympy.Expr],
-) -> list[sympy.Expr]:
-    """Expressions of the output nodes: layer by layer, ``out_o = bias_o + sum_edges phi``.
-
-    ``layers[l]`` lists the symbolic edges of layer ``l``, ``biases[l]`` its ``(n_out,)`` bias and
-    ``inputs`` the expressions of the first layer's input nodes.
-    """
-    nodes = list(inputs)
-    for edges, bias in zip(layers, biases, strict=True):
-        out = [_number(float(v)) for v in bias]
-        for edge in edges:
-            a, b, c, d = (_number(p) for p in edge.params)
-            if edge.fn.complexity == 0:  # the zero function: a constant
-                out[edge.o] += d
-                continue
-            out[edge.o] += c * edge.fn.sympy_expr(a * nodes[edge.i] + b) + d
-        nodes = out
-    return nodes
-
+from kansr.symbolic.expressions import mse
 
 _SIMPLE_FRACTIONS = sorted(
     {Fraction(p, q) for q in (1, 2, 3, 4, 5, 6, 8) for p in range(-24, 25)},
@@ -141,8 +81,3 @@ def round_expression(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
             sympy.Integer(int(rounded)) if rounded == int(rounded) else sympy.Float(rounded, digits)
         )
     return expr.xreplace(replacements)
-
-
-def complexity(expr: sympy.Expr) -> int:
-    """Number of nodes of the expression tree."""
-    return sum(1 for _ in sympy.preorder_traversal(expr))

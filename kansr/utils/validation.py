@@ -129,3 +129,11 @@ def check_magnitudes(X: np.ndarray, y: np.ndarray, names: list[str]) -> None:
                 f"in float64, where squares of differences below {_MIN_SPREAD:g} underflow: "
                 f"rescale {what} (e.g. multiply that column by {1 / std[j]:.0e})"
             )
+
+
+def feature_names(estimator) -> list[str]:
+    """The fitted ``estimator``'s column names (``feature_names_in_``), else ``x0 ..``."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    return [f"x{i}" for i in range(estimator.n_features_in_)]

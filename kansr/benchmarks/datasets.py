@@ -6,10 +6,10 @@
 * :func:`load_problem`, :func:`get_problem`, :func:`list_problems`: the Feynman (AI Feynman,
   Udrescu & Tegmark 2020; 99 main + 20 bonus equations, as used by SRBench's ground-truth track,
   La Cava et al. 2021) and Strogatz (SRBench's 2-D ODE right-hand sides) problems with their
-  true formulas. The definitions ship with the package in ``kansr/data/*.csv``.
+  true formulas. The definitions ship with the package in ``kansr/benchmarks/data/*.csv``.
 
 Every sampler draws from ``numpy.random.default_rng(random_state)``; the global random state is
-never used or changed. Formulas are evaluated with :func:`kansr.expression.evaluate` (a
+never used or changed. Formulas are evaluated with :func:`kansr.symbolic.expressions.evaluate` (a
 tree walk, no generated code); user strings are never parsed.
 """
 
@@ -31,7 +31,7 @@ import pandas as pd
 import sympy
 from sklearn.utils import Bunch
 
-from .expression import evaluate
+from kansr.symbolic.expressions import evaluate
 
 __all__ = [
     "DEMO_FORMULA",
@@ -46,7 +46,7 @@ __all__ = [
 
 DEMO_FORMULA = "f(x, y) = exp(sin(pi*x) + y**2)"
 
-#: Names of the shipped benchmark sets (files ``kansr/data/<set>.csv``).
+#: Names of the shipped benchmark sets (files ``kansr/benchmarks/data/<set>.csv``).
 PROBLEM_SETS: tuple[str, ...] = ("feynman", "strogatz")
 
 _MAX_REDRAWS = 100  # rounds of redrawing points where a benchmark formula is not finite
@@ -471,7 +471,7 @@ def _parse_trusted(text: str, variables: Sequence[str]) -> sympy.Expr:
     with every variable bound to a real Symbol is acceptable here. kansr never parses strings
     that come from users.
     """
-    from .judge import parse_formula  # parse_expr with a restricted local_dict
+    from kansr.benchmarks.judge import parse_formula  # parse_expr with a restricted local_dict
 
     expr = parse_formula(text, list(variables))
     return expr.xreplace({sympy.Symbol(v): sympy.Symbol(v, real=True) for v in variables})
@@ -479,7 +479,7 @@ def _parse_trusted(text: str, variables: Sequence[str]) -> sympy.Expr:
 
 @functools.cache
 def _problems(set_name: str) -> dict[str, Problem]:
-    path = resources.files("kansr").joinpath("data", f"{set_name}.csv")
+    path = resources.files("kansr.benchmarks").joinpath("data", f"{set_name}.csv")
     with path.open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype=str, keep_default_na=False)
     problems = {}
@@ -535,7 +535,9 @@ def get_problem(name: str) -> Problem:
     known = list_problems()
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
     hint = (
-        f"; did you mean {', '.join(close)}?" if close else "; see kansr.datasets.list_problems()"
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else "; see kansr.benchmarks.datasets.list_problems()"
     )
     raise ValueError(f"unknown problem {name!r}{hint}")
 

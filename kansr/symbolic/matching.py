@@ -16,13 +16,13 @@ n_samples)``.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .symbolic_library import SymbolicLibrary, make_library
+from kansr.symbolic.library import SymbolicLibrary, make_library
+from kansr.utils.deadline import Deadline
 
 __all__ = ["EdgeMatches", "match_edges"]
 
@@ -151,22 +151,23 @@ def match_edges(
     complexity_weight: float = 0.5,
     top: int = 3,
     n_refine: int = 30,
-    deadline: float | None = None,
+    deadline: Deadline | None = None,
 ) -> EdgeMatches:
     """Fit ``c * f(a*x + b) + d`` for every edge and every candidate ``f``; keep the best.
 
     Parameters
     ----------
     x, y : ``(n_edges, n_samples)`` inputs and outputs of every edge.
-    library : candidates (default: :func:`~kansr.symbolic_library.make_library`).
+    library : candidates (default: :func:`~kansr.symbolic.library.make_library`).
     reference_var : ``(n_edges,)`` variance that errors are measured against (default: each
         edge's own variance); pass e.g. the output node's variance so that an edge that is
         nearly constant relative to its node is matched by the zero function.
     complexity_weight : log10 error reduction one unit of complexity must buy.
     top : how many candidates to keep per edge.
     n_refine : Levenberg-Marquardt iterations.
-    deadline : ``time.perf_counter()`` value after which the remaining candidates are skipped
-        (scored as not fitting); the first candidate and the zero function always run.
+    deadline : :class:`~kansr.utils.deadline.Deadline` after which the remaining
+        candidates are skipped (scored as not fitting); the first candidate and the zero
+        function always run.
     """
     lib = library if library is not None else make_library()
     xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
@@ -193,7 +194,7 @@ def match_edges(
             and n_fitted > 0
             and fn.complexity != 0
             and fn.name != "0"
-            and time.perf_counter() > deadline
+            and deadline.expired()
         ):  # out of time: this candidate never wins
             all_params.append(torch.zeros(n_edges, 4, dtype=torch.float64))
             all_mse.append(torch.full((n_edges,), math.inf, dtype=torch.float64))

@@ -7,13 +7,13 @@ Learning" (ICML 2025). Every edge ``(i -> o)`` of layer ``l`` has a learnable em
     M(z) = W2 ReLU(W1 z + b1) + b2        (hidden size H)
 
 outputs the edge's ``G + k`` spline coefficients and its base weight, i.e. the slice
-``weight[i, :, o]`` of a :class:`~kansr.network.KANLayer` (times a fixed per-layer scale
+``weight[i, :, o]`` of a :class:`~kansr.nn.network.KANLayer` (times a fixed per-layer scale
 ``1 / sqrt(n_in)``, the KAN's initialisation scale). Only the embeddings, the meta-learners and
 the node biases are trained: ``d * n_edges + size(meta-learners) + n_biases`` parameters
 instead of the KAN's ``(G + k + 1) * n_edges + n_biases``.
 
 The network code does not know where its weights come from: :class:`MetaKAN` wraps a plain
-:class:`~kansr.network.KAN` whose layers' ``weight`` parameters were removed, generates the
+:class:`~kansr.nn.network.KAN` whose layers' ``weight`` parameters were removed, generates the
 ``(n_in, G + k + 1, n_out)`` weight tensors, hands them to the layers and runs the unchanged
 layer code (spline basis, exact sparsity penalty, ...). :meth:`MetaKAN.materialize` returns the
 equivalent plain KAN for pruning and the symbolic pipeline.
@@ -45,8 +45,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from .network import KAN
-from .splines import solve_normal_equations
+from kansr.nn.network import KAN
+from kansr.nn.splines import solve_normal_equations
 
 __all__ = ["MetaLearner", "MetaKAN", "sharing_groups", "SHARING_MODES"]
 
@@ -131,12 +131,12 @@ class MetaLearner(nn.Module):
 
 
 class MetaKAN(nn.Module):
-    """A :class:`~kansr.network.KAN` whose edge weights come from meta-learners.
+    """A :class:`~kansr.nn.network.KAN` whose edge weights come from meta-learners.
 
     Parameters
     ----------
     width, grid, k, base_fun, grid_range, noise_scale, dtype, device, seed :
-        as in :class:`~kansr.network.KAN`; ``noise_scale`` sets the initial spread of the
+        as in :class:`~kansr.nn.network.KAN`; ``noise_scale`` sets the initial spread of the
         generated spline coefficients.
     embedding_dim : size ``d`` of every edge's embedding.
     meta_hidden : hidden size ``H`` of every meta-learner.
@@ -321,7 +321,7 @@ class MetaKAN(nn.Module):
 
     @torch.no_grad()
     def materialize(self) -> KAN:
-        """A plain :class:`~kansr.network.KAN` computing exactly the same function."""
+        """A plain :class:`~kansr.nn.network.KAN` computing exactly the same function."""
         with self._installed():
             kan = copy.deepcopy(self.kan)
         for layer in kan.layers:

@@ -1,17 +1,27 @@
-"""Pareto front of candidate formulas and the choice between accuracy and simplicity."""
+"""Candidate formulas, their complexity/loss Pareto front and the choice among it."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import sympy
 
-from .formula import Formula
 
-__all__ = ["pareto_table", "rename", "select"]
+@dataclass
+class Formula:
+    """One candidate formula.
+
+    ``expr`` uses the internal symbols ``x0 .. x{n-1}`` (safe to evaluate); ``loss`` is the
+    mean squared error on the data in the target's units.
+    """
+
+    expr: sympy.Expr
+    complexity: int
+    loss: float
 
 
 def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.DataFrame:

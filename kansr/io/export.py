@@ -3,8 +3,8 @@
 Every function takes a fitted :class:`kansr.KANRegressor` (or :class:`kansr.MetaKANRegressor`)
 and ``index``, a row of its ``equations_`` table (``None``: the selected formula), like
 :meth:`~kansr.KANRegressor.sympy_expr`. The callables evaluate the formula by walking its
-expression tree (:mod:`kansr.expression`); no code is generated, compiled or executed, and no
-string is ever parsed.
+expression tree (:mod:`kansr.symbolic.expressions`); no code is generated, compiled or
+executed, and no string is ever parsed.
 """
 
 from __future__ import annotations
@@ -19,19 +19,13 @@ import sympy
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .expression import TorchFormula, evaluate
-from .selection import rename
+from kansr.symbolic.expressions import TorchFormula, evaluate
+from kansr.symbolic.pareto import rename
+from kansr.utils.validation import feature_names
 
 __all__ = ["NumpyFormula", "TorchExport", "formula_text", "latex_table", "to_numpy", "to_torch"]
 
 _NO_FORMULAS = "no formulas: this estimator was fitted with symbolic=False"
-
-
-def _feature_names(est) -> list[str]:
-    names = getattr(est, "feature_names_in_", None)
-    if names is not None:
-        return [str(n) for n in names]
-    return [f"x{i}" for i in range(est.n_features_in_)]
 
 
 def _table(est) -> pd.DataFrame:
@@ -105,7 +99,7 @@ def latex_table(est, index=None, precision: int = 3) -> str:
         rows = [_row(est, i) for i in np.asarray(index).tolist()]
     else:
         rows = [_row(est, index)]
-    names = _feature_names(est)
+    names = feature_names(est)
     selected = int(est.selected_index_)
     lines = [
         r"\begin{tabular}{@{}lccc@{}}",
@@ -188,7 +182,7 @@ def to_numpy(est, index=None) -> NumpyFormula:
     :class:`NumpyFormula`."""
     expr = _internal_expr(est, index)
     named = getattr(est, "feature_names_in_", None) is not None
-    return NumpyFormula(expr, _feature_names(est), named=named)
+    return NumpyFormula(expr, feature_names(est), named=named)
 
 
 # ---------------------------------------------------------------------------- torch
@@ -223,7 +217,7 @@ class TorchExport(TorchFormula):
 def to_torch(est, index=None) -> TorchExport:
     """Formula ``index`` (``None``: the selected one) as a torch module, see
     :class:`TorchExport`."""
-    return TorchExport(_internal_expr(est, index), _feature_names(est))
+    return TorchExport(_internal_expr(est, index), feature_names(est))
 
 
 # ---------------------------------------------------------------------------- text
@@ -235,4 +229,4 @@ def formula_text(est, index=None) -> str:
     (kansr itself never parses it). Feature names that are not Python identifiers cannot be
     parsed back.
     """
-    return sympy.sstr(rename(_internal_expr(est, index), _feature_names(est)), full_prec=True)
+    return sympy.sstr(rename(_internal_expr(est, index), feature_names(est)), full_prec=True)

@@ -13,8 +13,8 @@ direct searches give such laws their natural, simplest form:
 * **monomial times a sum** — variables whose piece of the product fit is an exact power are
   divided out, and the rest is fitted as a sum (``m*(u^2 + v^2)/2``).
 * **rational** — ``P(x)/Q(x)`` or ``sqrt(P(x)/Q(x))`` by linear algebra
-  (:mod:`kansr.rational`), for the target and for what is left after dividing out a monomial;
-  an exact one ends the search of that target.
+  (:mod:`kansr.symbolic.structure.rational`), for the target and for what is left after
+  dividing out a monomial; an exact one ends the search of that target.
 
 Every result is only a *candidate*: its mean squared error on the data decides, through the
 Pareto front, whether it is chosen. Formulas use the internal symbols ``x0 .. x{n-1}``.
@@ -23,20 +23,19 @@ Pareto front, whether it is chosen. Formulas use the internal symbols ``x0 .. x{
 from __future__ import annotations
 
 import math
-import time
 from fractions import Fraction
 
 import numpy as np
 import sympy
 import torch
 
-from ._timeout import call_with_timeout
-from .expression import evaluate, mse, refit_constants, symbol_index
-from .rational import rational_formulas
-from .simplify import complexity, snap_constants
-from .splines import bspline_basis, uniform_knots
-from .symbolic_fit import match_edges
-from .symbolic_library import SymbolicLibrary
+from kansr.nn.splines import bspline_basis, uniform_knots
+from kansr.symbolic.expressions import complexity, evaluate, mse
+from kansr.symbolic.finish import finish, formula_if_finite
+from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.matching import match_edges
+from kansr.symbolic.structure.rational import rational_formulas
+from kansr.utils.deadline import Deadline
 
 __all__ = ["additive_spline_fit", "monomial_formula", "snap_exponent", "structure_formulas"]
 
@@ -44,7 +43,9 @@ _GRID = 8  # spline intervals per variable for the separability fits
 _ORDER = 3
 _MAX_SAMPLES = 2000  # rows used for the spline fits and matching
 _COMPLEXITY_WEIGHTS = (0.25, 0.5, 1.0)
+# finishing is bounded tighter than for the network's few candidates: up to max_finish of them
 _MAX_SIMPLIFY_NODES = 60
+_SYMPY_TIMEOUT = 3.0
 
 
 def snap_exponent(p: float, tol: float = 0.05) -> sympy.Expr:
@@ -141,11 +142,11 @@ def _matched_terms(
     library: SymbolicLibrary,
     symbols,
     top: int = 3,
-    deadline: float | None = None,
+    deadline: Deadline | None = None,
 ) -> list[list[tuple[sympy.Expr, float, int]]]:
     """Per variable, the top library matches of ``values (m, N)`` over ``xs (m, N)`` as
-    ``(c*f(a*x + b) + d, log10 relative error, complexity)``; after ``deadline`` (a
-    ``time.perf_counter()`` value) the remaining library functions are not tried."""
+    ``(c*f(a*x + b) + d, log10 relative error, complexity)``; after ``deadline``
+    the remaining library functions are not tried."""
     matches = match_edges(xs, values, library, top=top, deadline=deadline)
     out = []
     for e, sym in enumerate(symbols):
@@ -184,41 +185,6 @@ def _combinations(
             [opts[j][0] if j is not None else None for opts, j in zip(options, pick, strict=True)]
         )
     return chosen
-
-
-def _finish(
-    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, r2_tol: float = 1e-6
-) -> tuple[sympy.Expr, float] | None:
-    """Refit constants, snap them to simple numbers within an R^2 budget (R^2 may drop by
-    ``r2_tol``), simplify, and snap again (simplification merges constants)."""
-    expr, loss = refit_constants(expr, X, y)
-    if not math.isfinite(loss):
-        return None
-    budget = max(loss * 1.001, r2_tol * float(np.var(y)))
-    expr, loss = snap_constants(expr, X, y, loss, budget)
-    try:
-        if complexity(expr) > _MAX_SIMPLIFY_NODES:
-            raise ValueError("too large to simplify")
-        # simplify knowing which variables are positive on the data (sqrt(x**2) = x there)
-        positive = {
-            s: sympy.Dummy(s.name, positive=True)
-            for s in expr.free_symbols
-            if np.all(X[:, symbol_index(s)] > 0)
-        }
-        back = {d: s for s, d in positive.items()}
-        simpler = call_with_timeout(
-            lambda: sympy.simplify(expr.xreplace(positive)).xreplace(back), 3.0
-        )
-        if complexity(simpler) <= complexity(expr):
-            simpler_loss = mse(simpler, X, y)
-            if simpler_loss <= budget:
-                expr, loss = simpler, simpler_loss
-    except Exception:  # noqa: BLE001 - sympy can fail or time out; the input stays valid
-        pass
-    expr, loss = snap_constants(expr, X, y, loss, budget)
-    if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or not math.isfinite(loss):
-        return None
-    return expr, loss
 
 
 def _sum_candidates(X, target, cols, symbols, library, deadline=None) -> list[sympy.Expr]:
@@ -330,18 +296,16 @@ def _splits(powers: list[tuple[float, float]], cols: list[int], max_split: int):
 
 
 class _Budget:
-    """How many more searches may run; with a ``deadline`` also how long (``max_time``).
-    Counting searches, not seconds, keeps the result independent of the machine's load."""
+    """How many more searches may run, and until when (``max_time``). Counting searches,
+    not seconds, keeps the result independent of the machine's load."""
 
-    def __init__(self, searches: int, deadline: float | None) -> None:
+    def __init__(self, searches: int, deadline: Deadline) -> None:
         self.searches = searches
         self.deadline = deadline
 
     def spend(self) -> bool:
         """Take one search from the budget; ``False`` when none is left."""
-        if self.searches <= 0 or (
-            self.deadline is not None and time.perf_counter() > self.deadline
-        ):
+        if self.searches <= 0 or self.deadline.expired():
             return False
         self.searches -= 1
         return True
@@ -397,15 +361,15 @@ def structure_formulas(
     max_split: int = 3,
     max_finish: int = 12,
     max_searches: int = 40,
-    time_budget: float | None = None,
+    deadline: Deadline | None = None,
     seed: int = 0,
 ) -> list[tuple[sympy.Expr, float]]:
     """Candidate ``(expression, mean squared error)`` pairs for ``X (n, m)``, ``y (n,)``.
 
     Expressions are in the symbols ``x0 .. x{m-1}`` and the units of ``X`` and ``y``. At most
     ``max_searches`` sub-searches run and only the ``max_finish`` raw candidates of lowest
-    error are refit and simplified; ``time_budget`` (seconds, e.g. from ``max_time``) stops
-    both early.
+    error are refit and simplified; ``deadline`` stops both early (the searches get half of
+    the time left).
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -418,9 +382,8 @@ def structure_formulas(
     else:
         Xs, ys = X, y
     symbols = list(sympy.symbols(f"x0:{m}", real=True))
-    start = time.perf_counter()
-    search_deadline = None if time_budget is None else start + time_budget / 2
-    budget = _Budget(max_searches, search_deadline)
+    deadline = deadline or Deadline()
+    budget = _Budget(max_searches, deadline.share(0.5))
     raw = _search(Xs, ys, list(range(m)), symbols, library, 2, max_split, budget)
     mono = monomial_formula(Xs, ys, symbols)
     if mono is not None:
@@ -433,19 +396,24 @@ def structure_formulas(
         key=lambda t: (t[0], t[1]),
     )
     scored = [t for t in scored if math.isfinite(t[0])][:max_finish]
-    deadline = math.inf if time_budget is None else start + time_budget
     results = []
     for _, _, expr in scored:
-        if time.perf_counter() > deadline:
+        if deadline.expired():
             break
         try:
-            finished = _finish(expr, Xs, ys)
+            finished = finish(
+                expr,
+                Xs,
+                ys,
+                deadline=deadline,
+                max_nodes=_MAX_SIMPLIFY_NODES,
+                sympy_timeout=_SYMPY_TIMEOUT,
+            )
         except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
             continue  # a candidate sympy cannot handle is dropped, the others stay
         if finished is None:
             continue
-        expr, _ = finished
-        loss = mse(expr, X, y)
-        if math.isfinite(loss):
-            results.append((expr, loss))
+        formula = formula_if_finite(finished.expr, X, y)  # (the loss on all rows)
+        if formula is not None:
+            results.append((formula.expr, formula.loss))
     return results

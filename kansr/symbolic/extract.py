@@ -1,0 +1,142 @@
+"""From a trained KAN to closed-form formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+import torch
+
+from kansr.nn.network import KAN
+from kansr.symbolic.finish import finish
+from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.matching import match_edges
+from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
+from kansr.symbolic.pareto import Formula
+from kansr.utils.deadline import Deadline, OutOfTime
+
+
+def _refit(
+    net: SymbolicNetwork,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    n_iter: int,
+    deadline: Deadline,
+) -> float:
+    """Joint LBFGS refit of every constant; keeps the start when it does not improve. Stops
+    at ``deadline``, keeping the constants reached when
+    they are better than the start."""
+    start = [p.detach().clone() for p in net.parameters()]
+    with torch.no_grad():
+        before = float(torch.mean((net(z) - t) ** 2))
+    opt = torch.optim.LBFGS(
+        net.parameters(), lr=1.0, max_iter=n_iter, line_search_fn="strong_wolfe"
+    )
+
+    def closure():
+        if deadline.expired():
+            raise OutOfTime
+        opt.zero_grad()
+        loss = torch.mean((net(z) - t) ** 2)
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss
+
+    try:
+        opt.step(closure)
+    except (RuntimeError, OutOfTime):  # a singular line search or no time left
+        pass
+    with torch.no_grad():
+        after = float(torch.mean((net(z) - t) ** 2))
+        if not math.isfinite(after) or after > before:
+            for p, s in zip(net.parameters(), start, strict=True):
+                p.copy_(s)
+            after = before
+    return after
+
+
+def extract_formulas(
+    model: KAN,
+    X: np.ndarray,
+    y: np.ndarray,
+    x_mean: np.ndarray,
+    x_scale: np.ndarray,
+    y_mean: float,
+    y_scale: float,
+    library: SymbolicLibrary,
+    *,
+    complexity_weights: tuple[float, ...] = (0.25, 0.5, 1.0),
+    n_match_samples: int = 512,
+    refit_iter: int = 100,
+    snap_r2_tol: float = 1e-6,
+    dtype: torch.dtype = torch.float64,
+    deadline: Deadline | None = None,
+) -> list[Formula]:
+    """Candidate formulas of a trained ``model`` for ``X (n, n_features)``, ``y (n,)``.
+
+    The model works on standardised data ``z = (X - x_mean) / x_scale`` and predicts
+    ``(y - y_mean) / y_scale``; formulas are returned in the original units, in the symbols
+    ``x0 .. x{n-1}``.
+
+    ``deadline`` cuts the work short: edge matching skips
+    the remaining library candidates, refits and sympy calls stop, and after the first
+    complexity weight no further candidates are built; what was found is returned.
+    """
+    symbols = sympy.symbols(f"x0:{X.shape[1]}", real=True)
+    z_np = (X - x_mean) / x_scale
+    z = torch.as_tensor(z_np, dtype=torch.float64)
+    t = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)[:, None]
+    step = max(1, X.shape[0] // n_match_samples)
+    z_match = torch.as_tensor(z_np[::step], dtype=dtype)
+    model = model.cpu()
+    deadline = deadline or Deadline()
+
+    # every active edge's samples, all layers at once
+    xs, ys, refs, where = [], [], [], []
+    with torch.no_grad():
+        for level, (inputs, phi) in enumerate(model.edge_activations(z_match)):
+            layer = model.layers[level]
+            out_var = layer(inputs).double().var(0)  # (n_out,)
+            for i, o in zip(*torch.nonzero(layer.mask > 0, as_tuple=True), strict=True):
+                xs.append(inputs[:, i].double())
+                ys.append(phi[:, i, o].double())
+                refs.append(float(out_var[o]))
+                where.append((level, int(i), int(o)))
+    if not where:
+        return []
+    matches = match_edges(
+        torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs), deadline=deadline
+    )
+    widths = model.width
+    biases = [layer.bias.detach().double().numpy().copy() for layer in model.layers]
+    inputs = [(s - m) / sc for s, m, sc in zip(symbols, x_mean, x_scale, strict=True)]
+
+    formulas: list[Formula] = []
+    seen = set()
+    for weight in complexity_weights:
+        if formulas and deadline.expired():
+            break
+        # re-rank the kept candidates with this complexity weight
+        cplx = np.array([[library[n].complexity for n in row] for row in matches.names])
+        score = np.log10(matches.relative_error + 1e-12) + weight * cplx
+        pick = np.argmin(score, axis=1)
+        choice = tuple(matches.names[e][pick[e]] for e in range(len(where)))
+        if choice in seen:
+            continue
+        seen.add(choice)
+        layers: list[list[SymbolicEdge]] = [[] for _ in model.layers]
+        for e, (level, i, o) in enumerate(where):
+            fn = library[choice[e]]
+            layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
+        net = SymbolicNetwork(layers, biases, widths)
+        _refit(net, z, t, refit_iter, deadline)
+        edges, fitted_biases = net.export()
+        out = compose(edges, fitted_biases, inputs)[0]
+        expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
+        formula = finish(
+            expr, X, y, deadline=deadline, refit=False, expand_first=True, r2_tol=snap_r2_tol
+        )
+        if formula is not None:
+            formulas.append(formula)
+    return formulas

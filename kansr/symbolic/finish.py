@@ -1,0 +1,135 @@
+"""Finishing a candidate formula: refit its constants, snap them, simplify, check it.
+
+Every search (the structure searches on the data, the network's extraction) produces raw
+candidates; :func:`finish` is the one place that turns a raw candidate into a
+:class:`~kansr.symbolic.pareto.Formula` for the Pareto front. Every sympy call here is
+bounded in size (nodes) and time, and a failing call leaves the candidate as it was.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from kansr.symbolic.expressions import complexity, mse, refit_constants, symbol_index
+from kansr.symbolic.pareto import Formula
+from kansr.symbolic.snap import snap_constants
+from kansr.utils.deadline import Deadline, call_with_timeout
+
+__all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
+
+MAX_SIMPLIFY_NODES = 120  # larger expressions are not expanded or simplified
+SYMPY_TIMEOUT = 5.0  # seconds for one expand or simplify (main thread only)
+_NON_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+
+
+def formula_if_finite(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula | None:
+    """``expr`` as a :class:`Formula` with its mean squared error on ``X (n, m)``, ``y (n,)``,
+    or ``None`` when it holds a non-finite number or is not finite on the data."""
+    if not isinstance(expr, sympy.Expr) or expr.has(*_NON_FINITE):
+        return None
+    loss = mse(expr, X, y)
+    if not math.isfinite(loss):
+        return None
+    return Formula(expr=expr, complexity=complexity(expr), loss=loss)
+
+
+def _bounded(call, expr: sympy.Expr, deadline: Deadline, max_nodes: int, timeout: float):
+    """``call()`` when ``expr`` is small enough and time remains, else ``None`` (also when
+    sympy fails, recurses too deep or runs out of time)."""
+    seconds = deadline.timeout(timeout)
+    if complexity(expr) > max_nodes or seconds <= 0:
+        return None
+    try:
+        return call_with_timeout(call, seconds)
+    except Exception:  # noqa: BLE001 - sympy can fail (RecursionError too); input stays valid
+        return None
+
+
+def expand(expr: sympy.Expr, deadline: Deadline, max_nodes: int = MAX_SIMPLIFY_NODES):
+    """Multiply out products and integer powers so that constants merge (small expressions)."""
+    out = _bounded(
+        lambda: sympy.expand(expr, deep=True, power_exp=False, log=False),
+        expr,
+        deadline,
+        max_nodes,
+        SYMPY_TIMEOUT,
+    )
+    return expr if out is None else out
+
+
+def _simplify_on_data(
+    expr: sympy.Expr, X: np.ndarray, deadline: Deadline, max_nodes: int, timeout: float
+) -> sympy.Expr | None:
+    """``sympy.simplify`` knowing which variables are positive on ``X`` (``sqrt(x**2) = x``
+    there); ``None`` when it fails or does not make the expression smaller."""
+    positive = {
+        s: sympy.Dummy(s.name, positive=True)
+        for s in expr.free_symbols
+        if np.all(X[:, symbol_index(s)] > 0)
+    }
+    back = {d: s for s, d in positive.items()}
+    simpler = _bounded(
+        lambda: sympy.simplify(expr.xreplace(positive)).xreplace(back),
+        expr,
+        deadline,
+        max_nodes,
+        timeout,
+    )
+    if simpler is None or complexity(simpler) > complexity(expr):
+        return None
+    return simpler
+
+
+def finish(
+    expr: sympy.Expr,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    deadline: Deadline | None = None,
+    refit: bool = True,
+    expand_first: bool = False,
+    r2_tol: float = 1e-6,
+    max_nodes: int = MAX_SIMPLIFY_NODES,
+    sympy_timeout: float = SYMPY_TIMEOUT,
+) -> Formula | None:
+    """The finished :class:`Formula` of a raw candidate ``expr`` on ``X (n, m)``, ``y (n,)``.
+
+    Steps: refit every float constant (``refit``) -> multiply out (``expand_first``) -> snap
+    constants to simple numbers while the loss stays within budget (R² may drop by
+    ``r2_tol``) -> simplify (kept only when not larger and within budget) -> snap again
+    (simplification merges constants) -> finite check. ``None`` when the candidate is not
+    finite on the data. Sympy work is skipped for expressions over ``max_nodes`` nodes and
+    bounded by ``sympy_timeout`` seconds per call and by ``deadline``.
+    """
+    deadline = deadline or Deadline()
+    if refit:
+        expr, loss = refit_constants(expr, X, y)
+    else:
+        loss = mse(expr, X, y)
+    if not math.isfinite(loss):
+        return None
+    if expand_first:
+        expr = expand(expr, deadline, max_nodes)
+        loss = mse(expr, X, y)
+    budget = max(loss * 1.001, r2_tol * float(np.var(y)))
+    if not deadline.expired():
+        expr, loss = _snap(expr, X, y, loss, budget)
+    simpler = _simplify_on_data(expr, X, deadline, max_nodes, sympy_timeout)
+    if simpler is not None:
+        simpler_loss = mse(simpler, X, y)
+        if simpler_loss <= budget:
+            expr, loss = simpler, simpler_loss
+            if not deadline.expired():
+                expr, loss = _snap(expr, X, y, loss, budget)
+    return formula_if_finite(expr, X, y)
+
+
+def _snap(expr, X, y, loss, budget):
+    """:func:`snap_constants`, keeping ``expr`` when sympy cannot handle it."""
+    try:
+        return snap_constants(expr, X, y, loss, budget)
+    except (ValueError, TypeError, ArithmeticError, RecursionError):
+        return expr, loss
