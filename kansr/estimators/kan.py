@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
@@ -26,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from kansr.estimators._fit_data import FitData
 from kansr.io import export, persistence, plotting
 from kansr.nn.network import DTYPES, KAN
-from kansr.nn.restarts import best_restart, run_restarts
+from kansr.nn.restarts import best_restart, run_restarts, torch_threads
 from kansr.nn.training import (
     TrainConfig,
     TrainingDiverged,
@@ -40,6 +42,7 @@ from kansr.symbolic.finish import formula_if_finite
 from kansr.symbolic.library import make_library
 from kansr.symbolic.pareto import Formula, pareto_table, rename, select
 from kansr.symbolic.structure.search import structure_formulas
+from kansr.symbolic.uncertainty import fitted_constants, standard_errors
 from kansr.utils.deadline import Deadline
 from kansr.utils.validation import (
     check_magnitudes,
@@ -137,10 +140,25 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Also search the data directly for monomials, separable sums and products and
         monomials times such forms (:mod:`kansr.symbolic.structure.search`); their formulas
         join the network's on the Pareto front. Needs ``symbolic=True``.
-    model_selection : {"best", "accuracy"}, default="best"
+    model_selection : {"bic", "best", "accuracy"}, default="bic"
         Which formula of ``equations_`` :meth:`sympy_expr` returns and :meth:`predict`
-        evaluates. ``"best"`` is PySR's rule: among formulas whose loss is within 1.5 times
-        the lowest, the one whose loss fell most per unit of added complexity.
+        evaluates. ``"bic"`` (for measured data) takes the lowest Bayesian information
+        criterion with a description length of the tree (``n ln(mse) + p ln(n) + 2
+        complexity`` plus AICc's small-sample term, ``n`` rows, ``p`` fitted constants;
+        :func:`kansr.symbolic.pareto.information_criterion`): on exact data the most accurate
+        formula, on noisy or small data a parsimonious one, never one with more constants
+        than the data support. ``"best"`` is PySR's rule: among formulas whose loss is within
+        1.5 times the lowest, the one whose loss fell most per unit of added complexity
+        (made for exact data: on noisy data it rewards any fall in training loss).
+        ``"accuracy"``: the lowest training loss.
+    maxsize : int or None, default=None
+        Largest complexity (number of nodes) of a formula on ``equations_`` (``None``: no
+        cap; the constant is always there).
+    n_threads : int or None, default=None
+        torch threads used by :meth:`fit` (``None``: 1, which is fastest for the small
+        matrices of a KAN on up to millions of rows of few features; more can help for very
+        wide networks). The caller's setting is restored afterwards. Restarts in parallel
+        (``n_jobs``) train with one thread each.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batch order; global RNG state is never used.
     verbose : int, default=0
@@ -176,6 +194,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         ``latex``), simplest first; ``None`` when ``symbolic=False``.
     selected_index_ : int or None
         Row of ``equations_`` chosen by ``model_selection``.
+    constants_ : pandas.DataFrame
+        The fitted constants of the selected formula (see :meth:`constants`): ``value``,
+        ``std_error`` (as nonlinear least squares reports it) and ``relative_error``.
 
     Notes
     -----
@@ -222,7 +243,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         "library": [list, tuple, None],
         "prune_threshold": [Interval(Real, 0, 1, closed="left")],
         "search_structure": ["boolean"],
-        "model_selection": [StrOptions({"best", "accuracy"})],
+        "model_selection": [StrOptions({"bic", "best", "accuracy"})],
+        "maxsize": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -255,7 +278,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         library=None,
         prune_threshold=0.02,
         search_structure=True,
-        model_selection="best",
+        model_selection="bic",
+        maxsize=None,
+        n_threads=None,
         random_state=None,
         verbose=0,
     ):
@@ -285,6 +310,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.prune_threshold = prune_threshold
         self.search_structure = search_structure
         self.model_selection = model_selection
+        self.maxsize = maxsize
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -359,11 +386,12 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         deadline = Deadline.after(self.max_time)
-        data = self._prepare_data(X, y)
-        module, result = self._train_network(data, deadline)
-        self._set_network(module, result, data)
-        if self.symbolic:
-            self._search_formulas(data, self._symbolic_deadline(result, deadline))
+        with torch_threads(self.n_threads or 1):
+            data = self._prepare_data(X, y)
+            module, result = self._train_network(data, deadline)
+            self._set_network(module, result, data)
+            if self.symbolic:
+                self._search_formulas(data, self._symbolic_deadline(result, deadline))
         self.fit_time_ = time.perf_counter() - start
         return self
 
@@ -544,7 +572,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if cut is None and deadline.expired():
             cut = "max_time"
         formulas = self._constants_substituted(formulas, X, y, data.constant_features)
-        self._set_front(formulas, y)
+        self._set_front(formulas, X, y)
         if cut is not None:
             self._warn_symbolic_cut(cut)
 
@@ -606,16 +634,31 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         out = [formula_if_finite(f.expr.xreplace(values), X, y) for f in formulas]
         return [f for f in out if f is not None]
 
-    def _set_front(self, formulas: list[Formula], y: np.ndarray) -> None:
-        """``equations_`` (the Pareto front, the constant always on it) and the selection."""
+    def _set_front(self, formulas: list[Formula], X: np.ndarray, y: np.ndarray) -> None:
+        """``equations_`` (the Pareto front of the formulas within ``maxsize``, the constant
+        always on it, with the standard errors of their constants on ``X, y``) and the
+        selection."""
+        if self.maxsize is not None:
+            formulas = [f for f in formulas if f.complexity <= self.maxsize]
         constant = sympy.Float(float(np.mean(y)), 15)  # always a valid, finite formula
         formulas = [*formulas, Formula(expr=constant, complexity=1, loss=float(np.var(y)))]
         floor = _LOSS_FLOOR * float(np.var(y))
         table = pareto_table(formulas, floor)
         names = self._feature_names()
-        table["latex"] = [sympy.latex(rename(e, names)) for e in table["sympy_format"]]
+        from kansr.symbolic.names import named_latex
+
+        # the formulas in the features' safe names: as text (what formula_text gives) and
+        # LaTeX; sympy_format keeps the internal x0 .. (predict and save read it)
+        named = [rename(e, names) for e in table["sympy_format"]]
+        table.insert(
+            list(table.columns).index("sympy_format"),
+            "equation",
+            [sympy.sstr(e, full_prec=True) for e in named],
+        )
+        table["latex"] = [named_latex(e, names) for e in named]
+        table["std_errors"] = [_format_errors(e, X, y) for e in table["sympy_format"]]
         self.equations_ = table
-        self.selected_index_ = select(table, self.model_selection, floor)
+        self.selected_index_ = select(table, self.model_selection, floor, n_samples=len(y))
 
     def _warn_symbolic_cut(self, cut: str) -> None:
         if self.stop_reason_ not in ("interrupted", "max_time"):
@@ -632,8 +675,45 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------------ formulas out
+    def constants(self, index: int | None = None) -> pd.DataFrame:
+        """The fitted constants of the selected formula (or row ``index`` of ``equations_``)
+        with their standard errors on the training data, one row per constant.
+
+        Columns ``value``, ``std_error`` (from the Jacobian at the optimum: ``s^2 (J^T
+        J)^-1`` with the residual variance ``s^2``, as ``scipy.optimize.curve_fit`` reports
+        them; ``nan`` when they cannot be estimated, ``inf`` when the data do not determine
+        the constant) and ``relative_error``; rows in the order of the values. Integers and
+        fractions of a formula (snapped constants, exponents) are exact and not listed.
+        """
+        row = self._row(index)
+        expr = self.equations_["sympy_format"].iloc[row]
+        values = [float(c) for c in fitted_constants(expr)]
+        text = self.equations_["std_errors"].iloc[row] if "std_errors" in self.equations_ else ""
+        errors = [float(e) for e in text.split(",")] if text else [math.nan] * len(values)
+        if len(errors) != len(values):
+            errors = [math.nan] * len(values)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.abs(np.array(errors) / np.array(values)) if values else []
+        return pd.DataFrame({"value": values, "std_error": errors, "relative_error": relative})
+
+    @property
+    def constants_(self) -> pd.DataFrame:
+        """:meth:`constants` of the selected formula."""
+        return self.constants()
+
+    def _row(self, index: int | None) -> int:
+        check_is_fitted(self)
+        if self.equations_ is None:
+            raise ValueError("no formulas: this estimator was fitted with symbolic=False")
+        return self.selected_index_ if index is None else index
+
     def sympy_expr(self, index: int | None = None) -> sympy.Expr:
-        """The selected formula (or row ``index`` of ``equations_``) in the feature names."""
+        """The selected formula (or row ``index`` of ``equations_``) in the feature names.
+
+        Each feature is a real symbol named by its safe identifier (the column name when it
+        is a plain identifier such as ``speed``; ``"mass (kg)"`` -> ``mass_kg``, ``"pi"`` ->
+        ``pi_``): see :func:`kansr.io.export.symbol_names` for the mapping to the columns.
+        """
         check_is_fitted(self)
         if self.equations_ is None:
             raise ValueError("no formulas: this estimator was fitted with symbolic=False")
@@ -641,8 +721,13 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         return rename(self.equations_["sympy_format"].iloc[row], self._feature_names())
 
     def latex(self, index: int | None = None) -> str:
-        """LaTeX of :meth:`sympy_expr`."""
-        return sympy.latex(self.sympy_expr(index))
+        r"""LaTeX of :meth:`sympy_expr`, each feature printed by its column name: single
+        letters as they are, Greek letters' names as the letters (but a column ``pi`` as
+        ``\mathrm{pi}``, not the constant), other names as ``\mathrm{...}`` (see
+        :func:`kansr.symbolic.names.latex_name`)."""
+        from kansr.symbolic.names import named_latex
+
+        return named_latex(self.sympy_expr(index), self._feature_names())
 
     def latex_table(self, index=None, precision: int = 3) -> str:
         """The Pareto front (``index``: rows to include, ``None``: all) as a booktabs LaTeX
@@ -748,3 +833,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
 
 persistence.register_estimator(KANRegressor)
+
+
+def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> str:
+    """Standard errors of the fitted constants of ``expr`` on ``X, y`` as text (comma
+    separated, in the order of :func:`~kansr.symbolic.uncertainty.fitted_constants`)."""
+    errors = standard_errors(expr, X, y)
+    return ",".join(repr(errors[c]) for c in fitted_constants(expr))

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import sympy
 
+from kansr.symbolic.names import named_expr
+
 
 @dataclass
 class Formula:
@@ -28,8 +30,9 @@ def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.Dat
     """The complexity/loss Pareto front as a table, simplest first.
 
     Columns: ``complexity``, ``loss`` (mean squared error), ``score`` (PySR's
-    ``-d log(loss) / d complexity`` against the next simpler formula on the front) and
-    ``sympy_format`` (the expression in internal symbols ``x0 ..``). Losses below
+    ``-d log(loss) / d complexity`` against the next simpler formula on the front),
+    ``n_constants`` (fitted floating-point constants) and ``sympy_format`` (the expression in
+    internal symbols ``x0 ..``). Losses below
     ``loss_floor`` (rounding level, e.g. ``1e-12 * var(y)``) count as equal: a formula must
     beat a simpler one by more than rounding to be on the front.
     """
@@ -51,15 +54,59 @@ def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.Dat
             "complexity": [f.complexity for f in front],
             "loss": [f.loss for f in front],
             "score": scores[: len(front)],
+            "n_constants": [len(f.expr.atoms(sympy.Float)) for f in front],
             "sympy_format": [f.expr for f in front],
         }
     )
 
 
-def select(table: pd.DataFrame, rule: str = "best", loss_floor: float = 0.0) -> int:
-    """Row chosen by ``rule``: ``"accuracy"`` (lowest loss) or ``"best"`` (PySR's rule: the
-    highest score among formulas whose loss is at most 1.5 times the lowest, losses below
-    ``loss_floor`` counting as equal)."""
+SELECTION_RULES = ("bic", "best", "accuracy")
+_NODE_COST = 2.0  # description length of one node of the expression tree (nats)
+_PARSIMONY = 1.5  # a simpler formula within this factor of the chosen one's loss is preferred
+
+
+def information_criterion(
+    table: pd.DataFrame, n_samples: int, loss_floor: float = 0.0
+) -> np.ndarray:
+    """Bayesian information criterion of every row, with a description length of the tree.
+
+    ``n ln(mse) + p ln(n) + 2 complexity + 2 (p + 1)(p + 2) / (n - p - 2)`` for ``n`` rows and
+    ``p`` fitted constants: the first two terms are the BIC of a least-squares fit with an
+    estimated noise variance, the third charges each node of the formula (Operon's MDL idea,
+    about ln 7 nats a node), the last is the small-sample correction of AICc, which grows
+    without bound as the constants approach the rows. Rows with ``p >= n - 2`` (more constants
+    than the data support) get ``inf``. Losses below ``loss_floor`` count as equal.
+    """
+    n = int(n_samples)
+    loss = np.maximum(table["loss"].to_numpy(dtype=float), max(float(loss_floor), 1e-300))
+    p = table["n_constants"].to_numpy(dtype=float)
+    size = table["complexity"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        small = np.where(n - p - 2 > 0, 2 * (p + 1) * (p + 2) / (n - p - 2), np.inf)
+        crit = n * np.log(loss) + p * math.log(max(n, 2)) + _NODE_COST * size + small
+    return np.where(np.isfinite(crit), crit, np.inf)
+
+
+def select(
+    table: pd.DataFrame,
+    rule: str = "bic",
+    loss_floor: float = 0.0,
+    n_samples: int | None = None,
+) -> int:
+    """Row chosen by ``rule``:
+
+    * ``"bic"``: the lowest :func:`information_criterion` on ``n_samples`` rows, then the
+      simplest formula whose loss is within 1.5 times that one's (an improvement smaller than
+      half the noise level is not worth a more complex law): the most accurate formula on
+      exact data (its loss is far below every other), a parsimonious one on noisy or small
+      data;
+    * ``"accuracy"``: the lowest loss;
+    * ``"best"``: PySR's rule, the highest score among formulas whose loss is at most 1.5
+      times the lowest (designed for exact data: on noisy data it rewards any fall in
+      training loss).
+
+    Losses below ``loss_floor`` count as equal.
+    """
     if table.empty:
         raise ValueError("no formula to select from")
     loss = table["loss"].to_numpy()
@@ -69,13 +116,22 @@ def select(table: pd.DataFrame, rule: str = "best", loss_floor: float = 0.0) -> 
         ok = loss <= 1.5 * max(loss.min(), loss_floor) + 1e-300
         score = np.where(ok, table["score"].to_numpy(), -np.inf)
         return int(np.argmax(score))
-    raise ValueError(f"unknown model_selection {rule!r}; use 'best' or 'accuracy'")
+    if rule == "bic":
+        if n_samples is None:
+            raise ValueError("model_selection='bic' needs the number of samples")
+        crit = information_criterion(table, n_samples, loss_floor)
+        if not np.isfinite(crit).any():  # nothing the data support: the simplest formula
+            return 0
+        chosen = int(np.argmin(crit))
+        floored = np.maximum(loss, max(float(loss_floor), 1e-300))
+        close = np.flatnonzero(np.isfinite(crit) & (floored <= _PARSIMONY * floored[chosen]))
+        return int(close[0])  # rows are simplest first
+    raise ValueError(f"unknown model_selection {rule!r}; use one of {SELECTION_RULES}")
 
 
 def rename(expr: sympy.Expr, names: Sequence[str]) -> sympy.Expr:
-    """Replace the internal symbols ``x0 ..`` by symbols named ``names`` (no parsing)."""
-    mapping = {
-        sympy.Symbol(f"x{i}", real=True): sympy.Symbol(str(n), real=True)
-        for i, n in enumerate(names)
-    }
-    return expr.xreplace(mapping)
+    """Replace the internal symbols ``x0 ..`` by real symbols named after the column
+    ``names`` (no parsing): the safe identifiers of
+    :func:`kansr.symbolic.names.safe_names` (``"mass (kg)"`` -> ``mass_kg``, ``"pi"`` ->
+    ``pi_``; names that are plain identifiers, like ``speed``, stay as they are)."""
+    return named_expr(expr, names)

@@ -37,10 +37,17 @@ from kansr.symbolic.matching import match_edges
 from kansr.symbolic.structure.rational import rational_formulas
 from kansr.utils.deadline import Deadline
 
-__all__ = ["additive_spline_fit", "monomial_formula", "snap_exponent", "structure_formulas"]
+__all__ = [
+    "additive_spline_fit",
+    "monomial_formula",
+    "snap_exponent",
+    "spline_grid",
+    "structure_formulas",
+]
 
-_GRID = 8  # spline intervals per variable for the separability fits
+_GRID = 8  # spline intervals per variable for the separability fits (fewer on small data)
 _ORDER = 3
+_MIN_ROWS = 5  # smaller data get no structure search
 _MAX_SAMPLES = 2000  # rows used for the spline fits and matching
 _COMPLEXITY_WEIGHTS = (0.25, 0.5, 1.0)
 # finishing is bounded tighter than for the network's few candidates: up to max_finish of them
@@ -95,14 +102,22 @@ def monomial_formula(
     return sympy.Float(prefactor, 15) * monomial
 
 
+def spline_grid(n_rows: int) -> int:
+    """Spline intervals per variable for ``n_rows`` rows: 8, fewer on small data (at least
+    four rows per basis function; one interval, a cubic, below 16 rows)."""
+    return max(1, min(_GRID, n_rows // 4 - _ORDER))
+
+
 def additive_spline_fit(
-    X: np.ndarray, target: np.ndarray, grid: int = _GRID
+    X: np.ndarray, target: np.ndarray, grid: int | None = None
 ) -> tuple[np.ndarray, float, float]:
     """Least-squares ``target ~ c + sum_i s_i(x_i)`` with cubic splines ``s_i``.
 
+    ``grid`` intervals per variable (``None``: :func:`spline_grid` of the row count).
     Returns the centred pieces ``(n_features, n_samples)``, the intercept ``c`` and the
     fraction of the target's variance left unexplained.
     """
+    grid = spline_grid(len(target)) if grid is None else grid
     xt = torch.as_tensor(X, dtype=torch.float64)
     low, high = xt.min(0).values, xt.max(0).values
     span = torch.where(high > low, high - low, torch.ones_like(high))
@@ -210,7 +225,7 @@ def _product_candidates(
     # log|y| is additive in the variables of a product even when one factor changes sign;
     # rows where y is (nearly) zero are left out of that fit
     keep = np.abs(y) > 1e-3 * np.median(np.abs(y))
-    if keep.sum() < 4 * (_GRID + _ORDER):
+    if keep.sum() < _MIN_ROWS:
         return [], []
     Xk = X[keep][:, cols]
     pieces, intercept, _ = additive_spline_fit(Xk, np.log(np.abs(y[keep])))
@@ -374,7 +389,7 @@ def structure_formulas(
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, m = X.shape
-    if n < 4 * (_GRID + _ORDER) or np.var(y) == 0:
+    if n < _MIN_ROWS or np.var(y) == 0:
         return []
     if n > _MAX_SAMPLES:
         rows = np.random.default_rng(seed).choice(n, _MAX_SAMPLES, replace=False)

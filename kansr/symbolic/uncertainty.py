@@ -1,0 +1,86 @@
+"""Standard errors of a formula's fitted constants, as nonlinear least squares reports them.
+
+At the optimum of ``sum_i w_i (y_i - f(x_i; c))^2`` the covariance of the constants ``c`` is
+``s^2 (J^T W J)^-1`` with ``J (n, p)`` the Jacobian of the predictions by the constants and
+``s^2 = sum_i w_i r_i^2 / (n - p)`` the residual variance: what
+``scipy.optimize.curve_fit(..., sigma=1/sqrt(w), absolute_sigma=False)`` reports. The Jacobian
+is exact (forward-mode autograd through :class:`~kansr.symbolic.expressions.TorchFormula`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+import torch
+
+from kansr.symbolic.expressions import TorchFormula
+
+__all__ = ["constant_covariance", "fitted_constants", "n_constants", "standard_errors"]
+
+
+def fitted_constants(expr: sympy.Expr) -> list[sympy.Float]:
+    """The floating-point constants of ``expr`` (the fitted ones; integers and rationals are
+    exact), in the order :class:`TorchFormula` uses."""
+    return sorted(expr.atoms(sympy.Float), key=lambda f: (float(f), str(f)))
+
+
+def n_constants(expr: sympy.Expr) -> int:
+    """Number of fitted (floating-point) constants of ``expr``."""
+    return len(expr.atoms(sympy.Float))
+
+
+def constant_covariance(
+    expr: sympy.Expr,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[list[sympy.Float], np.ndarray]:
+    """The fitted constants of ``expr`` and their covariance ``(p, p)`` on ``X (n, m)``,
+    ``y (n,)`` (optionally weighted, ``sample_weight (n,)``, e.g. ``1/sigma**2``).
+
+    Entries are ``nan`` when the covariance cannot be estimated: fewer rows than constants
+    plus one, a non-finite Jacobian, or constants the data do not determine (a singular
+    ``J^T W J``: their rows and columns are ``inf``).
+    """
+    constants = fitted_constants(expr)
+    p, n = len(constants), X.shape[0]
+    if p == 0:
+        return constants, np.zeros((0, 0))
+    if n <= p:
+        return constants, np.full((p, p), math.nan)
+    module = TorchFormula(expr)
+    xt = torch.from_numpy(np.array(X, dtype=np.float64))
+    start = module.constants.detach().clone()
+
+    def predict(c: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(module, {"constants": c}, (xt,))
+
+    try:
+        jac = torch.func.jacfwd(predict)(start).detach().numpy()  # (n, p)
+        pred = predict(start).detach().numpy()
+    except (RuntimeError, ValueError, TypeError):
+        return constants, np.full((p, p), math.nan)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    resid = np.asarray(y, dtype=np.float64) - pred
+    if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(resid))):
+        return constants, np.full((p, p), math.nan)
+    s2 = float(np.sum(w * resid**2) / (n - p))
+    info = jac.T @ (w[:, None] * jac)
+    scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+    normed = info / np.outer(scale, scale)
+    if np.linalg.cond(normed) > 1e12:  # constants the data do not determine
+        cov = np.full((p, p), math.inf)
+        return constants, cov
+    cov = s2 * np.linalg.inv(normed) / np.outer(scale, scale)
+    return constants, cov
+
+
+def standard_errors(
+    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> dict[sympy.Float, float]:
+    """Standard error of every fitted constant of ``expr`` (see :func:`constant_covariance`)."""
+    constants, cov = constant_covariance(expr, X, y, sample_weight)
+    errors = np.sqrt(np.abs(np.diag(cov))) if len(constants) else np.zeros(0)
+    return {c: float(e) for c, e in zip(constants, errors, strict=True)}

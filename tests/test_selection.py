@@ -1,0 +1,149 @@
+"""Selection among the Pareto front on measured data, and the uncertainties of constants."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+import torch
+from scipy.optimize import curve_fit
+
+from kansr import KANRegressor
+from kansr.symbolic.pareto import information_criterion, select
+from kansr.symbolic.uncertainty import fitted_constants, standard_errors
+
+
+def _table(complexity, loss, n_constants):
+    return pd.DataFrame(
+        {
+            "complexity": complexity,
+            "loss": loss,
+            "score": np.zeros(len(loss)),
+            "n_constants": n_constants,
+        }
+    )
+
+
+def _curve_fit_errors(expr, X, y):
+    """Standard errors of the floats of ``expr`` by scipy's curve_fit, started at them."""
+    floats = fitted_constants(expr)
+    params = sympy.symbols(f"c0:{len(floats)}")
+    template = expr.xreplace(dict(zip(floats, params, strict=True)))
+    xs = sorted(template.free_symbols - set(params), key=lambda s: s.name)
+    fn = sympy.lambdify([xs, *params], template, "numpy")  # test code: trusted expression
+
+    def model(x, *c):
+        return np.broadcast_to(fn(list(x), *c), x.shape[1:]).astype(float)
+
+    x_cols = np.array([X[:, int(s.name[1:])] for s in xs])
+    p0 = [float(f) for f in floats]
+    _, cov = curve_fit(model, x_cols, y, p0=p0)
+    return dict(zip(floats, np.sqrt(np.diag(cov)), strict=True))
+
+
+def test_standard_errors_match_curve_fit_on_a_known_model():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.05, 1.5, (40, 1))
+    y = 212.7 * x[:, 0] / (0.64 + x[:, 0]) + rng.normal(0, 4.0, 40)
+    x0 = sympy.Symbol("x0", real=True)
+    p, _ = curve_fit(lambda u, a, b: a * u / (b + u), x[:, 0], y, p0=[200, 0.5])
+    expr = sympy.Float(p[0], 15) * x0 / (sympy.Float(p[1], 15) + x0)
+    ours = standard_errors(expr, x, y)
+    theirs = _curve_fit_errors(expr, x, y)
+    for c in fitted_constants(expr):
+        assert ours[c] == pytest.approx(theirs[c], rel=0.05)
+
+
+def test_every_constant_of_the_selected_formula_has_a_standard_error():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.0, 3.0, (120, 1))
+    y = 3.0 * np.exp(-0.7 * X[:, 0]) + 0.5 + rng.normal(0, 0.02, 120)
+    est = KANRegressor(max_iter=30, random_state=0).fit(X, y)
+    table = est.constants_
+    assert list(table.columns) == ["value", "std_error", "relative_error"]
+    expr = est.equations_["sympy_format"].iloc[est.selected_index_]
+    assert len(table) == len(fitted_constants(expr)) > 0
+    assert np.all(np.isfinite(table["std_error"])) and np.all(table["std_error"] > 0)
+    theirs = _curve_fit_errors(expr, X, y)
+    for value, err in zip(table["value"], table["std_error"], strict=True):
+        match = [e for c, e in theirs.items() if float(c) == value]
+        assert err == pytest.approx(match[0], rel=0.05)
+    # every row of the front has its errors
+    for i in range(len(est.equations_)):
+        assert len(est.constants(i)) == est.equations_["n_constants"].iloc[i]
+
+
+def test_criterion_prefers_the_exact_law_on_exact_data():
+    # the exact law (loss at rounding level) beats a more accurate-looking approximant
+    table = _table([5, 9, 40], [1e-3, 1e-25, 1e-26], [1, 2, 12])
+    assert select(table, "bic", loss_floor=1e-14, n_samples=1000) == 1
+    assert select(table, "accuracy") == 2
+
+
+def test_criterion_is_parsimonious_on_noisy_data():
+    # a 40-node formula 2 % better in-sample is not worth 10 more constants
+    table = _table([1, 9, 40], [1.0, 0.0102, 0.0100], [1, 2, 12])
+    assert select(table, "bic", n_samples=1000) == 1
+    # but a real improvement is taken
+    table = _table([1, 9, 40], [1.0, 0.05, 0.0100], [1, 2, 12])
+    assert select(table, "bic", n_samples=1000) == 2
+
+
+def test_criterion_rejects_more_constants_than_the_data_support():
+    table = _table([1, 7, 75], [2500.0, 40.0, 1e-6], [1, 2, 11])
+    crit = information_criterion(table, n_samples=12)
+    assert math.isinf(crit[2]) and np.isfinite(crit[:2]).all()
+    assert select(table, "bic", n_samples=12) == 1
+
+
+def test_select_rules():
+    table = _table([1, 3, 9], [1.0, 0.1, 0.09], [1, 1, 3])
+    assert select(table, "accuracy") == 2
+    with pytest.raises(ValueError, match="unknown model_selection"):
+        select(table, "fastest")
+    with pytest.raises(ValueError, match="number of samples"):
+        select(table, "bic")
+
+
+def test_small_noisy_data_give_a_parsimonious_formula():
+    # 12 rows of saturation kinetics: no interpolant with as many constants as rows
+    rng = np.random.default_rng(0)
+    conc = np.repeat([0.02, 0.06, 0.11, 0.22, 0.56, 1.1], 2)
+    rate = 212.7 * conc / (0.0641 + conc) + rng.normal(0, 10, 12)
+    est = KANRegressor(random_state=0).fit(conc[:, None], rate)
+    row = est.selected_index_
+    assert est.equations_["n_constants"].iloc[row] <= 4
+    assert est.equations_["complexity"].iloc[row] <= 25
+    assert est.score(conc[:, None], rate) > 0.9
+
+
+def test_maxsize_caps_the_front():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 2))
+    y = np.exp(np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2)
+    est = KANRegressor(max_iter=20, maxsize=12, random_state=0).fit(X, y)
+    assert est.equations_["complexity"].max() <= 12
+
+
+def test_fit_runs_with_its_own_thread_count_and_restores_the_callers(monkeypatch):
+    import kansr.estimators.kan as kan_module
+
+    seen = []
+    real = kan_module.run_restarts
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kan_module, "run_restarts", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        X = np.linspace(-1, 1, 60)[:, None]
+        KANRegressor(max_iter=3, symbolic=False, random_state=0).fit(X, X[:, 0] ** 2)
+        KANRegressor(max_iter=3, symbolic=False, n_threads=2, random_state=0).fit(X, X[:, 0] ** 2)
+        assert seen == [1, 2]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
