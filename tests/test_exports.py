@@ -10,9 +10,11 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from kansr import KANRegressor
-from kansr.io.export import NumpyFormula
+from kansr.io.export import NumpyFormula, symbol_names
 
 NAMES = ["mass", "speed"]
+# column names that are not identifiers, or that sympy reads as a constant or a function
+AWKWARD = ["mass (kg)", "v [m/s]", "pi", "height", "lambda"]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,15 @@ def network_only():
     return KANRegressor(hidden_layer_sizes=(2,), max_iter=3, random_state=0, symbolic=False).fit(
         X, X[:, 0]
     )
+
+
+@pytest.fixture(scope="module")
+def awkward():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.uniform(1, 2, size=(300, 5)), columns=AWKWARD)
+    y = X["mass (kg)"] * X["v [m/s]"] ** 2 + 2 * X["pi"] * X["height"] + X["lambda"]
+    est = KANRegressor(hidden_layer_sizes=(2,), max_iter=20, random_state=0).fit(X, y)
+    return est, X
 
 
 def _points(seed=5, n=50):
@@ -127,6 +138,56 @@ def test_formula_text_round_trips(fitted):
             subs = {symbols[n]: v for n, v in zip(NAMES, p, strict=True)}
             a, b = float(parsed.evalf(subs=subs)), float(original.evalf(subs=subs))
             assert a == pytest.approx(b, rel=1e-12, abs=1e-300)
+
+
+def test_symbol_names_map_safe_identifiers_to_the_columns(awkward, fitted):
+    est, _ = awkward
+    assert symbol_names(est) == {
+        "mass_kg": "mass (kg)",
+        "v_m_s": "v [m/s]",
+        "pi_": "pi",
+        "height": "height",
+        "lambda_": "lambda",
+    }
+    assert symbol_names(fitted[0]) == {"mass": "mass", "speed": "speed"}
+    with pytest.raises(NotFittedError):
+        symbol_names(KANRegressor())
+
+
+def test_formula_text_parses_back_with_awkward_column_names(awkward):
+    est, X = awkward
+    names = symbol_names(est)
+    columns = [X[c].to_numpy() for c in names.values()]
+    real = {s: sympy.Symbol(s, real=True) for s in names}
+    for i in [None, *range(len(est.equations_))]:
+        text = est.formula_text(i)
+        want = est.to_numpy(i)(X)
+        # plain parse_expr: the features are plain symbols (pi_ is not the constant pi)
+        parsed = sympy.parse_expr(text)
+        assert {s.name for s in parsed.free_symbols} <= set(names)
+        f = sympy.lambdify([sympy.Symbol(s) for s in names], parsed, "numpy")
+        got = np.broadcast_to(np.asarray(f(*columns), dtype=float), want.shape)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        # with real symbols (the documented local_dict): the formula of sympy_expr itself
+        assert sympy.parse_expr(text, local_dict=real) == est.sympy_expr(i)
+    exact = int(np.argmin(est.equations_["loss"]))
+    assert est.equations_["loss"].iloc[exact] < 1e-20  # y is found exactly
+    assert sympy.parse_expr(est.formula_text(exact)).free_symbols == set(sympy.symbols(list(names)))
+
+
+def test_latex_prints_column_names_without_clashes(awkward):
+    est, _ = awkward
+    exact = int(np.argmin(est.equations_["loss"]))
+    expr = est.sympy_expr(exact)
+    assert len(expr.free_symbols) == 5 and not expr.has(sympy.pi)
+    latex = est.latex(exact)
+    assert r"\mathrm{height}" in latex  # multi-letter names upright
+    assert r"\mathrm{pi}" in latex and r"\pi" not in latex  # the column, not the constant
+    assert r"\mathrm{mass\ (kg)}" in latex and r"\mathrm{v\ [m/s]}^{2}" in latex
+    assert r"\lambda" in latex  # Greek names as Greek letters
+    assert est.equations_["latex"].iloc[exact] == latex
+    table = est.latex_table(exact)
+    assert f"${latex}$" in table and r"\pi" not in table
 
 
 def test_index_errors(fitted):

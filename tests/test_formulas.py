@@ -7,6 +7,7 @@ import sympy
 
 from kansr import KANRegressor
 from kansr.symbolic.expressions import complexity
+from kansr.symbolic.names import EquationTable
 from kansr.symbolic.pareto import Formula, pareto_table, select
 from kansr.symbolic.snap import snap_constant
 
@@ -36,6 +37,29 @@ def test_equations_table_and_formula_in_feature_names(fitted):
     fn = sympy.lambdify((speed, mass), expr, "numpy")
     pred = fn(X["speed"].to_numpy(), X["mass"].to_numpy())
     assert 1 - np.mean((pred - y) ** 2) / np.var(y) > 0.999
+
+
+def test_equations_show_every_formula_in_the_feature_names(fitted):
+    est, X, _ = fitted
+    table = est.equations_
+    columns = list(table.columns)
+    assert columns.index("equation") < columns.index("sympy_format")
+    speed, mass = sympy.symbols("speed mass")
+    for i in range(len(table)):
+        # text and LaTeX in the column names, as formula_text and latex give them
+        assert table["equation"].iloc[i] == est.formula_text(i)
+        assert table["latex"].iloc[i] == est.latex(i)
+        assert sympy.parse_expr(table["equation"].iloc[i]).free_symbols <= {speed, mass}
+        # sympy_format stays in the internal symbols (column i of X is x<i>)
+        internal = table["sympy_format"].iloc[i]
+        assert {s.name for s in internal.free_symbols} <= {"x0", "x1"}
+        x0, x1, s, m = sympy.symbols("x0 x1 speed mass", real=True)
+        assert internal.xreplace({x0: s, x1: m}) == est.sympy_expr(i)
+    # printed as an EquationTable, every formula shows in full, one per line
+    text = str(EquationTable(table))
+    for i, equation in enumerate(table["equation"]):
+        assert text.splitlines()[i + 1].endswith(equation)
+    assert "rows x" not in text
 
 
 def test_symbolic_false_has_no_formulas():

@@ -20,10 +20,18 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from kansr.symbolic.expressions import TorchFormula, evaluate
-from kansr.symbolic.pareto import rename
+from kansr.symbolic.names import formula_latex, name_map, named_expr
 from kansr.utils.validation import feature_names
 
-__all__ = ["NumpyFormula", "TorchExport", "formula_text", "latex_table", "to_numpy", "to_torch"]
+__all__ = [
+    "NumpyFormula",
+    "TorchExport",
+    "formula_text",
+    "latex_table",
+    "symbol_names",
+    "to_numpy",
+    "to_torch",
+]
 
 _NO_FORMULAS = "no formulas: this estimator was fitted with symbolic=False"
 
@@ -108,8 +116,8 @@ def latex_table(est, index=None, precision: int = 3) -> str:
         r"\midrule",
     ]
     for row in rows:
-        expr = rename(_round_floats(table["sympy_format"].iloc[row], precision), names)
-        equation = f"${sympy.latex(expr)}$"
+        expr = _round_floats(table["sympy_format"].iloc[row], precision)
+        equation = f"${formula_latex(expr, names)}$"
         if row == selected:
             equation += r" $\star$"
         cells = [
@@ -167,8 +175,8 @@ class NumpyFormula:
 
     @property
     def sympy_expr(self) -> sympy.Expr:
-        """The formula in the feature names."""
-        return rename(self.expr, self.feature_names)
+        """The formula in the feature names (as :func:`symbol_names` makes them safe)."""
+        return named_expr(self.expr, self.feature_names)
 
     def __call__(self, X) -> np.ndarray:
         return evaluate(self.expr, _as_matrix(X, self.feature_names, self.named))
@@ -200,8 +208,9 @@ class TorchExport(TorchFormula):
 
     @property
     def sympy_expr(self) -> sympy.Expr:
-        """The formula with the current constants, in the feature names."""
-        return rename(self.export(), self.feature_names)
+        """The formula with the current constants, in the feature names (as
+        :func:`symbol_names` makes them safe)."""
+        return named_expr(self.export(), self.feature_names)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_tensor(x):
@@ -221,12 +230,31 @@ def to_torch(est, index=None) -> TorchExport:
 
 
 # ---------------------------------------------------------------------------- text
+def symbol_names(est) -> dict[str, str]:
+    """``{symbol name: column name}`` of a fitted estimator's features, in column order.
+
+    Formulas out of kansr (:func:`formula_text`, ``sympy_expr``, the ``equation`` column of
+    ``equations_``) name each feature by a safe identifier: the column name itself when it
+    is one that ``sympy.parse_expr`` reads as a plain symbol (``speed``, ``x0``, ``theta``),
+    else a sanitised form (``"mass (kg)"`` -> ``mass_kg``, ``"pi"`` -> ``pi_``, ``"2theta"``
+    -> ``x_2theta``; see :mod:`kansr.symbolic.names`). This maps them back to the columns;
+    without feature names (arrays) the symbols are ``x0 ..``. To parse a formula text back
+    into the very expression of ``sympy_expr`` (real symbols)::
+
+        symbols = {s: sympy.Symbol(s, real=True) for s in symbol_names(est)}
+        expr = sympy.parse_expr(formula_text(est), local_dict=symbols)
+    """
+    check_is_fitted(est)
+    return name_map(feature_names(est))
+
+
 def formula_text(est, index=None) -> str:
     """Formula ``index`` (``None``: the selected one) as plain text in the feature names, with
     every constant at full precision (``sympy.sstr``).
 
-    The text is sympy syntax: ``sympy.parse_expr(text, local_dict=...)`` rebuilds the formula
-    (kansr itself never parses it). Feature names that are not Python identifiers cannot be
-    parsed back.
+    The text is sympy syntax in safe identifiers (see :func:`symbol_names`, which maps them
+    to the column names): ``sympy.parse_expr(text)`` rebuilds the formula, with symbols
+    without assumptions; with ``local_dict={s: sympy.Symbol(s, real=True) for s in
+    symbol_names(est)}`` the very expression of ``sympy_expr``. kansr itself never parses it.
     """
-    return sympy.sstr(rename(_internal_expr(est, index), feature_names(est)), full_prec=True)
+    return sympy.sstr(named_expr(_internal_expr(est, index), feature_names(est)), full_prec=True)
