@@ -8,6 +8,7 @@ in the user's original units.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
@@ -44,6 +45,7 @@ from kansr.symbolic.pareto import Formula, pareto_table, rename, select
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
 from kansr.utils.deadline import Deadline
+from kansr.utils.progress import StageLog
 from kansr.utils.validation import (
     check_magnitudes,
     feature_names,
@@ -162,7 +164,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batch order; global RNG state is never used.
     verbose : int, default=0
-        Print training and validation loss every 10 steps when positive.
+        When positive, name every stage of :meth:`fit` as it starts and ends, with its time
+        (with a progress bar over the stages when tqdm is installed: ``pip install
+        kansr[progress]``), and print training and validation loss every 10 steps.
 
     Attributes
     ----------
@@ -386,14 +390,32 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         deadline = Deadline.after(self.max_time)
-        with torch_threads(self.n_threads or 1):
-            data = self._prepare_data(X, y)
-            module, result = self._train_network(data, deadline)
-            self._set_network(module, result, data)
-            if self.symbolic:
-                self._search_formulas(data, self._symbolic_deadline(result, deadline))
+        log = StageLog(self.verbose, total=4 if self.symbolic else 2)
+        try:
+            with torch_threads(self.n_threads or 1):
+                with self._unfitted_if_interrupted():
+                    with log.stage("prepare data"):
+                        data = self._prepare_data(X, y)
+                    with log.stage("train the network"):
+                        module, result = self._train_network(data, deadline)
+                self._set_network(module, result, data)
+                if self.symbolic:
+                    self._search_formulas(data, self._symbolic_deadline(result, deadline), log)
+        finally:
+            log.close()
         self.fit_time_ = time.perf_counter() - start
         return self
+
+    @contextlib.contextmanager
+    def _unfitted_if_interrupted(self):
+        """An interrupt that escapes training (e.g. while workers start) leaves the estimator
+        unfitted, or as it was when continuing a fit: never half fitted."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            if not (self.warm_start and hasattr(self, "module_")):
+                self._unfit()
+            raise
 
     def _prepare_data(self, X, y) -> FitData:
         """Validate ``X, y``, standardise them (in the first fit's units when warm starting),
@@ -552,7 +574,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         return feature_names(self)
 
     # ------------------------------------------------------------------ formulas
-    def _search_formulas(self, data: FitData, deadline: Deadline) -> None:
+    def _search_formulas(self, data: FitData, deadline: Deadline, log: StageLog) -> None:
         """Fill ``equations_`` and ``selected_index_``: the structure searches on the data,
         then (unless they found an exact formula) the network's candidates, on a fixed
         subsample of at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
@@ -562,11 +584,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         cut = None
         try:
             active = np.flatnonzero(~data.constant_features)
-            if self.search_structure and np.ptp(y) > 0 and active.size:
-                formulas.extend(self._structure_candidates(X, y, active, library, deadline))
+            with log.stage("structure search on the data"):
+                if self.search_structure and np.ptp(y) > 0 and active.size:
+                    found = self._structure_candidates(X, y, active, library, deadline)
+                    formulas.extend(found)
             exact = _EXACT * float(np.var(y))
-            if not any(f.loss <= exact for f in formulas):
-                formulas.extend(self._network_candidates(X, y, z, t, library, deadline))
+            with log.stage("prune, retrain and read formulas off the network"):
+                if not any(f.loss <= exact for f in formulas):
+                    formulas.extend(self._network_candidates(X, y, z, t, library, deadline))
         except KeyboardInterrupt:
             cut = "interrupted"
         if cut is None and deadline.expired():

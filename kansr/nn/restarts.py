@@ -124,9 +124,13 @@ def run_restarts(
     if len(seeds) == 1:
         return [_train_restart(build, seeds[0], *args, threads=None)]
     jobs = (delayed(_train_restart)(build, seed, *args, threads=1) for seed in seeds)
+    # under a time budget, threads: worker processes take seconds to start (and import
+    # torch) that the budget would pay; an explicit joblib backend still wins
+    prefer = "threads" if deadline is not None and deadline.bounded else None
     done: list[Restart] = []
     try:
-        for restart in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator", prefer=prefer)
+        for restart in parallel(jobs):
             done.append(restart)
             if restart.result is not None and restart.result.stop_reason == "interrupted":
                 break  # (sequential runs: the interrupt reached this restart's training)
