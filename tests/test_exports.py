@@ -1,6 +1,10 @@
 """Exports of fitted formulas: LaTeX table, numpy callable, torch module, plain text."""
 
+import argparse
+import importlib
 import pickle
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +14,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from kansr import KANRegressor
+from kansr.cli import build_parser
 from kansr.io.export import NumpyFormula, symbol_names
 
 NAMES = ["mass", "speed"]
@@ -218,3 +223,81 @@ def test_arrays_without_feature_names():
     # a DataFrame with any column names is taken positionally, like the training arrays
     np.testing.assert_allclose(f(pd.DataFrame(X, columns=["a", "b"])), est.predict(X))
     assert "x_{1}" in est.latex_table() or "x_1" in est.latex_table()
+
+
+# ---------------------------------------------------------------- docs/api.md, the reference
+API = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+_IDENTIFIER = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(\(.*\))?$")
+
+
+def _resolve(path: str):
+    """The module or attribute ``path`` (``kansr.a.b.name.attr``) names; fails if none."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            assert hasattr(obj, name), f"docs/api.md: {path} does not exist ({name})"
+            obj = getattr(obj, name)
+        return obj
+    raise AssertionError(f"docs/api.md: {path} does not exist")
+
+
+def test_api_reference_names_only_what_exists():
+    text = API.read_text(encoding="utf-8")
+    for path in sorted(set(re.findall(r"`(kansr(?:\.\w+)+)", text))):
+        _resolve(path)  # e.g. no kansr.estimator, kansr.formula, kansr.selection
+    bullets = re.findall(r"^\* `(kansr(?:\.\w+)*)`: (.*?)(?=^\S|^$)", text, re.M | re.S)
+    assert len(bullets) >= 25
+    for module, body in bullets:
+        for code in re.findall(r"`([^`]+)`", body):
+            match = _IDENTIFIER.match(code)
+            if match and not match[1].startswith("kansr."):
+                _resolve(f"{module}.{match[1]}")
+
+
+def test_api_reference_lists_every_module():
+    text = API.read_text(encoding="utf-8")
+    modules = [
+        "kansr.cli",
+        "kansr.estimators.kan",
+        "kansr.estimators.metakan",
+        *(f"kansr.nn.{m}" for m in "splines activations layer network metakan".split()),
+        *(f"kansr.nn.{m}" for m in "training restarts".split()),
+        *(
+            f"kansr.symbolic.{m}"
+            for m in "library expressions snap finish matching network extract pareto".split()
+        ),
+        "kansr.symbolic.structure.search",
+        "kansr.symbolic.structure.rational",
+        "kansr.symbolic.uncertainty",
+        "kansr.symbolic.names",
+        *(f"kansr.io.{m}" for m in "export persistence plotting".split()),
+        *(f"kansr.utils.{m}" for m in "deadline validation allocator".split()),
+        "kansr.benchmarks.datasets",
+        "kansr.benchmarks.judge",
+    ]
+    for module in modules:
+        importlib.import_module(module)
+        assert f"* `{module}`: " in text, f"docs/api.md does not list {module}"
+
+
+def test_api_reference_lists_the_command_line():
+    text = API.read_text(encoding="utf-8")
+    parser = build_parser()
+    assert "* `kansr --version`" in text
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(subparsers.choices) == {"demo", "fit", "predict"}
+    for name, sub in subparsers.choices.items():
+        (usage,) = re.findall(rf"^\* `(kansr {name}\b[^`]*)`", text, re.M)
+        for action in sub._actions:
+            if action.help == argparse.SUPPRESS or "--help" in action.option_strings:
+                continue
+            for option in action.option_strings:
+                assert option.startswith("-")
+                if option.startswith("--"):
+                    assert option in usage, f"docs/api.md: kansr {name} lacks {option}"
+            if not action.option_strings:
+                assert action.dest.upper() in usage, f"docs/api.md: kansr {name} {action.dest}"

@@ -1,4 +1,5 @@
-r"""Feature names in formulas: safe identifiers for text, LaTeX for printing.
+r"""Feature names in formulas: safe identifiers for text, LaTeX for printing, and a table
+that prints the formulas in full (:class:`EquationTable`).
 
 Formulas are computed in the internal symbols ``x0 .. x{n-1}`` (column ``i`` of ``X`` is
 ``x{i}``); users read them in the names of their columns. Column names can be anything
@@ -14,7 +15,8 @@ two forms:
   ``sin_``, ``max`` -> ``max_``), and names that still clash get ``_2``, ``_3``, ... (a
   name that is already safe keeps it). Names that are safe identifiers to begin with
   (``speed``, ``x0``, ``theta``) are unchanged. :func:`name_map` maps them back.
-* **LaTeX** (:func:`latex_name`): a single letter as it is (``x``, ``E``); a Greek letter's
+* **LaTeX** (:func:`latex_name`): a single letter as it is (``x``, ``E``; so a column ``e``
+  looks like Euler's number, which sympy prints as ``e``, too); a Greek letter's
   name as that letter (``theta`` -> ``\theta``, ``Omega`` -> ``\Omega``), except ``pi``,
   which would read as the constant :math:`\pi` and prints as ``\mathrm{pi}``; a name with a
   subscript -- trailing digits or one ``_`` -- with that subscript (``x0`` -> ``x_{0}``,
