@@ -10,6 +10,7 @@ import sympy
 from kansr.symbolic.names import (
     EquationTable,
     formula_latex,
+    internal_expr,
     latex_name,
     name_map,
     named_expr,
@@ -91,6 +92,15 @@ def test_named_expr_round_trips_through_text_for_awkward_names():
     # with real symbols as local_dict: the very expression
     local = {s: sympy.Symbol(s, real=True) for s in safe}
     assert sympy.parse_expr(text, local_dict=local) == named
+
+
+def test_internal_expr_inverts_named_expr():
+    x = [sympy.Symbol(f"x{i}", real=True) for i in range(3)]
+    expr = x[0] * sympy.sin(x[1]) + x[2] ** 2 + sympy.pi
+    for names in (["x1", "x0", "pi"], ["a b", "a-b", "a_b"], ["mass (kg)", "", "E"]):
+        named = named_expr(expr, names)
+        assert named != expr or names[:2] == ["x0", "x1"]
+        assert internal_expr(named, names) == expr
 
 
 @pytest.mark.parametrize(

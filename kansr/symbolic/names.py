@@ -41,6 +41,7 @@ import sympy
 __all__ = [
     "EquationTable",
     "formula_latex",
+    "internal_expr",
     "latex_name",
     "name_map",
     "named_expr",
@@ -125,6 +126,16 @@ def named_expr(expr: sympy.Expr, names: Sequence[str]) -> sympy.Expr:
     """``expr`` (internal symbols ``x0 ..``) in the real symbols of :func:`safe_names`."""
     mapping = {
         sympy.Symbol(f"x{i}", real=True): sympy.Symbol(s, real=True)
+        for i, s in enumerate(safe_names(names))
+    }
+    return expr.xreplace(mapping)
+
+
+def internal_expr(expr: sympy.Expr, names: Sequence[str]) -> sympy.Expr:
+    """The inverse of :func:`named_expr`: ``expr`` in the symbols of :func:`safe_names`
+    back in the internal symbols ``x0 ..`` (the safe names are unique, so nothing is lost)."""
+    mapping = {
+        sympy.Symbol(s, real=True): sympy.Symbol(f"x{i}", real=True)
         for i, s in enumerate(safe_names(names))
     }
     return expr.xreplace(mapping)
