@@ -1,4 +1,4 @@
-"""Symbolic recovery benchmark on the Feynman and Strogatz ground-truth problems (SRBench rules).
+"""Symbolic recovery benchmark on the ground-truth problems (Feynman, Strogatz, compositional).
 
 For every problem: 1000 training and 1000 test points sampled uniformly from the ranges
 (fixed seed), Gaussian noise of ``level * RMS(y_train)`` added to the training target only,
@@ -10,8 +10,13 @@ Usage::
 
     python bench/recovery.py --set feynman --noise 0 --n-jobs 2 --out bench/results/feynman.csv
     python bench/recovery.py --set feynman --limit 20 --markdown docs/benchmarks.md
+    python bench/recovery.py --set compositional --problems C.nest.01,C.poly.01
 
-The benchmark tables live in ``../shared/benchmarks`` (or ``$KANSR_SHARED/benchmarks``).
+The Feynman and Strogatz tables live in ``../shared/benchmarks`` (or
+``$KANSR_SHARED/benchmarks``). The compositional set (``--set compositional``: compositions,
+saturating laws, variable exponents, polynomials of degree 5 and more, named
+``C.<shape>.NN``) ships with kansr in ``kansr/benchmarks/data/compositional.csv``; its summary
+also gives the solution rates per shape.
 """
 
 from __future__ import annotations
@@ -43,6 +48,26 @@ def shared_dir() -> Path:
             f"benchmark tables not found at {base}: put shared/ beside the repo or set KANSR_SHARED"
         )
     return base
+
+
+SHARED_SETS = ("feynman", "strogatz")  # read from shared_dir()
+PACKAGE_SETS = ("compositional",)  # shipped in kansr/benchmarks/data/ only
+SETS = (*SHARED_SETS, *PACKAGE_SETS)
+
+
+def table_path(set_name: str) -> Path:
+    """The CSV file of the problem set ``set_name`` (one of :data:`SETS`)."""
+    if set_name in PACKAGE_SETS:
+        return ROOT / "kansr" / "benchmarks" / "data" / f"{set_name}.csv"
+    if set_name in SHARED_SETS:
+        return shared_dir() / f"{set_name}.csv"
+    raise ValueError(f"unknown problem set {set_name!r}; choose from {list(SETS)}")
+
+
+def shape_of(name: str) -> str:
+    """The shape group of a compositional problem (``C.nest.03`` -> ``nest``), else ``""``."""
+    parts = name.split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "C" else ""
 
 
 def make_problem(row: pd.Series, seed: int, noise: float, n: int = 1000):
@@ -163,6 +188,23 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def shape_summary(df: pd.DataFrame) -> pd.DataFrame | None:
+    """Per shape group and noise level (compositional set): problems and solution rates."""
+    shapes = df["name"].map(shape_of)
+    if not (shapes != "").all():
+        return None
+    return (
+        df.assign(shape=shapes)
+        .groupby(["shape", "noise"])
+        .agg(
+            problems=("name", "count"),
+            symbolic_solution_pct=("symbolic_solution", lambda s: 100 * s.mean()),
+            accuracy_solution_pct=("accuracy_solution", lambda s: 100 * s.mean()),
+        )
+        .round(1)
+    )
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     """A Markdown table of ``frame`` with its index (no extra dependency)."""
     cols = [frame.index.name or ""] + [str(c) for c in frame.columns]
@@ -174,7 +216,12 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["feynman", "strogatz"], default="feynman")
+    parser.add_argument(
+        "--set",
+        choices=SETS,
+        default="feynman",
+        help="feynman, strogatz (from ../shared/benchmarks) or compositional (shipped with kansr)",
+    )
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")
     parser.add_argument("--problems", default=None, help="comma-separated problem names only")
@@ -196,7 +243,7 @@ def main(argv=None) -> int:
         _, module, hint = contenders.CONTENDERS[args.estimator]
         contenders.require(module, hint)
 
-    table = pd.read_csv(shared_dir() / f"{args.set}.csv")
+    table = pd.read_csv(table_path(args.set))
     if args.problems:
         wanted = args.problems.split(",")
         unknown = sorted(set(wanted) - set(table["name"]))
@@ -224,6 +271,7 @@ def main(argv=None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out, index=False)
     summ = summary(df)
+    by_shape = shape_summary(df)
     command = "python bench/recovery.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (
         f"### Recovery: {args.set} ({len(table)} problems), "
@@ -232,6 +280,10 @@ def main(argv=None) -> int:
         + _markdown(summ)
         + "\n"
     )
+    if by_shape is not None:
+        by_shape.index = [f"{shape} {noise}" for shape, noise in by_shape.index]
+        by_shape.index.name = "shape noise"
+        text += "\n" + _markdown(by_shape) + "\n"
     print(text)
     print(df[["name", "noise", "r2", "symbolic_solution", "fit_time", "formula"]].to_string())
     if args.markdown:
