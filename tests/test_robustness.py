@@ -1,5 +1,6 @@
 """Bad input, faults during fit (divergence, time limits, KeyboardInterrupt) and determinism."""
 
+import math
 import subprocess
 import sys
 import time
@@ -16,11 +17,16 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
+from sympy.polys.polyerrors import PolynomialError
 
 import kansr.estimators.kan as estimator_module
 import kansr.nn.training as training
+import kansr.symbolic.snap as snap_module
 from kansr import KANRegressor
 from kansr.nn.network import KAN
+from kansr.symbolic.expressions import complexity, evaluate, mse
+from kansr.symbolic.finish import finish
+from kansr.symbolic.snap import MAX_SNAP_NODES, snap_constants
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"hidden_layer_sizes": (2,), "max_iter": 3, "search_structure": False, "random_state": 0}
@@ -320,6 +326,94 @@ def test_symbolic_stage_uses_a_bounded_subsample(monkeypatch):
     est = KANRegressor(hidden_layer_sizes=(2,), max_iter=5, random_state=0).fit(X, y)
     assert seen == {"extract": (120, 3), "structure": (120, 3)}
     assert np.all(np.isfinite(est.predict(X)))
+
+
+# ---------------------------------------------------------------- sympy failures in finishing
+_x0 = sympy.Symbol("x0", real=True)
+
+
+def _linear_case():
+    X = np.random.default_rng(2).uniform(-1, 1, (40, 1))
+    y = 2.0 * X[:, 0] + 0.5
+    expr = sympy.Float(2.0004) * _x0 + sympy.Float(0.4999)
+    return expr, X, y
+
+
+def _deep_tanh(depth: int) -> sympy.Expr:
+    expr = _x0
+    for i in range(depth):
+        expr = sympy.Float(0.9 + 0.001 * i) * sympy.tanh(expr + sympy.Float(0.01 * (i % 7)))
+    return expr
+
+
+def test_snapping_survives_a_recursion_error_in_sympy(monkeypatch):
+    expr, X, y = _linear_case()
+    loss = mse(expr, X, y)
+
+    def deep(self, *args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(sympy.Basic, "xreplace", deep)
+    assert snap_constants(expr, X, y, loss, 1.0) == (expr, loss)
+    formula = finish(expr, X, y, refit=False)
+    assert formula is not None and formula.expr == expr and np.isfinite(formula.loss)
+
+
+def test_any_sympy_failure_while_snapping_leaves_the_fit_a_valid_formula(monkeypatch):
+    def failing(*args, **kwargs):
+        raise PolynomialError("gcd failed")
+
+    monkeypatch.setattr(snap_module, "mse", failing)
+    expr, X, y = _linear_case()
+    formula = finish(expr, X, y)
+    assert formula is not None and formula.loss < 1e-6
+    Xp, yp = _problem(60)
+    est = KANRegressor(hidden_layer_sizes=(2,), max_iter=5, random_state=0).fit(Xp, yp)
+    assert np.all(np.isfinite(est.predict(Xp))) and _finite_formula(est.sympy_expr())
+
+
+def test_snapping_skips_expressions_over_the_size_and_depth_limits(monkeypatch):
+    X = np.random.default_rng(3).uniform(-1, 1, (40, 1))
+    large = sum(sympy.Float(1 + 0.01 * k) * _x0**k for k in range(1, 80))  # > 300 nodes
+    deep = _deep_tanh(25)  # about 130 nodes, 75 levels
+    assert complexity(large) > MAX_SNAP_NODES and complexity(deep) < MAX_SNAP_NODES
+    calls = []
+    real = sympy.Basic.xreplace
+
+    def counted(self, *args, **kwargs):
+        calls.append(args)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(sympy.Basic, "xreplace", counted)
+    for expr in (large, deep):
+        y = evaluate(expr, X)
+        assert snap_constants(expr, X, y, 0.0, 1.0) == (expr, 0.0)
+    assert calls == []  # (not one trial: sympy re-evaluates the whole tree per trial)
+    monkeypatch.setattr(sympy.Basic, "xreplace", real)
+    formula = finish(deep, X, evaluate(deep, X), refit=False)
+    assert formula is not None and formula.loss < 1e-20
+
+
+def test_snapping_stops_at_its_time_limit(monkeypatch):
+    def slow(*args, **kwargs):
+        time.sleep(0.2)
+        return math.inf
+
+    monkeypatch.setattr(snap_module, "mse", slow)
+    expr = sum(sympy.Float(0.5 + 0.1 * k) * _x0**k for k in range(1, 9))
+    X = np.random.default_rng(4).uniform(-1, 1, (20, 1))
+    start = time.perf_counter()
+    assert snap_constants(expr, X, X[:, 0], 0.0, 1.0, timeout=0.5) == (expr, 0.0)
+    assert time.perf_counter() - start < 1.5  # (16 trials of 0.2 s without the limit)
+
+
+def test_expanding_a_large_offset_candidate_keeps_its_digits():
+    u = np.random.default_rng(5).uniform(-1, 1, (50, 1))
+    y = 1.5 * u[:, 0] ** 2 + 0.25
+    expr = sympy.Float(1.5) * (_x0 - sympy.Float(1e12)) ** 2 + sympy.Float(0.25)
+    formula = finish(expr, u + 1e12, y, refit=False, expand_first=True)
+    assert formula is not None and formula.loss < 1e-6 * np.var(y)
+    assert 1 - formula.loss / np.var(y) > 0.999999
 
 
 # ---------------------------------------------------------------- determinism

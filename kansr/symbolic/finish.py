@@ -15,7 +15,7 @@ import sympy
 
 from kansr.symbolic.expressions import complexity, mse, refit_constants, symbol_index
 from kansr.symbolic.pareto import Formula
-from kansr.symbolic.snap import snap_constants
+from kansr.symbolic.snap import snap_constants, within_size
 from kansr.utils.deadline import Deadline, call_with_timeout
 
 __all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
@@ -27,20 +27,34 @@ _NON_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 def formula_if_finite(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula | None:
     """``expr`` as a :class:`Formula` with its mean squared error on ``X (n, m)``, ``y (n,)``,
-    or ``None`` when it holds a non-finite number or is not finite on the data."""
-    if not isinstance(expr, sympy.Expr) or expr.has(*_NON_FINITE):
+    or ``None`` when it holds a non-finite number, is not finite on the data, or sympy or
+    its evaluation fails on it (e.g. ``RecursionError`` on a very deep tree)."""
+    if not isinstance(expr, sympy.Expr):
         return None
-    loss = mse(expr, X, y)
-    if not math.isfinite(loss):
+    try:
+        if expr.has(*_NON_FINITE):
+            return None
+        loss = mse(expr, X, y)
+        if not math.isfinite(loss):
+            return None
+        return Formula(expr=expr, complexity=complexity(expr), loss=loss)
+    except Exception:  # noqa: BLE001 - a formula sympy cannot handle is no candidate
         return None
-    return Formula(expr=expr, complexity=complexity(expr), loss=loss)
+
+
+def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
+    """:func:`mse`, ``inf`` when evaluating fails (e.g. ``RecursionError``)."""
+    try:
+        return mse(expr, X, y)
+    except Exception:  # noqa: BLE001 - an expression that cannot be evaluated has no loss
+        return math.inf
 
 
 def _bounded(call, expr: sympy.Expr, deadline: Deadline, max_nodes: int, timeout: float):
     """``call()`` when ``expr`` is small enough and time remains, else ``None`` (also when
     sympy fails, recurses too deep or runs out of time)."""
     seconds = deadline.timeout(timeout)
-    if complexity(expr) > max_nodes or seconds <= 0:
+    if seconds <= 0 or not within_size(expr, max_nodes):
         return None
     try:
         return call_with_timeout(call, seconds)
@@ -65,22 +79,18 @@ def _simplify_on_data(
 ) -> sympy.Expr | None:
     """``sympy.simplify`` knowing which variables are positive on ``X`` (``sqrt(x**2) = x``
     there); ``None`` when it fails or does not make the expression smaller."""
-    positive = {
-        s: sympy.Dummy(s.name, positive=True)
-        for s in expr.free_symbols
-        if np.all(X[:, symbol_index(s)] > 0)
-    }
-    back = {d: s for s, d in positive.items()}
-    simpler = _bounded(
-        lambda: sympy.simplify(expr.xreplace(positive)).xreplace(back),
-        expr,
-        deadline,
-        max_nodes,
-        timeout,
-    )
-    if simpler is None or complexity(simpler) > complexity(expr):
-        return None
-    return simpler
+
+    def simplify():
+        positive = {
+            s: sympy.Dummy(s.name, positive=True)
+            for s in expr.free_symbols
+            if np.all(X[:, symbol_index(s)] > 0)
+        }
+        back = {d: s for s, d in positive.items()}
+        simpler = sympy.simplify(expr.xreplace(positive)).xreplace(back)
+        return simpler if complexity(simpler) <= complexity(expr) else None
+
+    return _bounded(simplify, expr, deadline, max_nodes, timeout)
 
 
 def finish(
@@ -101,35 +111,48 @@ def finish(
     constants to simple numbers while the loss stays within budget (R² may drop by
     ``r2_tol``) -> simplify (kept only when not larger and within budget) -> snap again
     (simplification merges constants) -> finite check. ``None`` when the candidate is not
-    finite on the data. Sympy work is skipped for expressions over ``max_nodes`` nodes and
-    bounded by ``sympy_timeout`` seconds per call and by ``deadline``.
+    finite on the data or cannot be evaluated; a step that fails (in sympy or torch, e.g. a
+    ``RecursionError`` on a deep tree) is skipped, keeping the candidate as it was. Sympy
+    work is skipped for expressions over ``max_nodes`` nodes (snapping: over
+    :data:`~kansr.symbolic.snap.MAX_SNAP_NODES`) and bounded by ``sympy_timeout`` seconds per
+    call and by ``deadline``.
     """
     deadline = deadline or Deadline()
+    if not isinstance(expr, sympy.Expr):
+        return None
+    loss = math.inf
     if refit:
-        expr, loss = refit_constants(expr, X, y)
-    else:
-        loss = mse(expr, X, y)
+        try:
+            expr, loss = refit_constants(expr, X, y)
+        except Exception:  # noqa: BLE001 - sympy or torch failed: the constants stay
+            loss = math.inf
+    if not math.isfinite(loss):
+        loss = _loss(expr, X, y)
     if not math.isfinite(loss):
         return None
-    if expand_first:
-        expr = expand(expr, deadline, max_nodes)
-        loss = mse(expr, X, y)
     budget = max(loss * 1.001, r2_tol * float(np.var(y)))
+    if expand_first:  # kept within budget: multiplying out can cancel digits (large offsets)
+        expanded = expand(expr, deadline, max_nodes)
+        if expanded is not expr:
+            expanded_loss = _loss(expanded, X, y)
+            if expanded_loss <= budget:
+                expr, loss = expanded, expanded_loss
     if not deadline.expired():
-        expr, loss = _snap(expr, X, y, loss, budget)
+        expr, loss = _snap(expr, X, y, loss, budget, deadline, sympy_timeout)
     simpler = _simplify_on_data(expr, X, deadline, max_nodes, sympy_timeout)
     if simpler is not None:
-        simpler_loss = mse(simpler, X, y)
+        simpler_loss = _loss(simpler, X, y)
         if simpler_loss <= budget:
             expr, loss = simpler, simpler_loss
             if not deadline.expired():
-                expr, loss = _snap(expr, X, y, loss, budget)
+                expr, loss = _snap(expr, X, y, loss, budget, deadline, sympy_timeout)
     return formula_if_finite(expr, X, y)
 
 
-def _snap(expr, X, y, loss, budget):
-    """:func:`snap_constants`, keeping ``expr`` when sympy cannot handle it."""
+def _snap(expr, X, y, loss, budget, deadline, timeout):
+    """:func:`snap_constants` (bounded in size and time), keeping ``expr`` when sympy cannot
+    handle it."""
     try:
-        return snap_constants(expr, X, y, loss, budget)
-    except (ValueError, TypeError, ArithmeticError, RecursionError):
+        return snap_constants(expr, X, y, loss, budget, deadline=deadline, timeout=timeout)
+    except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss

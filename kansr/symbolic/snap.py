@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from fractions import Fraction
 
 import numpy as np
 import sympy
 
 from kansr.symbolic.expressions import mse
+from kansr.utils.deadline import Deadline, call_with_timeout
+
+MAX_SNAP_NODES = 300  # larger expressions are not snapped (sympy rebuilds them per trial)
+MAX_SNAP_DEPTH = 60  # nor deeper ones (sympy recurses through them)
+SNAP_TIMEOUT = 5.0  # seconds for all of one expression's snapping trials
 
 _SIMPLE_FRACTIONS = sorted(
     {Fraction(p, q) for q in (1, 2, 3, 4, 5, 6, 8) for p in range(-24, 25)},
@@ -48,24 +55,76 @@ def snap_constant(value: float, rel_tol: float = 1e-3) -> sympy.Expr | None:
     return None
 
 
+def within_size(expr: sympy.Basic, max_nodes: int, max_depth: int = MAX_SNAP_DEPTH) -> bool:
+    """Whether the tree of ``expr`` has at most ``max_nodes`` nodes and ``max_depth`` levels
+    (counted without recursion, stopping at the first node over either limit)."""
+    stack = [(expr, 1)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > max_nodes or depth > max_depth:
+            return False
+        stack.extend((arg, depth + 1) for arg in node.args)
+    return True
+
+
 def snap_constants(
-    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, loss: float, budget: float
+    expr: sympy.Expr,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: float,
+    budget: float,
+    *,
+    deadline: Deadline | None = None,
+    max_nodes: int = MAX_SNAP_NODES,
+    timeout: float = SNAP_TIMEOUT,
 ) -> tuple[sympy.Expr, float]:
     """Replace the floats of ``expr`` by 0 or a simple exact number (:func:`snap_constant`),
     smallest first, one at a time, while the mean squared error on ``X, y`` stays within
-    ``budget``. Returns the expression and its loss (``loss`` when nothing was snapped)."""
-    for atom in sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a))):
-        if atom not in expr.atoms(sympy.Float):
-            continue
+    ``budget``. Returns the expression and its loss (``loss`` when nothing was snapped).
+
+    Bounded so that no sympy call can take a fit down: expressions over ``max_nodes`` nodes
+    or :data:`MAX_SNAP_DEPTH` levels are returned as they are; a trial that fails in sympy
+    (e.g. ``RecursionError`` while sympy re-evaluates the rebuilt tree) is skipped; snapping
+    stops, keeping what was snapped, after ``timeout`` seconds or at ``deadline``.
+    """
+    if not within_size(expr, max_nodes):
+        return expr, loss
+    limit = Deadline.after(timeout).earliest(deadline or Deadline())
+    try:
+        floats = sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a)))
+    except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
+        return expr, loss
+    for atom in floats:
         for exact in (sympy.Integer(0), snap_constant(float(atom))):
             if exact is None:
                 continue
-            trial = expr.xreplace({atom: exact})
-            trial_loss = mse(trial, X, y)
+            if limit.expired():
+                return expr, loss
+            try:
+                trial, trial_loss = call_with_timeout(
+                    functools.partial(_trial, expr, atom, exact, X, y), limit.remaining()
+                )
+            except TimeoutError:
+                return expr, loss
+            except Exception:  # noqa: BLE001 - sympy can fail (RecursionError too): skip it
+                continue
+            if trial is None:
+                break  # (an earlier snap merged this float away)
             if trial_loss <= budget:
                 expr, loss = trial, trial_loss
                 break
     return expr, loss
+
+
+def _trial(expr, atom, exact, X, y) -> tuple[sympy.Expr | None, float]:
+    """``expr`` with ``atom`` replaced by ``exact`` and its loss; ``(None, inf)`` when
+    ``atom`` is no longer in ``expr``."""
+    if atom not in expr.atoms(sympy.Float):
+        return None, math.inf
+    trial = expr.xreplace({atom: exact})
+    return trial, mse(trial, X, y)
 
 
 def round_expression(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
