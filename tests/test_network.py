@@ -206,7 +206,8 @@ def test_cuda_matches_cpu():
 
 
 def test_edge_variance_gradient():
-    from kansr.nn.layer import EdgeVariance
+    from kansr.nn.layer import _edge_variance
+    from tests.reference import EdgeVariance
 
     gen = torch.Generator().manual_seed(0)
     basis = torch.rand(30, 3, 5, generator=gen, dtype=torch.float64).requires_grad_(True)
@@ -214,6 +215,26 @@ def test_edge_variance_gradient():
     assert torch.autograd.gradcheck(EdgeVariance.apply, (basis, weight))
     explicit = torch.einsum("bip,ipo->bio", basis, weight).var(0)
     assert torch.allclose(EdgeVariance.apply(basis, weight), explicit, rtol=1e-12)
+    # KANLayer.edge_std differentiates the same variance by autograd: same gradients
+    g = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    by_hand = torch.autograd.grad((EdgeVariance.apply(basis, weight) * g).sum(), (basis, weight))
+    by_autograd = torch.autograd.grad((_edge_variance(basis, weight)[0] * g).sum(), (basis, weight))
+    for got, want in zip(by_autograd, by_hand, strict=True):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_layer_basis_has_no_input_gradient():
+    from tests.reference import BasisWithBase
+
+    layer = KAN([2, 3], seed=0).layers[0]
+    x = torch.rand(5, 2, requires_grad=True)
+    with pytest.raises(ValueError, match="no gradient with respect to x"):
+        layer.basis(x)
+    with torch.no_grad():
+        assert layer.basis(x).shape == (5, 2, layer.n_basis + 1)
+    assert torch.equal(
+        layer.basis(x.detach()), BasisWithBase.apply(x.detach(), layer.knots, 3, "silu")
+    )
 
 
 @pytest.mark.parametrize("n_out", [1, 3])
@@ -222,8 +243,8 @@ def test_edge_variance_gradient():
 def test_layer_function_matches_the_composition_and_its_gradient(n_out, uniform, k):
     """The fused layer (basis + GEMM + edge variance, hand-written backward) equals the plain
     composition in value and gradient, inside, at the edge of and outside the grid."""
-    from kansr.nn.activations import BasisWithBase
-    from kansr.nn.layer import EdgeVariance, LayerFunction
+    from kansr.nn.layer import LayerFunction
+    from tests.reference import BasisWithBase, EdgeVariance
 
     gen = torch.Generator().manual_seed(k + 10 * n_out)
     model = KAN([3, n_out], grid=4, k=k, dtype=torch.float64, seed=0)

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from kansr.nn.activations import BasisWithBase
 from kansr.nn.splines import (
     bspline_basis,
     extend_knots,
@@ -12,7 +11,7 @@ from kansr.nn.splines import (
     local_basis,
     uniform_knots,
 )
-from tests.reference import bspline_basis_reference, fit_coefficients
+from tests.reference import BasisWithBase, bspline_basis_reference, fit_coefficients
 
 
 def _random_knots(n_in, n_knots, generator):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from kansr.nn.splines import KnotLookup, LocalBasis, _dense, knot_lookup, local_basis
+from kansr.nn.splines import KnotLookup, LocalBasis, _dense, local_basis
 
 _BASE_FUNCTIONS = ("silu", "identity", "zero")
 
@@ -83,27 +83,3 @@ def unpack_saved(tensors) -> tuple[LocalBasis, torch.Tensor]:
     """Inverse of :func:`pack_saved` (on ``ctx.saved_tensors``); ``values`` is ``None``."""
     columns, powers, slope, db = tensors
     return LocalBasis(None, columns, powers, slope), db
-
-
-class BasisWithBase(torch.autograd.Function):
-    """``x (batch, n_in) -> A (batch, n_in, n + 1)``: the B-spline basis plus the base function.
-
-    Column ``n`` of ``A`` is ``b(x)`` (SiLU by default). The backward pass uses the analytic
-    derivative of the basis (``k + 1`` non-zeros per input), so nothing of the evaluation is
-    kept for autograd. Call as ``BasisWithBase.apply(x, knots, k, base, lookup)``.
-    """
-
-    @staticmethod
-    def forward(ctx, x, knots, k, base, lookup=None):  # noqa: D102
-        lookup = knot_lookup(knots, k) if lookup is None else lookup
-        dense, saved = basis_with_base(x, knots, k, base, lookup, ctx.needs_input_grad[0])
-        if saved is not None:
-            ctx.lookup = lookup
-            ctx.save_for_backward(*pack_saved(saved))
-        return dense
-
-    @staticmethod
-    def backward(ctx, grad_a):  # noqa: D102
-        saved = unpack_saved(ctx.saved_tensors)
-        grad_x = basis_input_grad(grad_a.contiguous(), saved, ctx.lookup)
-        return grad_x, None, None, None, None

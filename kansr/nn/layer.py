@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from kansr.nn.activations import (
-    BasisWithBase,
     _base_and_derivative,
     basis_input_grad,
     basis_with_base,
@@ -56,34 +55,6 @@ def _variance_basis_grad(
     return m, -torch.bmm(mean[:, None, :], m)[:, 0, :]
 
 
-class EdgeVariance(torch.autograd.Function):
-    """Batch variance of every edge, ``Var phi_oi = w_oi^T Cov(A_i) w_oi``, with its gradient.
-
-    ``basis (batch, n_in, p)``, ``weight (n_in, p, n_out)`` -> ``(n_in, n_out)`` (unbiased, as
-    ``torch.std``). The covariance is one Gram per input; the backward pass is written by hand
-    (``dVar/dA_i = 2 (A_i - mean_i) W_i diag(g_i) W_i^T / (N - 1)``), so no
-    ``(batch, n_in, n_out)`` tensor and no centred copy of the basis is ever formed.
-    """
-
-    @staticmethod
-    def forward(ctx, basis, weight):  # noqa: D102
-        var, mean, cov_w = _edge_variance(basis, weight)
-        ctx.save_for_backward(basis, mean, weight, cov_w)
-        return var
-
-    @staticmethod
-    def backward(ctx, grad):  # noqa: D102
-        basis, mean, weight, cov_w = ctx.saved_tensors
-        grad_basis = grad_weight = None
-        if ctx.needs_input_grad[1]:
-            grad_weight = 2 * cov_w * grad[:, None, :]
-        if ctx.needs_input_grad[0]:
-            m, shift = _variance_basis_grad(weight, mean, grad, basis.shape[0])
-            grad_basis = torch.baddbmm(shift[:, None, :], basis.transpose(0, 1), m)
-            grad_basis = grad_basis.transpose(0, 1)
-        return grad_basis, grad_weight
-
-
 class LayerFunction(torch.autograd.Function):
     """A whole KAN layer as one autograd node, optionally with every edge's batch variance.
 
@@ -92,13 +63,13 @@ class LayerFunction(torch.autograd.Function):
     ``with_variance``). Call as
     ``LayerFunction.apply(x, weight, bias, knots, k, base, lookup, with_variance)``.
 
-    Forward: the dense basis ``A (batch, n_in, p)`` (:func:`~kansr.nn.splines.basis_with_base`)
+    Forward: the dense basis ``A (batch, n_in, p)`` (:func:`~kansr.nn.activations.basis_with_base`)
     and one GEMM. The variance is ``w^T Cov(A_i) w``, one Gram matrix per input
     (:func:`_edge_variance`); with a single output node the edge activations form a
     ``(n_in, batch)`` matrix, no larger than ``x``, and their variance is taken directly.
 
     Backward, written by hand: ``dL/dA = g W^T`` is one GEMM into a contiguous buffer in the
-    gradient layout (:func:`~kansr.nn.splines.basis_input_grad`), the penalty's part
+    gradient layout (:func:`~kansr.nn.activations.basis_input_grad`), the penalty's part
     ``A_i M_i + shift_i`` is added in place (the shift as one more row of that GEMM, the product
     by a batched GEMM on a strided view of the same buffer), and only the ``k + 1`` non-zero columns
     and the base column of it are read to form ``dL/dx``. With a single output node
@@ -261,8 +232,17 @@ class KANLayer(nn.Module):
         return self._lookup
 
     def basis(self, x: torch.Tensor) -> torch.Tensor:
-        """``A (batch, n_in, n + 1)``: spline basis of every input, base function last."""
-        return BasisWithBase.apply(x, self.knots, self.k, self.base_fun, self.lookup())
+        """``A (batch, n_in, n + 1)``: spline basis of every input, base function last.
+
+        For evaluation: it has no gradient with respect to ``x`` (training differentiates
+        :meth:`forward_and_variance`, whose :class:`LayerFunction` has the analytic one).
+        """
+        if x.requires_grad and torch.is_grad_enabled():
+            raise ValueError(
+                "KANLayer.basis has no gradient with respect to x; call it under "
+                "torch.no_grad() or on a detached x (forward_and_variance differentiates)"
+            )
+        return basis_with_base(x, self.knots, self.k, self.base_fun, self.lookup())[0]
 
     def forward_from_basis(self, basis: torch.Tensor) -> torch.Tensor:
         """Layer output ``(batch, n_out)`` from ``basis (batch, n_in, n + 1)``: one matmul."""
@@ -300,9 +280,9 @@ class KANLayer(nn.Module):
         """Batch standard deviation of every edge's output, ``(n_in, n_out)``.
 
         Uses ``Var phi_oi = w_oi^T Cov(A_i) w_oi`` (unbiased covariance, as ``torch.std``), so no
-        ``(batch, n_in, n_out)`` tensor is formed. Differentiable.
+        ``(batch, n_in, n_out)`` tensor is formed. Differentiable (by autograd).
         """
-        return self.std_from_variance(EdgeVariance.apply(basis, self.masked_weight()))
+        return self.std_from_variance(_edge_variance(basis, self.masked_weight())[0])
 
     def std_from_variance(self, var: torch.Tensor) -> torch.Tensor:
         """Edge standard deviations ``(n_in, n_out)`` from variances; exact 0 on masked edges."""
