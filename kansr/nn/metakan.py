@@ -102,11 +102,6 @@ class MetaLearner(nn.Module):
         self.w2 = nn.Parameter(draw(n_out, hidden) / hidden**0.5)
         self.b2 = nn.Parameter(torch.zeros(n_out, **factory))
 
-    @property
-    def hidden_size(self) -> int:
-        """``H``."""
-        return self.w1.shape[0]
-
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
         """``ReLU(W1 z + b1)``: ``(E, d) -> (E, H)``."""
         return torch.relu(torch.addmm(self.b1, z, self.w1.t()))
