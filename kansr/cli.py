@@ -218,7 +218,51 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="parallel workers for the restarts (-1: all cores; default: 1)",
     )
+    parser.add_argument(
+        "--weights",
+        metavar="COL",
+        help="column of sample weights, e.g. 1/sigma**2 of each measurement (default: none)",
+    )
+    parser.add_argument(
+        "--sparsity",
+        type=_nonnegative_float,
+        default=None,
+        metavar="L",
+        help="weight of the KAN sparsity penalty (default: the estimator's, 0)",
+    )
+    parser.add_argument(
+        "--model-selection",
+        choices=("bic", "best", "accuracy"),
+        default=None,
+        help="how the formula is chosen from the Pareto front (default: bic)",
+    )
+    parser.add_argument(
+        "--maxsize",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="largest complexity (nodes) of a formula on the front (default: no cap)",
+    )
+    parser.add_argument(
+        "--library",
+        metavar="F,G,...",
+        help="comma-separated edge functions, e.g. x,x^2,exp,sin (default: the full library)",
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="count", default=0, help="name every stage as it runs"
+    )
     parser.set_defaults(func=_run_fit)
+
+
+def _nonnegative_float(text: str) -> float:
+    """argparse type: a finite float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
 
 
 def _nonzero_int(text: str) -> int:
@@ -265,8 +309,19 @@ def _run_fit(args: argparse.Namespace) -> int:
     frame = _read_csv(args.csv)
     frame.columns = [str(c) for c in frame.columns]
     features = _fit_columns(frame, args)
+    if args.weights is not None:
+        if args.weights not in frame.columns:
+            raise UsageError(f"weights column {args.weights!r} not in {args.csv}")
+        if args.weights == args.target:
+            raise UsageError("the target cannot also be the weights column")
+        features = [c for c in features if c != args.weights]
     X = _numeric(frame, features, args.csv)
     y = _numeric(frame, [args.target], args.csv)[args.target]
+    weights = None
+    if args.weights is not None:
+        weights = _numeric(frame, [args.weights], args.csv)[args.weights].to_numpy()
+        if np.any(weights < 0) or not np.any(weights > 0):
+            raise UsageError(f"weights column {args.weights!r} must be >= 0, not all 0")
     if len(frame) < 2:
         raise UsageError(f"{args.csv} needs at least 2 data rows, got {len(frame)}")
     params: dict = {
@@ -279,13 +334,31 @@ def _run_fit(args: argparse.Namespace) -> int:
         params["max_iter"] = args.max_iter
     if args.max_time is not None:
         params["max_time"] = args.max_time
+    for name in ("sparsity", "model_selection", "maxsize", "verbose"):
+        if getattr(args, name):
+            params[name] = getattr(args, name)
+    if args.library is not None:
+        from kansr.symbolic.library import make_library
+
+        params["library"] = [name.strip() for name in args.library.split(",") if name.strip()]
+        try:
+            make_library(params["library"])
+        except ValueError as exc:
+            raise UsageError(f"--library: {exc}") from None
     est = KANRegressor(**params)
     print(f"data:       {len(X)} rows, features {', '.join(features)}, target {args.target}")
     sys.stdout.flush()
-    est.fit(X, y)
+    est.fit(X, y, sample_weight=weights)
     print(f"formula:    {args.target} = {est.sympy_expr()}")
     print(f"latex:      {est.latex()}")
     print(f"R^2 (train): {est.score(X, y):.6f}")
+    constants = est.constants_
+    if len(constants):
+        shown = ", ".join(
+            f"{v:.6g} ± {e:.2g}"
+            for v, e in zip(constants["value"], constants["std_error"], strict=True)
+        )
+        print(f"constants:  {shown}")
     print(f"fit time:   {est.fit_time_:.2f} s ({est.n_iter_} steps, stopped: {est.stop_reason_})")
     print()
     print("Pareto front (* = chosen):")
@@ -321,6 +394,30 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_predict)
 
 
+def _predict_columns(est, frame, features: list[str], path: str):
+    """The model's feature columns of ``frame``. Columns the selected formula does not use
+    may be missing: they are filled with their training mean (never read by the formula)."""
+    import pandas as pd
+
+    missing = [n for n in features if n not in frame.columns]
+    used = set(features)
+    if getattr(est, "equations_", None) is not None:
+        expr = est.equations_["sympy_format"].iloc[est.selected_index_]
+        used = {features[int(s.name[1:])] for s in expr.free_symbols}
+    needed = [n for n in missing if n in used]
+    if needed:
+        raise UsageError(
+            f"{path} lacks the model's feature column(s) {', '.join(needed)}, which its "
+            f"formula uses (it has: {', '.join(frame.columns)})"
+        )
+    present = _numeric(frame, [n for n in features if n in frame.columns], path)
+    columns = {
+        n: present[n] if n in frame.columns else np.full(len(frame), est.x_mean_[i])
+        for i, n in enumerate(features)
+    }
+    return pd.DataFrame(columns, index=frame.index)
+
+
 def _run_predict(args: argparse.Namespace) -> int:
     from kansr.io.persistence import load
 
@@ -334,14 +431,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     frame.columns = [str(c) for c in frame.columns]
     names = getattr(est, "feature_names_in_", None)
     if names is not None:
-        features = [str(n) for n in names]
-        missing = [n for n in features if n not in frame.columns]
-        if missing:
-            raise UsageError(
-                f"{args.csv} lacks the model's feature column(s) {', '.join(missing)} "
-                f"(it has: {', '.join(frame.columns)})"
-            )
-        X = _numeric(frame, features, args.csv)
+        X = _predict_columns(est, frame, [str(n) for n in names], args.csv)
     else:  # a model fitted on an array: the columns in order
         if frame.shape[1] != est.n_features_in_:
             raise UsageError(

@@ -202,3 +202,57 @@ def test_predict_names_missing_feature_columns(fitted_cli, tmp_path, capsys):
     pd.DataFrame({"a": [0.1, 0.2], "b": ["p", "q"]}).to_csv(tmp_path / "s.csv", index=False)
     code, _, err = _run(["predict", folder / "model.json", tmp_path / "s.csv"], capsys)
     assert code == 2 and "non-numeric column(s)" in err and ": b" in err
+
+
+def test_fit_flags_reach_the_estimator(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.uniform(-1, 1, 60), "b": rng.uniform(-1, 1, 60)})
+    frame["y"] = 1.234 * frame["a"] + 0.77 * frame["b"] ** 2 + rng.normal(0, 0.01, 60)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    argv = ["fit", tmp_path / "data.csv", "--target", "y", "--max-iter", "3"]
+    argv += ["--sparsity", "0.001", "--model-selection", "accuracy", "--maxsize", "15"]
+    argv += ["--library", "x,x^2,sin", "-v", "--save", tmp_path / "m.json"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    params = kansr.load(tmp_path / "m.json").get_params()
+    assert params["sparsity"] == 0.001 and params["model_selection"] == "accuracy"
+    assert params["maxsize"] == 15 and list(params["library"]) == ["x", "x^2", "sin"]
+    assert "kansr: train the network done in" in out + err
+    assert re.search(r"^constants:\s+\S+ ± \S+", out, flags=re.MULTILINE), out
+    code, _, err = _run(argv[:4] + ["--library", "x,nope"], capsys)
+    assert code == 2 and "nope" in err
+
+
+def test_predict_needs_only_the_columns_the_formula_uses(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.uniform(1, 2, 80), "b": rng.uniform(1, 2, 80)})
+    frame["y"] = 3 * frame["a"] ** 2
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    argv = ["fit", tmp_path / "train.csv", "--target", "y", "--max-iter", "5"]
+    code, _, err = _run(argv + ["--save", tmp_path / "m.json"], capsys)
+    assert code == 0, err
+    est = kansr.load(tmp_path / "m.json")
+    assert {s.name for s in est.sympy_expr().free_symbols} == {"a"}
+    frame[["a"]].to_csv(tmp_path / "only_a.csv", index=False)
+    code, out, err = _run(["predict", tmp_path / "m.json", tmp_path / "only_a.csv"], capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(np.array(out.split(), dtype=float), 3 * frame["a"] ** 2)
+
+
+def test_fit_weights_column(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.uniform(1, 2, 80)})
+    sigma = np.where(frame["a"] > 1.5, 1.0, 0.01)  # the right half is barely measured
+    frame["y"] = 2.5 * frame["a"] + rng.normal(0, sigma)
+    frame["w"] = 1 / sigma**2
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    argv = ["fit", tmp_path / "d.csv", "--target", "y", "--max-iter", "5"]
+    code, out, err = _run(argv + ["--weights", "w", "--save", tmp_path / "m.json"], capsys)
+    assert code == 0, err
+    assert "features a," in out  # the weights column is no feature
+    est = kansr.load(tmp_path / "m.json")
+    assert list(est.feature_names_in_) == ["a"]
+    x = np.linspace(1, 1.5, 5)[:, None]
+    np.testing.assert_allclose(est.predict(x), 2.5 * x[:, 0], rtol=0.01)
+    code, _, err = _run(argv + ["--weights", "nope"], capsys)
+    assert code == 2 and "weights column 'nope'" in err

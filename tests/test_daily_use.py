@@ -63,7 +63,7 @@ def test_an_interrupted_warm_start_keeps_the_previous_fit(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(kan_module, "train", interrupted)
+    monkeypatch.setattr(kan_module, "train_weighted", interrupted)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X + 0.5, y)
     np.testing.assert_array_equal(est.predict(X), before)

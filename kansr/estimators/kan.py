@@ -24,23 +24,19 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from kansr.estimators._fit_data import FitData
 from kansr.io import export, persistence, plotting
+from kansr.nn.fitting import prune_and_retrain, train_weighted
 from kansr.nn.network import DTYPES, KAN
 from kansr.nn.restarts import best_restart, run_restarts, torch_threads
-from kansr.nn.training import (
-    TrainConfig,
-    TrainingDiverged,
-    TrainResult,
-    prune_and_retrain,
-    train,
-)
+from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
 from kansr.symbolic.expressions import complexity, evaluate
 from kansr.symbolic.extract import extract_formulas
 from kansr.symbolic.finish import formula_if_finite
 from kansr.symbolic.library import make_library
+from kansr.symbolic.names import named_latex
 from kansr.symbolic.pareto import Formula, pareto_table, rename, select
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
@@ -372,8 +368,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X (n_samples, n_features)`` and ``y (n_samples,)``.
+
+        ``sample_weight (n_samples,)`` (e.g. ``1/sigma**2`` for measurements with error bars
+        ``sigma``) weights every squared error: in training, in the searches' constant refits,
+        in the losses of ``equations_``, in the standard errors and in the selection. Rows
+        with weight 0 are ignored. Through a ``Pipeline`` it is routed with scikit-learn's
+        metadata routing (``est.set_fit_request(sample_weight=True)``).
 
         The stages of docs/workflow.md: prepare the data -> train the network -> search
         formulas (structure searches on the data, then prune and retrain the network and
@@ -395,7 +397,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             with torch_threads(self.n_threads or 1):
                 with self._unfitted_if_interrupted():
                     with log.stage("prepare data"):
-                        data = self._prepare_data(X, y)
+                        data = self._prepare_data(X, y, sample_weight)
                     with log.stage("train the network"):
                         module, result = self._train_network(data, deadline)
                 self._set_network(module, result, data)
@@ -417,9 +419,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 self._unfit()
             raise
 
-    def _prepare_data(self, X, y) -> FitData:
-        """Validate ``X, y``, standardise them (in the first fit's units when warm starting),
-        draw the restart seeds and the validation split."""
+    def _prepare_data(self, X, y, sample_weight=None) -> FitData:
+        """Validate ``X, y`` and the weights, standardise them (in the first fit's units when
+        warm starting), draw the restart seeds and the validation split."""
         warm = bool(self.warm_start) and hasattr(self, "module_")
         X, y = validate_input(
             self,
@@ -430,25 +432,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             ensure_min_samples=2,
             reset=not warm,
         )
-        hidden = self._hidden_sizes()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
+        weights = _normalised_weights(sample_weight, X)
         check_magnitudes(X, y, self._feature_names())
         rng = check_random_state(self.random_state)
-        x_mean, x_scale, constant_features = standard_scale(X)
-        y_mean, y_scale, _ = standard_scale(y[:, None])
-        width = [X.shape[1], *hidden, 1]
-        if warm:  # continue in the units of the first fit
-            x_mean, x_scale = self.x_mean_, self.x_scale_
-            y_mean, y_scale = np.array([self.y_mean_]), np.array([self.y_scale_])
-            if list(self.module_.width) != width:
-                raise ValueError(
-                    f"warm_start needs the fitted network's layer widths {self.module_.width}, "
-                    f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
-                    "set warm_start=False to start afresh"
-                )
+        width = [X.shape[1], *self._hidden_sizes(), 1]
+        x_mean, x_scale, constant_features, y_mean, y_scale = self._scaling(X, y, warm, width)
         z = (X - x_mean) / x_scale
-        t = (y - y_mean[0]) / y_scale[0]
+        t = (y - y_mean) / y_scale
         if not (np.all(np.isfinite(z)) and np.all(np.isfinite(t))):
             raise ValueError("Input values are too large to standardise in float64.")
         train_idx, val_idx = self._validation_split(X.shape[0], rng)
@@ -457,8 +449,23 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         del z, t  # (the tensors are copies: big data is held once)
         return FitData(
             X, y, zt, tt, train_idx, val_idx, constant_features, x_mean, x_scale,
-            float(y_mean[0]), float(y_scale[0]), width, seeds, warm,
+            y_mean, y_scale, width, seeds, warm, weights,
         )  # fmt: skip
+
+    def _scaling(self, X, y, warm: bool, width: list[int]):
+        """``x_mean, x_scale, constant_features, y_mean, y_scale`` of the data, or of the
+        first fit when continuing one (``warm``, whose network must have ``width``)."""
+        x_mean, x_scale, constant_features = standard_scale(X)
+        y_mean, y_scale, _ = standard_scale(y[:, None])
+        if not warm:
+            return x_mean, x_scale, constant_features, float(y_mean[0]), float(y_scale[0])
+        if list(self.module_.width) != width:
+            raise ValueError(
+                f"warm_start needs the fitted network's layer widths {self.module_.width}, "
+                f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
+                "set warm_start=False to start afresh"
+            )
+        return self.x_mean_, self.x_scale_, constant_features, self.y_mean_, self.y_scale_
 
     def _validation_split(self, n_samples: int, rng) -> tuple[np.ndarray | None, np.ndarray]:
         """Training rows and rows held out for ``early_stopping`` (without it: ``None``,
@@ -493,7 +500,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             build = functools.partial(type(self)._build_module, clone(self), data.width)
             restarts = run_restarts(
                 build, data.seeds, x_fit, y_fit, config, x_val, y_val,
-                deadline=deadline, n_jobs=self.n_jobs,
+                deadline=deadline, n_jobs=self.n_jobs, sample_weight=data.fit_weights(),
+                val_weight=data.validation_weights(),
             )  # fmt: skip
             best = best_restart(restarts)
             return best.module, best.result
@@ -517,13 +525,15 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         config.grid_update_until = 0  # moving grids to new data forgets the old
         x_fit, y_fit = data.fit_tensors()
         x_val, y_val = data.validation_tensors()
-        result = train(
+        result = train_weighted(
             module,
             x_fit,
             y_fit,
             config,
-            x_val=x_val,
-            y_val=y_val,
+            data.fit_weights(),
+            x_val,
+            y_val,
+            data.validation_weights(),
             generator=torch.Generator().manual_seed(data.seeds[0] + 1),
             gradient_masks=module.local_gradient_masks(),
             deadline=deadline,
@@ -578,7 +588,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """Fill ``equations_`` and ``selected_index_``: the structure searches on the data,
         then (unless they found an exact formula) the network's candidates, on a fixed
         subsample of at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
-        X, y, z, t = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
+        X, y, z, t, w = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
         library = make_library(None if self.library is None else list(self.library))
         formulas: list[Formula] = []
         cut = None
@@ -586,27 +596,31 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             active = np.flatnonzero(~data.constant_features)
             with log.stage("structure search on the data"):
                 if self.search_structure and np.ptp(y) > 0 and active.size:
-                    found = self._structure_candidates(X, y, active, library, deadline)
+                    found = self._structure_candidates(X, y, w, active, library, deadline)
                     formulas.extend(found)
-            exact = _EXACT * float(np.var(y))
+            exact = _EXACT * _variance(y, w)
             with log.stage("prune, retrain and read formulas off the network"):
                 if not any(f.loss <= exact for f in formulas):
-                    formulas.extend(self._network_candidates(X, y, z, t, library, deadline))
+                    formulas.extend(self._network_candidates(X, y, z, t, w, library, deadline))
         except KeyboardInterrupt:
             cut = "interrupted"
         if cut is None and deadline.expired():
             cut = "max_time"
-        formulas = self._constants_substituted(formulas, X, y, data.constant_features)
-        self._set_front(formulas, X, y)
+        formulas = self._constants_substituted(formulas, X, y, w, data.constant_features)
+        self._set_front(formulas, X, y, w)
         if cut is not None:
             self._warn_symbolic_cut(cut)
 
-    def _structure_candidates(self, X, y, active, library, deadline) -> list[Formula]:
+    def _structure_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
         """Formulas of :func:`~kansr.symbolic.structure.search.structure_formulas` over the
         ``active`` (non-constant) columns of ``X``, in the internal symbols of all columns."""
         try:
             found = structure_formulas(
-                X[:, active], y, library, deadline=deadline.share(_STRUCTURE_SHARE)
+                X[:, active],
+                y,
+                library,
+                deadline=deadline.share(_STRUCTURE_SHARE),
+                sample_weight=w,
             )
         except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
             warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=4)
@@ -620,13 +634,20 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             for expr, loss in found
         ]
 
-    def _network_candidates(self, X, y, z, t, library, deadline) -> list[Formula]:
+    def _network_candidates(self, X, y, z, t, w, library, deadline) -> list[Formula]:
         """Prune the network, retrain it briefly and read formulas off its edges."""
         try:
             if self.stop_reason_ != "constant_target":
                 config = self._train_config()
+                weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
                 stop = prune_and_retrain(
-                    self.module_, z, t, config, self.prune_threshold, deadline=deadline
+                    self.module_,
+                    z,
+                    t,
+                    config,
+                    self.prune_threshold,
+                    deadline=deadline,
+                    sample_weight=weights,
                 )
                 if stop == "interrupted":
                     raise KeyboardInterrupt
@@ -641,13 +662,14 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 library,
                 dtype=_DTYPES[self.dtype],
                 deadline=deadline,
+                sample_weight=w,
             )
         except TrainingDiverged as exc:  # the pruned network could not be retrained
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
             return []
 
     @staticmethod
-    def _constants_substituted(formulas, X, y, constant_features) -> list[Formula]:
+    def _constants_substituted(formulas, X, y, w, constant_features) -> list[Formula]:
         """A constant feature is its value, not a variable: substitute it in every formula
         (those no longer finite are dropped)."""
         if not constant_features.any():
@@ -656,22 +678,21 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             sympy.Symbol(f"x{i}", real=True): sympy.Float(float(X[0, i]), 15)
             for i in np.flatnonzero(constant_features)
         }
-        out = [formula_if_finite(f.expr.xreplace(values), X, y) for f in formulas]
+        out = [formula_if_finite(f.expr.xreplace(values), X, y, w) for f in formulas]
         return [f for f in out if f is not None]
 
-    def _set_front(self, formulas: list[Formula], X: np.ndarray, y: np.ndarray) -> None:
+    def _set_front(self, formulas: list[Formula], X, y, w=None) -> None:
         """``equations_`` (the Pareto front of the formulas within ``maxsize``, the constant
-        always on it, with the standard errors of their constants on ``X, y``) and the
-        selection."""
+        always on it, with the standard errors of their constants on ``X, y`` and weights
+        ``w``) and the selection."""
         if self.maxsize is not None:
             formulas = [f for f in formulas if f.complexity <= self.maxsize]
-        constant = sympy.Float(float(np.mean(y)), 15)  # always a valid, finite formula
-        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=float(np.var(y)))]
-        floor = _LOSS_FLOOR * float(np.var(y))
+        mean = float(np.average(y, weights=w))
+        constant = sympy.Float(mean, 15)  # always a valid, finite formula
+        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=_variance(y, w))]
+        floor = _LOSS_FLOOR * _variance(y, w)
         table = pareto_table(formulas, floor)
         names = self._feature_names()
-        from kansr.symbolic.names import named_latex
-
         # the formulas in the features' safe names: as text (what formula_text gives) and
         # LaTeX; sympy_format keeps the internal x0 .. (predict and save read it)
         named = [rename(e, names) for e in table["sympy_format"]]
@@ -681,9 +702,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             [sympy.sstr(e, full_prec=True) for e in named],
         )
         table["latex"] = [named_latex(e, names) for e in named]
-        table["std_errors"] = [_format_errors(e, X, y) for e in table["sympy_format"]]
+        table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
         self.equations_ = table
-        self.selected_index_ = select(table, self.model_selection, floor, n_samples=len(y))
+        n_rows = len(y) if w is None else int(np.count_nonzero(w))
+        self.selected_index_ = select(table, self.model_selection, floor, n_samples=n_rows)
 
     def _warn_symbolic_cut(self, cut: str) -> None:
         if self.stop_reason_ not in ("interrupted", "max_time"):
@@ -750,8 +772,6 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         letters as they are, Greek letters' names as the letters (but a column ``pi`` as
         ``\mathrm{pi}``, not the constant), other names as ``\mathrm{...}`` (see
         :func:`kansr.symbolic.names.latex_name`)."""
-        from kansr.symbolic.names import named_latex
-
         return named_latex(self.sympy_expr(index), self._feature_names())
 
     def latex_table(self, index=None, precision: int = 3) -> str:
@@ -860,8 +880,30 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 persistence.register_estimator(KANRegressor)
 
 
-def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> str:
-    """Standard errors of the fitted constants of ``expr`` on ``X, y`` as text (comma
-    separated, in the order of :func:`~kansr.symbolic.uncertainty.fitted_constants`)."""
-    errors = standard_errors(expr, X, y)
+def _variance(y: np.ndarray, w: np.ndarray | None) -> float:
+    """Variance of ``y``, weighted by ``w`` (mean 1) when given."""
+    mean = np.average(y, weights=w)
+    return float(np.average((y - mean) ** 2, weights=w))
+
+
+def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, w=None) -> str:
+    """Standard errors of the fitted constants of ``expr`` on ``X, y`` (weights ``w``) as
+    text (comma separated, in the order of
+    :func:`~kansr.symbolic.uncertainty.fitted_constants`)."""
+    errors = standard_errors(expr, X, y, w)
     return ",".join(repr(errors[c]) for c in fitted_constants(expr))
+
+
+def _normalised_weights(sample_weight, X: np.ndarray) -> np.ndarray | None:
+    """``sample_weight`` validated (finite, >= 0, not all 0) and scaled to mean 1, or
+    ``None`` when there are none or all are equal (the unweighted fit)."""
+    if sample_weight is None:
+        return None
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight must be finite")
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is 0 for every sample: nothing to fit")
+    if np.all(w == w[0]):
+        return None
+    return w / w.mean()

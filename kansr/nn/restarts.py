@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import torch
 from joblib import Parallel, delayed
 
-from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult, train
+from kansr.nn.fitting import train_weighted
+from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
 from kansr.utils.deadline import Deadline
 
 __all__ = ["Restart", "best_restart", "run_restarts"]
@@ -84,6 +85,7 @@ def _train_restart(
     x_val: torch.Tensor | None,
     y_val: torch.Tensor | None,
     wall_deadline: float | None,
+    weights: tuple[torch.Tensor | None, torch.Tensor | None],
     threads: int | None,
 ) -> Restart:
     """Build the network of ``seed`` with ``build(seed)`` and train it (see :func:`train`)."""
@@ -92,8 +94,17 @@ def _train_restart(
         module = build(seed)
         generator = torch.Generator().manual_seed(seed + 1)
         try:
-            result = train(
-                module, x, y, config, x_val, y_val, generator=generator, deadline=deadline
+            result = train_weighted(
+                module,
+                x,
+                y,
+                config,
+                weights[0],
+                x_val,
+                y_val,
+                weights[1],
+                generator=generator,
+                deadline=deadline,
             )
         except TrainingDiverged as exc:
             return Restart(seed, None, None, str(exc))
@@ -110,17 +121,28 @@ def run_restarts(
     y_val: torch.Tensor | None = None,
     deadline: Deadline | None = None,
     n_jobs: int | None = None,
+    sample_weight: torch.Tensor | None = None,
+    val_weight: torch.Tensor | None = None,
 ) -> list[Restart]:
     """Train one network per seed; ``build(seed)`` makes the untrained network (picklable).
 
     ``x (n, n_in)``, ``y (n, n_out)`` and the optional validation set are shared by all
-    restarts; ``deadline`` reaches the workers in its wall-clock form. A single restart
+    restarts, with their weights ``sample_weight (n,)`` and ``val_weight`` (``None``:
+    unweighted); ``deadline`` reaches the workers in its wall-clock form. A single restart
     trains here with the current torch threads; several train with one thread each,
     through joblib with ``n_jobs`` workers. A ``KeyboardInterrupt`` keeps the restarts
     finished so far (raised again when there are none) and starts no more. Returns the
     restarts in seed order.
     """
-    args = (x, y, config, x_val, y_val, (deadline or Deadline()).wall())
+    args = (
+        x,
+        y,
+        config,
+        x_val,
+        y_val,
+        (deadline or Deadline()).wall(),
+        (sample_weight, val_weight),
+    )
     if len(seeds) == 1:
         return [_train_restart(build, seeds[0], *args, threads=None)]
     jobs = (delayed(_train_restart)(build, seed, *args, threads=1) for seed in seeds)

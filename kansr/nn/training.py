@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from kansr.nn.network import KAN, prune
+from kansr.nn.network import KAN
 from kansr.utils.allocator import tune_allocator
 from kansr.utils.deadline import Deadline, OutOfTime
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "prune_and_retrain", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -143,158 +143,228 @@ def _train(model, x, y, config, x_val, y_val, generator, deadline: Deadline) -> 
     """:func:`train` without the gradient masks."""
     cfg = config or TrainConfig()
     tune_allocator()
-    lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
-    result = TrainResult()
-    use_val = x_val is not None and y_val is not None and x_val.shape[0] > 0
-    # grid updates hold (rows, n_in, n_out) activations: use evenly spaced rows of big data
-    x_grid = x[:: math.ceil(x.shape[0] / cfg.grid_update_samples)] if x.shape[0] else x
-    good_state = copy.deepcopy(model.state_dict())
-    try:
-        if cfg.grid_update_until > 0:
-            model.update_grid(x_grid, cfg.grid_eps)
-    except KeyboardInterrupt:
-        model.load_state_dict(good_state)
-        result.stop_reason = "interrupted"
-        return result
-    optimizer = _make_optimizer(model, cfg, lr)
-    good_state = copy.deepcopy(model.state_dict())
-    good_loss = math.inf
-    best_state, best = good_state, math.inf
-    no_change = 0
-    n = x.shape[0]
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        loss = _objective(model, x, y, cfg)
+    run = _Run(model, x, y, cfg, x_val, y_val, generator, deadline)
+    if not _initial_grid_update(run):
+        return run.result
+    run.optimizer = _make_optimizer(model, cfg, run.lr)
+    run.states = _States(model)
+    for step in range(1, cfg.max_iter + 1):
         if deadline.expired():
+            run.stop("max_time")
+            break
+        outcome = _solver_step(run, step)
+        if outcome is None:
+            break
+        loss, out_of_time = outcome
+        if not math.isfinite(loss) or not _finite(model):
+            if _recover(run, step, out_of_time):
+                continue
+            break
+        if _accept_step(run, step, loss, out_of_time):
+            break
+    return _finish(run)
+
+
+class _States:
+    """The last good parameters (restored after a failed, cut or interrupted step) and, with
+    a validation set, those of the lowest validation loss (restored at the end)."""
+
+    def __init__(self, model: KAN) -> None:
+        self.model = model
+        self.good = copy.deepcopy(model.state_dict())
+        self.good_loss = math.inf  # training loss of the last good step
+        self.best = self.good
+        self.best_loss = math.inf  # the monitored loss of the best step
+
+    def save_good(self, loss: float) -> None:
+        self.good = copy.deepcopy(self.model.state_dict())
+        self.good_loss = loss
+
+    def restore_good(self) -> None:
+        self.model.load_state_dict(self.good)
+
+    def restore_best(self) -> None:
+        if self.best is not self.good:
+            self.model.load_state_dict(self.best)
+
+
+class _Run:
+    """What one :func:`train` call works on and keeps track of."""
+
+    def __init__(self, model, x, y, cfg: TrainConfig, x_val, y_val, generator, deadline) -> None:
+        self.model, self.x, self.y, self.cfg = model, x, y, cfg
+        self.x_val, self.y_val = x_val, y_val
+        self.use_val = x_val is not None and y_val is not None and x_val.shape[0] > 0
+        self.generator, self.deadline = generator, deadline
+        self.lr = cfg.learning_rate or (1.0 if cfg.solver == "lbfgs" else 1e-2)
+        # grid updates hold (rows, n_in, n_out) activations: use evenly spaced rows of big data
+        self.x_grid = x[:: math.ceil(x.shape[0] / cfg.grid_update_samples)] if x.shape[0] else x
+        self.result = TrainResult()
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.states: _States | None = None
+        self.no_change = 0  # steps since the monitored loss last improved
+
+    def stop(self, reason: str, restore: bool = False) -> None:
+        """End training with ``reason``, back at the last good state when ``restore``."""
+        if restore:
+            self.states.restore_good()
+        self.result.stop_reason = reason
+
+    def closure(self) -> torch.Tensor:
+        """The LBFGS objective and its gradient; :class:`OutOfTime` once the deadline passed."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = _objective(self.model, self.x, self.y, self.cfg)
+        if self.deadline.expired():
             raise OutOfTime(float(loss.detach()))
         if torch.isfinite(loss):
             loss.backward()
         return loss
 
-    for step in range(1, cfg.max_iter + 1):
-        if deadline.expired():
-            result.stop_reason = "max_time"
-            break
-        out_of_time = False
-        try:
-            if 0 < step <= cfg.grid_update_until and step % cfg.grid_update_every == 0 and step > 1:
-                model.update_grid(x_grid, cfg.grid_eps)
-                optimizer = _make_optimizer(model, cfg, lr)
-            if cfg.solver == "lbfgs":
-                try:
-                    loss = float(optimizer.step(closure).detach())
-                except OutOfTime as stop:
-                    # keep the parameters the step reached only when they are better
-                    out_of_time, loss = True, stop.loss
-                    if not (loss < good_loss and _finite(model)):  # (False for NaN)
-                        model.load_state_dict(good_state)
-                        result.stop_reason = "max_time"
-                        break
-            else:
-                order = torch.randperm(n, generator=generator, device="cpu").to(x.device)
-                total, seen = 0.0, 0
-                loss = 0.0
-                for begin in range(0, n, cfg.batch_size):
-                    if seen and deadline.expired():
-                        out_of_time = True
-                        break
-                    idx = order[begin : begin + cfg.batch_size]
-                    optimizer.zero_grad(set_to_none=True)
-                    batch_loss = _objective(model, x[idx], y[idx], cfg)
-                    if not torch.isfinite(batch_loss):
-                        loss = math.nan
-                        break
-                    batch_loss.backward()
-                    if cfg.clip_grad_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-                    optimizer.step()
-                    total += float(batch_loss.detach()) * idx.shape[0]
-                    seen += idx.shape[0]
-                else:
-                    loss = total / n
-                if out_of_time and seen:
-                    loss = total / seen
-        except KeyboardInterrupt:
-            model.load_state_dict(good_state)
-            result.stop_reason = "interrupted"
-            break
-        train_loss = loss
-        if not math.isfinite(loss) or not _finite(model):
-            result.n_recoveries += 1
-            if out_of_time:  # no time left to recover: back to the last good state
-                model.load_state_dict(good_state)
-                result.stop_reason = "max_time"
-                break
-            if result.n_recoveries > cfg.max_recoveries:
-                model.load_state_dict(good_state)
-                raise TrainingDiverged(
-                    f"loss stayed non-finite after {cfg.max_recoveries} recoveries "
-                    f"(last learning rate {lr:.3g})"
-                )
-            model.load_state_dict(good_state)
-            lr *= 0.5
-            optimizer = _make_optimizer(model, cfg, lr)
-            if cfg.verbose:
-                print(f"step {step}: non-finite loss, restored last good state, lr -> {lr:.3g}")
-            continue
-        good_state = copy.deepcopy(model.state_dict())
-        good_loss = train_loss
-        result.n_iter = step
-        result.loss_curve.append(train_loss)
-        monitored = train_loss
-        try:
-            if use_val:
-                monitored = _mse(model, x_val, y_val)
-                result.validation_curve.append(monitored)
-        except KeyboardInterrupt:
-            result.stop_reason = "interrupted"
-            break
-        improved = not math.isfinite(best) or monitored < best - cfg.tol * max(abs(best), 1e-12)
-        if improved:
-            best, no_change = monitored, 0
-            if use_val:
-                best_state = good_state
-        else:
-            no_change += 1
-        if cfg.verbose and (step % cfg.print_every == 0 or step == 1):
-            msg = f"step {step:4d}  train loss {train_loss:.4e}"
-            if use_val:
-                msg += f"  validation loss {monitored:.4e}"
-            print(msg, flush=True)
-        if out_of_time:
-            result.stop_reason = "max_time"
-            break
-        if no_change >= cfg.n_iter_no_change and step > cfg.grid_update_until:
-            result.stop_reason = "converged" if not use_val else "early_stopping"
-            break
+
+def _initial_grid_update(run: _Run) -> bool:
+    """Fit the grids to the data before the first step; ``False`` when interrupted (then the
+    model is as it was)."""
+    model = run.model
+    before = copy.deepcopy(model.state_dict())
+    try:
+        if run.cfg.grid_update_until > 0:
+            model.update_grid(run.x_grid, run.cfg.grid_eps)
+    except KeyboardInterrupt:
+        model.load_state_dict(before)
+        run.result.stop_reason = "interrupted"
+        return False
+    return True
+
+
+def _solver_step(run: _Run, step: int) -> tuple[float, bool] | None:
+    """Step ``step``: a grid update when one is due, then one LBFGS step or Adam epoch.
+
+    Returns its loss and whether the deadline cut it short, or ``None`` when training stops
+    here (interrupted, or out of time without a better state; then at the last good state).
+    """
+    cfg = run.cfg
+    try:
+        if 0 < step <= cfg.grid_update_until and step % cfg.grid_update_every == 0 and step > 1:
+            run.model.update_grid(run.x_grid, cfg.grid_eps)
+            run.optimizer = _make_optimizer(run.model, cfg, run.lr)
+        if cfg.solver == "lbfgs":
+            return _lbfgs_step(run)
+        return _adam_epoch(run)
+    except KeyboardInterrupt:
+        return run.stop("interrupted", restore=True)
+
+
+def _lbfgs_step(run: _Run) -> tuple[float, bool] | None:
+    """One LBFGS step: its loss, ``False``. When the deadline passes inside it, the parameters
+    it reached are kept (loss, ``True``) only when their loss is finite and lower than the last
+    good one; otherwise training stops at the last good state (``None``)."""
+    try:
+        return float(run.optimizer.step(run.closure).detach()), False
+    except OutOfTime as stop:
+        if stop.loss < run.states.good_loss and _finite(run.model):  # (False for NaN)
+            return stop.loss, True
+        return run.stop("max_time", restore=True)
+
+
+def _adam_epoch(run: _Run) -> tuple[float, bool]:
+    """One Adam pass over shuffled mini-batches: the mean batch loss, and whether the deadline
+    ended the pass early (then the mean over the batches done; at least one is done). The loss
+    is NaN as soon as a batch's loss is not finite (that batch takes no step)."""
+    model, x, y, cfg = run.model, run.x, run.y, run.cfg
+    n = x.shape[0]
+    order = torch.randperm(n, generator=run.generator, device="cpu").to(x.device)
+    total, seen = 0.0, 0
+    for begin in range(0, n, cfg.batch_size):
+        if seen and run.deadline.expired():
+            return total / seen, True
+        idx = order[begin : begin + cfg.batch_size]
+        run.optimizer.zero_grad(set_to_none=True)
+        batch_loss = _objective(model, x[idx], y[idx], cfg)
+        if not torch.isfinite(batch_loss):
+            return math.nan, False
+        batch_loss.backward()
+        if cfg.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+        run.optimizer.step()
+        total += float(batch_loss.detach()) * idx.shape[0]
+        seen += idx.shape[0]
+    return total / n, False
+
+
+def _recover(run: _Run, step: int, out_of_time: bool) -> bool:
+    """After a non-finite loss or parameters: back to the last good state with half the
+    learning rate and a fresh optimizer. ``False`` when there is no time left to recover (then
+    training stops); raises :class:`TrainingDiverged` after ``max_recoveries``."""
+    cfg, result = run.cfg, run.result
+    result.n_recoveries += 1
+    if out_of_time:
+        run.stop("max_time", restore=True)
+        return False
+    run.states.restore_good()
+    if result.n_recoveries > cfg.max_recoveries:
+        raise TrainingDiverged(
+            f"loss stayed non-finite after {cfg.max_recoveries} recoveries "
+            f"(last learning rate {run.lr:.3g})"
+        )
+    run.lr *= 0.5
+    run.optimizer = _make_optimizer(run.model, cfg, run.lr)
+    if cfg.verbose:
+        print(f"step {step}: non-finite loss, restored last good state, lr -> {run.lr:.3g}")
+    return True
+
+
+def _accept_step(run: _Run, step: int, train_loss: float, out_of_time: bool) -> bool:
+    """Keep a finite step: save it as the last good state, record its losses, track the best
+    and the steps without improvement. Returns whether training stops after it."""
+    cfg, result = run.cfg, run.result
+    run.states.save_good(train_loss)
+    result.n_iter = step
+    result.loss_curve.append(train_loss)
+    monitored = train_loss
+    try:
+        if run.use_val:
+            monitored = _mse(run.model, run.x_val, run.y_val)
+            result.validation_curve.append(monitored)
+    except KeyboardInterrupt:
+        run.stop("interrupted")
+        return True
+    _track_improvement(run, monitored)
+    if cfg.verbose and (step % cfg.print_every == 0 or step == 1):
+        msg = f"step {step:4d}  train loss {train_loss:.4e}"
+        if run.use_val:
+            msg += f"  validation loss {monitored:.4e}"
+        print(msg, flush=True)
+    if out_of_time:
+        run.stop("max_time")
+        return True
+    if run.no_change >= cfg.n_iter_no_change and step > cfg.grid_update_until:
+        run.stop("converged" if not run.use_val else "early_stopping")
+        return True
+    return False
+
+
+def _track_improvement(run: _Run, monitored: float) -> None:
+    """A relative improvement of more than ``tol`` makes ``monitored`` the best loss (and, with
+    a validation set, the last good state the best one); else one more step without change."""
+    states = run.states
+    best = states.best_loss
+    if not math.isfinite(best) or monitored < best - run.cfg.tol * max(abs(best), 1e-12):
+        states.best_loss, run.no_change = monitored, 0
+        if run.use_val:
+            states.best = states.good
+    else:
+        run.no_change += 1
+
+
+def _finish(run: _Run) -> TrainResult:
+    """Raise when no step ever gave a finite loss; else restore the best validated state."""
+    result = run.result
     if result.n_iter == 0 and result.n_recoveries > 0 and result.stop_reason == "max_iter":
         raise TrainingDiverged(
-            f"no step out of {cfg.max_iter} gave a finite loss ({result.n_recoveries} "
-            f"recoveries, last learning rate {lr:.3g})"
+            f"no step out of {run.cfg.max_iter} gave a finite loss ({result.n_recoveries} "
+            f"recoveries, last learning rate {run.lr:.3g})"
         )
-    if use_val and best_state is not good_state:
-        model.load_state_dict(best_state)
-    result.best_loss = best
+    if run.use_val:
+        run.states.restore_best()
+    result.best_loss = run.states.best_loss
     return result
-
-
-def prune_and_retrain(
-    model: KAN,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    config: TrainConfig,
-    threshold: float,
-    retrain_iter: int = 20,
-    deadline: Deadline | None = None,
-) -> str | None:
-    """Cut the edges and nodes of ``model`` whose importance on ``x (n, n_in)`` is below
-    ``threshold``, then retrain the rest on ``y (n, n_out)`` for ``retrain_iter`` steps
-    without grid updates. Returns the retraining's stop reason, ``None`` when nothing was
-    cut (then nothing is retrained). Raises :class:`TrainingDiverged` like :func:`train`.
-    """
-    if not prune(model, x, threshold):
-        return None
-    retrain = copy.copy(config)
-    retrain.max_iter, retrain.grid_update_until = retrain_iter, 0
-    return train(model, x, y, retrain, deadline=deadline).stop_reason

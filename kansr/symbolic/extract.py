@@ -23,13 +23,19 @@ def _refit(
     t: torch.Tensor,
     n_iter: int,
     deadline: Deadline,
+    weight: torch.Tensor | None = None,
 ) -> float:
-    """Joint LBFGS refit of every constant; keeps the start when it does not improve. Stops
-    at ``deadline``, keeping the constants reached when
-    they are better than the start."""
+    """Joint LBFGS refit of every constant on the (``weight (n, 1)``-weighted) mean squared
+    error; keeps the start when it does not improve. Stops at ``deadline``, keeping the
+    constants reached when they are better than the start."""
+
+    def objective() -> torch.Tensor:
+        squared = (net(z) - t) ** 2
+        return torch.mean(squared if weight is None else weight * squared)
+
     start = [p.detach().clone() for p in net.parameters()]
     with torch.no_grad():
-        before = float(torch.mean((net(z) - t) ** 2))
+        before = float(objective())
     opt = torch.optim.LBFGS(
         net.parameters(), lr=1.0, max_iter=n_iter, line_search_fn="strong_wolfe"
     )
@@ -38,7 +44,7 @@ def _refit(
         if deadline.expired():
             raise OutOfTime
         opt.zero_grad()
-        loss = torch.mean((net(z) - t) ** 2)
+        loss = objective()
         if torch.isfinite(loss):
             loss.backward()
         return loss
@@ -48,7 +54,7 @@ def _refit(
     except (RuntimeError, OutOfTime):  # a singular line search or no time left
         pass
     with torch.no_grad():
-        after = float(torch.mean((net(z) - t) ** 2))
+        after = float(objective())
         if not math.isfinite(after) or after > before:
             for p, s in zip(net.parameters(), start, strict=True):
                 p.copy_(s)
@@ -72,6 +78,7 @@ def extract_formulas(
     snap_r2_tol: float = 1e-6,
     dtype: torch.dtype = torch.float64,
     deadline: Deadline | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> list[Formula]:
     """Candidate formulas of a trained ``model`` for ``X (n, n_features)``, ``y (n,)``.
 
@@ -79,6 +86,7 @@ def extract_formulas(
     ``(y - y_mean) / y_scale``; formulas are returned in the original units, in the symbols
     ``x0 .. x{n-1}``.
 
+    ``sample_weight (n,)`` weights the squared errors of the joint refit and the losses.
     ``deadline`` cuts the work short: edge matching skips
     the remaining library candidates, refits and sympy calls stop, and after the first
     complexity weight no further candidates are built; what was found is returned.
@@ -87,6 +95,9 @@ def extract_formulas(
     z_np = (X - x_mean) / x_scale
     z = torch.as_tensor(z_np, dtype=torch.float64)
     t = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)[:, None]
+    row_weight = None
+    if sample_weight is not None:
+        row_weight = torch.as_tensor(sample_weight, dtype=torch.float64)[:, None]
     step = max(1, X.shape[0] // n_match_samples)
     z_match = torch.as_tensor(z_np[::step], dtype=dtype)
     model = model.cpu()
@@ -130,12 +141,19 @@ def extract_formulas(
             fn = library[choice[e]]
             layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
         net = SymbolicNetwork(layers, biases, widths)
-        _refit(net, z, t, refit_iter, deadline)
+        _refit(net, z, t, refit_iter, deadline, row_weight)
         edges, fitted_biases = net.export()
         out = compose(edges, fitted_biases, inputs)[0]
         expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
         formula = finish(
-            expr, X, y, deadline=deadline, refit=False, expand_first=True, r2_tol=snap_r2_tol
+            expr,
+            X,
+            y,
+            deadline=deadline,
+            refit=False,
+            expand_first=True,
+            r2_tol=snap_r2_tol,
+            sample_weight=sample_weight,
         )
         if formula is not None:
             formulas.append(formula)

@@ -8,6 +8,7 @@ bounded in size (nodes) and time, and a failing call leaves the candidate as it 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ import sympy
 from kansr.symbolic.expressions import complexity, mse, refit_constants, symbol_index
 from kansr.symbolic.pareto import Formula
 from kansr.symbolic.snap import snap_constants, within_size
+from kansr.symbolic.uncertainty import standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
 
 __all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
@@ -25,8 +27,11 @@ SYMPY_TIMEOUT = 5.0  # seconds for one expand or simplify (main thread only)
 _NON_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 
-def formula_if_finite(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula | None:
-    """``expr`` as a :class:`Formula` with its mean squared error on ``X (n, m)``, ``y (n,)``,
+def formula_if_finite(
+    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> Formula | None:
+    """``expr`` as a :class:`Formula` with its mean squared error on ``X (n, m)``, ``y (n,)``
+    (weighted by ``sample_weight (n,)`` when given),
     or ``None`` when it holds a non-finite number, is not finite on the data, or sympy or
     its evaluation fails on it (e.g. ``RecursionError`` on a very deep tree)."""
     if not isinstance(expr, sympy.Expr):
@@ -34,7 +39,7 @@ def formula_if_finite(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula
     try:
         if expr.has(*_NON_FINITE):
             return None
-        loss = mse(expr, X, y)
+        loss = mse(expr, X, y, sample_weight)
         if not math.isfinite(loss):
             return None
         return Formula(expr=expr, complexity=complexity(expr), loss=loss)
@@ -42,10 +47,10 @@ def formula_if_finite(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> Formula
         return None
 
 
-def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray) -> float:
+def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, sample_weight=None) -> float:
     """:func:`mse`, ``inf`` when evaluating fails (e.g. ``RecursionError``)."""
     try:
-        return mse(expr, X, y)
+        return mse(expr, X, y, sample_weight)
     except Exception:  # noqa: BLE001 - an expression that cannot be evaluated has no loss
         return math.inf
 
@@ -104,13 +109,18 @@ def finish(
     r2_tol: float = 1e-6,
     max_nodes: int = MAX_SIMPLIFY_NODES,
     sympy_timeout: float = SYMPY_TIMEOUT,
+    sample_weight: np.ndarray | None = None,
 ) -> Formula | None:
-    """The finished :class:`Formula` of a raw candidate ``expr`` on ``X (n, m)``, ``y (n,)``.
+    """The finished :class:`Formula` of a raw candidate ``expr`` on ``X (n, m)``, ``y (n,)``
+    (losses weighted by ``sample_weight (n,)`` when given).
 
     Steps: refit every float constant (``refit``) -> multiply out (``expand_first``) -> snap
-    constants to simple numbers while the loss stays within budget (R² may drop by
-    ``r2_tol``) -> simplify (kept only when not larger and within budget) -> snap again
-    (simplification merges constants) -> finite check. ``None`` when the candidate is not
+    constants to simple numbers (candidates within 1e-3 or within their 95 % confidence
+    interval, :func:`~kansr.symbolic.snap.snap_constants`) while the loss stays within budget
+    (R² may drop by ``r2_tol``, or the residual sum of squares rise by 4 residual variances:
+    what a constant moved by two standard errors costs) -> simplify (kept only when not
+    larger and within budget) -> snap again (simplification merges constants) -> finite
+    check. ``None`` when the candidate is not
     finite on the data or cannot be evaluated; a step that fails (in sympy or torch, e.g. a
     ``RecursionError`` on a deep tree) is skipped, keeping the candidate as it was. Sympy
     work is skipped for expressions over ``max_nodes`` nodes (snapping: over
@@ -123,36 +133,60 @@ def finish(
     loss = math.inf
     if refit:
         try:
-            expr, loss = refit_constants(expr, X, y)
+            expr, loss = refit_constants(expr, X, y, sample_weight=sample_weight)
         except Exception:  # noqa: BLE001 - sympy or torch failed: the constants stay
             loss = math.inf
     if not math.isfinite(loss):
-        loss = _loss(expr, X, y)
+        loss = _loss(expr, X, y, sample_weight)
     if not math.isfinite(loss):
         return None
-    budget = max(loss * 1.001, r2_tol * float(np.var(y)))
+    budget = _snap_budget(expr, loss, y, r2_tol, sample_weight)
     if expand_first:  # kept within budget: multiplying out can cancel digits (large offsets)
         expanded = expand(expr, deadline, max_nodes)
         if expanded is not expr:
-            expanded_loss = _loss(expanded, X, y)
+            expanded_loss = _loss(expanded, X, y, sample_weight)
             if expanded_loss <= budget:
                 expr, loss = expanded, expanded_loss
+    snap = functools.partial(
+        _snap, X=X, y=y, budget=budget, deadline=deadline, timeout=sympy_timeout, w=sample_weight
+    )
     if not deadline.expired():
-        expr, loss = _snap(expr, X, y, loss, budget, deadline, sympy_timeout)
+        expr, loss = snap(expr, loss)
     simpler = _simplify_on_data(expr, X, deadline, max_nodes, sympy_timeout)
     if simpler is not None:
-        simpler_loss = _loss(simpler, X, y)
+        simpler_loss = _loss(simpler, X, y, sample_weight)
         if simpler_loss <= budget:
             expr, loss = simpler, simpler_loss
             if not deadline.expired():
-                expr, loss = _snap(expr, X, y, loss, budget, deadline, sympy_timeout)
-    return formula_if_finite(expr, X, y)
+                expr, loss = snap(expr, loss)
+    return formula_if_finite(expr, X, y, sample_weight)
 
 
-def _snap(expr, X, y, loss, budget, deadline, timeout):
-    """:func:`snap_constants` (bounded in size and time), keeping ``expr`` when sympy cannot
-    handle it."""
+def _snap_budget(expr, loss: float, y: np.ndarray, r2_tol: float, w) -> float:
+    """The loss snapping may reach: ``r2_tol`` of the variance of ``y``, or 4 residual
+    variances more in the residual sum of squares (``n`` rows, ``p`` constants), or 0.1 %."""
+    n = len(y) if w is None else int(np.count_nonzero(w))
+    p = len(expr.atoms(sympy.Float))
+    mean = np.average(y, weights=w)
+    var = float(np.average((y - mean) ** 2, weights=w))
+    return max(loss * (1 + 4.0 / max(n - p, 1)), loss * 1.001, r2_tol * var)
+
+
+def _snap(expr, loss, *, X, y, budget, deadline, timeout, w):
+    """:func:`snap_constants` (bounded in size and time) with the constants' standard errors,
+    keeping ``expr`` when sympy cannot handle it."""
     try:
-        return snap_constants(expr, X, y, loss, budget, deadline=deadline, timeout=timeout)
+        errors = standard_errors(expr, X, y, w)
+        return snap_constants(
+            expr,
+            X,
+            y,
+            loss,
+            budget,
+            deadline=deadline,
+            timeout=timeout,
+            sample_weight=w,
+            std_errors=errors,
+        )
     except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss

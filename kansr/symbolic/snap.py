@@ -38,21 +38,28 @@ _IRRATIONAL_FACTORS = (
 def snap_constant(value: float, rel_tol: float = 1e-3) -> sympy.Expr | None:
     """A simple exact number within ``rel_tol`` of ``value`` (integer, p/q with q <= 6 or
     q = 8, or such a fraction times pi, 1/pi, pi**2, 1/pi**2, sqrt(2), sqrt(pi), 1/sqrt(pi)
-    or 1/sqrt(2*pi)), or ``None``."""
+    or 1/sqrt(2*pi)), or ``None``: the first of :func:`snap_candidates`."""
+    return next(iter(snap_candidates(value, rel_tol)), None)
+
+
+def snap_candidates(value: float, rel_tol: float = 1e-3, limit: int = 4) -> list[sympy.Expr]:
+    """Up to ``limit`` simple exact numbers within ``rel_tol`` of ``value``, simplest first
+    (fractions by denominator, then multiples of pi, 1/pi, ... in that order)."""
     if not np.isfinite(value):
-        return None
-    scale = max(abs(value), 1e-12)
+        return []
     if abs(value) < 1e-8:
-        return sympy.Integer(0)
+        return [sympy.Integer(0)]
+    scale = max(abs(value), 1e-12)
+    found: list[sympy.Expr] = []
     for frac in _SIMPLE_FRACTIONS:
         if abs(float(frac) - value) <= rel_tol * scale:
-            return sympy.Rational(frac.numerator, frac.denominator)
+            found.append(sympy.Rational(frac.numerator, frac.denominator))
     for factor in _IRRATIONAL_FACTORS:
         unit = float(factor)
         for frac in _SIMPLE_FRACTIONS:
             if frac != 0 and abs(float(frac) * unit - value) <= rel_tol * scale:
-                return sympy.Rational(frac.numerator, frac.denominator) * factor
-    return None
+                found.append(sympy.Rational(frac.numerator, frac.denominator) * factor)
+    return found[:limit]
 
 
 def within_size(expr: sympy.Basic, max_nodes: int, max_depth: int = MAX_SNAP_DEPTH) -> bool:
@@ -79,10 +86,19 @@ def snap_constants(
     deadline: Deadline | None = None,
     max_nodes: int = MAX_SNAP_NODES,
     timeout: float = SNAP_TIMEOUT,
+    sample_weight: np.ndarray | None = None,
+    std_errors: dict[sympy.Float, float] | None = None,
 ) -> tuple[sympy.Expr, float]:
     """Replace the floats of ``expr`` by 0 or a simple exact number (:func:`snap_constant`),
-    smallest first, one at a time, while the mean squared error on ``X, y`` stays within
-    ``budget``. Returns the expression and its loss (``loss`` when nothing was snapped).
+    smallest first, one at a time, while the mean squared error on ``X, y`` (weighted by
+    ``sample_weight``) stays within ``budget``. Returns the expression and its loss (``loss``
+    when nothing was snapped).
+
+    A simple number is a candidate for a constant when it lies within 1e-3 of it
+    (relative), or, for the simplest numbers (integers, halves, thirds, quarters), within
+    its 95 % confidence interval (two ``std_errors``, at most 10 % of the value): on noisy
+    data the constants of the true law are off by about their standard error, far more
+    than 1e-3, while a wide interval would admit too many less simple numbers.
 
     Bounded so that no sympy call can take a fit down: expressions over ``max_nodes`` nodes
     or :data:`MAX_SNAP_DEPTH` levels are returned as they are; a trial that fails in sympy
@@ -97,14 +113,14 @@ def snap_constants(
     except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss
     for atom in floats:
-        for exact in (sympy.Integer(0), snap_constant(float(atom))):
-            if exact is None:
-                continue
+        wide = _simplest_within(float(atom), _tolerance(atom, std_errors))
+        for exact in [sympy.Integer(0), *snap_candidates(float(atom)), *wide]:
             if limit.expired():
                 return expr, loss
             try:
                 trial, trial_loss = call_with_timeout(
-                    functools.partial(_trial, expr, atom, exact, X, y), limit.remaining()
+                    functools.partial(_trial, expr, atom, exact, X, y, sample_weight),
+                    limit.remaining(),
                 )
             except TimeoutError:
                 return expr, loss
@@ -118,13 +134,37 @@ def snap_constants(
     return expr, loss
 
 
-def _trial(expr, atom, exact, X, y) -> tuple[sympy.Expr | None, float]:
+def _simplest_within(value: float, rel_tol: float) -> list[sympy.Expr]:
+    """Integers, halves, thirds and quarters within ``rel_tol`` of ``value``, simplest
+    (smallest denominator) and then closest first."""
+    if not (np.isfinite(value) and rel_tol > 1e-3):
+        return []
+    found = [
+        frac
+        for frac in _SIMPLE_FRACTIONS
+        if frac.denominator <= 4 and abs(float(frac) - value) <= rel_tol * abs(value)
+    ]
+    found.sort(key=lambda f: (f.denominator, abs(float(f) - value)))
+    return [sympy.Rational(f.numerator, f.denominator) for f in found[:2]]
+
+
+def _tolerance(atom: sympy.Float, std_errors: dict[sympy.Float, float] | None) -> float:
+    """Relative distance within which a simple number may replace ``atom``: 1e-3, or two
+    standard errors (its 95 % confidence interval), at most 10 %."""
+    value = abs(float(atom))
+    error = (std_errors or {}).get(atom, 0.0)
+    if not (value > 0 and math.isfinite(error)):
+        return 1e-3
+    return max(1e-3, min(0.1, 2.0 * error / value))
+
+
+def _trial(expr, atom, exact, X, y, sample_weight=None) -> tuple[sympy.Expr | None, float]:
     """``expr`` with ``atom`` replaced by ``exact`` and its loss; ``(None, inf)`` when
     ``atom`` is no longer in ``expr``."""
     if atom not in expr.atoms(sympy.Float):
         return None, math.inf
     trial = expr.xreplace({atom: exact})
-    return trial, mse(trial, X, y)
+    return trial, mse(trial, X, y, sample_weight)
 
 
 def round_expression(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:

@@ -378,13 +378,15 @@ def structure_formulas(
     max_searches: int = 40,
     deadline: Deadline | None = None,
     seed: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> list[tuple[sympy.Expr, float]]:
     """Candidate ``(expression, mean squared error)`` pairs for ``X (n, m)``, ``y (n,)``.
 
     Expressions are in the symbols ``x0 .. x{m-1}`` and the units of ``X`` and ``y``. At most
     ``max_searches`` sub-searches run and only the ``max_finish`` raw candidates of lowest
     error are refit and simplified; ``deadline`` stops both early (the searches get half of
-    the time left).
+    the time left). With ``sample_weight (n,)`` the candidates are ranked, refit and
+    scored on the weighted squared error (the searches that propose them are unweighted).
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -394,8 +396,9 @@ def structure_formulas(
     if n > _MAX_SAMPLES:
         rows = np.random.default_rng(seed).choice(n, _MAX_SAMPLES, replace=False)
         Xs, ys = X[rows], y[rows]
+        ws = None if sample_weight is None else sample_weight[rows]
     else:
-        Xs, ys = X, y
+        Xs, ys, ws = X, y, sample_weight
     symbols = list(sympy.symbols(f"x0:{m}", real=True))
     deadline = deadline or Deadline()
     budget = _Budget(max_searches, deadline.share(0.5))
@@ -407,7 +410,7 @@ def structure_formulas(
     # finish (refit, snap, simplify) the most promising candidates only, best first
     unique = {sympy.srepr(e): e for e in raw}
     scored = sorted(
-        ((mse(e, Xs, ys), complexity(e), e) for e in unique.values()),
+        ((mse(e, Xs, ys, ws), complexity(e), e) for e in unique.values()),
         key=lambda t: (t[0], t[1]),
     )
     scored = [t for t in scored if math.isfinite(t[0])][:max_finish]
@@ -423,12 +426,13 @@ def structure_formulas(
                 deadline=deadline,
                 max_nodes=_MAX_SIMPLIFY_NODES,
                 sympy_timeout=_SYMPY_TIMEOUT,
+                sample_weight=ws,
             )
         except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
             continue  # a candidate sympy cannot handle is dropped, the others stay
         if finished is None:
             continue
-        formula = formula_if_finite(finished.expr, X, y)  # (the loss on all rows)
+        formula = formula_if_finite(finished.expr, X, y, sample_weight)  # (on all rows)
         if formula is not None:
             results.append((formula.expr, formula.loss))
     return results
