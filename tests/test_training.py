@@ -160,3 +160,29 @@ def test_deadline_values():
     assert soon.timeout(3.0) == 3.0 and half.timeout(60.0) <= 5.0
     # the wall-clock form round-trips (another process rebuilds the same moment)
     assert abs(Deadline.from_wall(soon.wall()).remaining() - soon.remaining()) < 0.05
+
+
+def test_allocator_is_tuned_at_most_once_per_process(monkeypatch):
+    import kansr.utils.allocator as allocator
+
+    calls = []
+    monkeypatch.setattr(allocator, "_applied", None)
+    monkeypatch.setattr(allocator, "_set_thresholds", lambda: calls.append(1) or False)
+    x, y = _data(50)
+    for _ in range(2):
+        train(KAN([2, 2, 1], dtype=torch.float64, seed=0), x, y, TrainConfig(max_iter=2))
+    assert calls == [1] and allocator.tune_allocator() is False and calls == [1]
+
+
+def test_allocator_is_left_alone_without_mallopt(monkeypatch):
+    import kansr.utils.allocator as allocator
+
+    class NoMallopt:  # a C library without mallopt (e.g. musl)
+        pass
+
+    monkeypatch.setattr(allocator, "_applied", None)
+    monkeypatch.setattr(allocator.ctypes, "CDLL", lambda name: NoMallopt())
+    assert allocator.tune_allocator() is False
+    monkeypatch.setattr(allocator, "_applied", None)
+    monkeypatch.setattr(allocator.sys, "platform", "darwin")
+    assert allocator.tune_allocator() is False
