@@ -241,81 +241,119 @@ def make_dataset(
             "func must be a callable or a sympy expression; strings are never parsed "
             "(build the expression with sympy.symbols and operators)"
         )
-
     if isinstance(func, sympy.Basic):
-        if not isinstance(func, sympy.Expr):
-            raise TypeError(f"func must be a sympy expression, got {type(func).__name__}")
-        by_name = {s.name: s for s in func.free_symbols}
-        if len(by_name) != len(func.free_symbols):
-            raise ValueError("the expression has two different symbols with the same name")
-        if names is None:
-            names = sorted(by_name, key=_natural_key)
-            if isinstance(ranges, Mapping):
-                names = [n for n in ranges if n in by_name] + [n for n in names if n not in ranges]
-            if not names:
-                raise ValueError("the expression has no free symbols: pass names")
-        names = _check_names(names, n_features)
-        missing = sorted(set(by_name) - set(names))
-        if missing:
-            raise ValueError(f"the expression uses symbols {missing} not in names {names}")
-        internal = func.xreplace(
-            {by_name[n]: sympy.Symbol(f"x{i}") for i, n in enumerate(names) if n in by_name}
-        )
-
-        def target(X: np.ndarray) -> np.ndarray:
-            return evaluate(internal, X)
-
+        names, target = _expression_target(func, ranges, names, n_features)
     elif callable(func):
-        names = _check_names(names, n_features)
-        if names is None and isinstance(ranges, Mapping):
-            names = _check_names(list(ranges), n_features)
-        if names is not None:
-            d = len(names)
-        elif n_features is not None:
-            d = n_features
-        elif not _is_pair(ranges):
-            try:
-                d = len(ranges)
-            except TypeError:
-                d = None
-        else:
-            d = _positional_arity(func)
-        if d is None or d < 1:
-            raise ValueError(
-                "cannot tell the number of features of func: pass n_features, names or one "
-                "range per feature"
-            )
-        arity = _positional_arity(func)
-        per_column = d > 1 and arity == d
-        if d > 1 and arity not in (None, 1, d):
-            raise ValueError(
-                f"func takes {arity} positional arguments; expected 1 (the array) or "
-                f"{d} (one per feature)"
-            )
-
-        def target(X: np.ndarray) -> np.ndarray:
-            try:
-                with np.errstate(all="ignore"):
-                    out = func(*X.T) if per_column else func(X)
-            except IndexError as exc:
-                raise ValueError(
-                    f"func failed on an array of {d} column(s) ({exc}); pass n_features, names "
-                    "or one range per feature"
-                ) from exc
-            out = np.asarray(out, dtype=np.float64)
-            if out.ndim == 0:
-                return np.full(X.shape[0], float(out))
-            if out.size != X.shape[0] or (out.ndim == 2 and 1 not in out.shape) or out.ndim > 2:
-                raise ValueError(
-                    f"func must return one value per row ({X.shape[0]},), got shape {out.shape}"
-                )
-            return out.reshape(-1)
-
-        if names is None:
-            names = [f"x{i}" for i in range(d)]
+        names, target = _callable_target(func, ranges, names, n_features)
     else:
         raise TypeError(f"func must be a callable or a sympy expression, got {type(func).__name__}")
+    lo, hi = _bounds(ranges, names)
+    rng = np.random.default_rng(random_state)
+    X_train, y_train = _draw(target, lo, hi, n_samples, rng)
+    X_test, y_test = _draw(target, lo, hi, n_test, rng) if n_test else (None, None)
+    if noise > 0:
+        rms = float(np.sqrt(np.mean(y_train**2)))
+        y_train = y_train + rng.normal(0.0, noise * rms, size=n_samples)
+    X_train, y_train = _wrap(X_train, y_train, names, as_frame)
+    if not n_test:
+        return X_train, y_train
+    X_test, y_test = _wrap(X_test, y_test, names, as_frame)
+    return X_train, X_test, y_train, y_test
 
+
+def _expression_target(
+    func, ranges, names, n_features: int | None
+) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+    """The feature names of a sympy expression and its values on ``X (n, d)`` (a tree walk)."""
+    if not isinstance(func, sympy.Expr):
+        raise TypeError(f"func must be a sympy expression, got {type(func).__name__}")
+    by_name = {s.name: s for s in func.free_symbols}
+    if len(by_name) != len(func.free_symbols):
+        raise ValueError("the expression has two different symbols with the same name")
+    if names is None:
+        names = sorted(by_name, key=_natural_key)
+        if isinstance(ranges, Mapping):
+            names = [n for n in ranges if n in by_name] + [n for n in names if n not in ranges]
+        if not names:
+            raise ValueError("the expression has no free symbols: pass names")
+    names = _check_names(names, n_features)
+    missing = sorted(set(by_name) - set(names))
+    if missing:
+        raise ValueError(f"the expression uses symbols {missing} not in names {names}")
+    internal = func.xreplace(
+        {by_name[n]: sympy.Symbol(f"x{i}") for i, n in enumerate(names) if n in by_name}
+    )
+
+    def target(X: np.ndarray) -> np.ndarray:
+        return evaluate(internal, X)
+
+    return names, target
+
+
+def _callable_features(func: Callable, ranges, names, n_features: int | None):
+    """The checked ``names`` (``None`` when nothing names the features) and the number of
+    features of a callable: from the names, ``n_features``, one range per feature, or else
+    its number of required positional parameters."""
+    names = _check_names(names, n_features)
+    if names is None and isinstance(ranges, Mapping):
+        names = _check_names(list(ranges), n_features)
+    if names is not None:
+        d = len(names)
+    elif n_features is not None:
+        d = n_features
+    elif not _is_pair(ranges):
+        try:
+            d = len(ranges)
+        except TypeError:
+            d = None
+    else:
+        d = _positional_arity(func)
+    if d is None or d < 1:
+        raise ValueError(
+            "cannot tell the number of features of func: pass n_features, names or one "
+            "range per feature"
+        )
+    return names, d
+
+
+def _callable_target(
+    func: Callable, ranges, names, n_features: int | None
+) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
+    """The feature names of a callable and its values on ``X (n, d)``: ``func(X)``, or
+    ``func(x0, x1, ...)`` when it takes one positional argument per feature."""
+    names, d = _callable_features(func, ranges, names, n_features)
+    arity = _positional_arity(func)
+    per_column = d > 1 and arity == d
+    if d > 1 and arity not in (None, 1, d):
+        raise ValueError(
+            f"func takes {arity} positional arguments; expected 1 (the array) or "
+            f"{d} (one per feature)"
+        )
+
+    def target(X: np.ndarray) -> np.ndarray:
+        try:
+            with np.errstate(all="ignore"):
+                out = func(*X.T) if per_column else func(X)
+        except IndexError as exc:
+            raise ValueError(
+                f"func failed on an array of {d} column(s) ({exc}); pass n_features, names "
+                "or one range per feature"
+            ) from exc
+        out = np.asarray(out, dtype=np.float64)
+        if out.ndim == 0:
+            return np.full(X.shape[0], float(out))
+        if out.size != X.shape[0] or (out.ndim == 2 and 1 not in out.shape) or out.ndim > 2:
+            raise ValueError(
+                f"func must return one value per row ({X.shape[0]},), got shape {out.shape}"
+            )
+        return out.reshape(-1)
+
+    return (names if names is not None else [f"x{i}" for i in range(d)]), target
+
+
+def _bounds(ranges, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds ``(d,)`` of the features ``names`` from ``ranges`` (one pair,
+    one pair per feature, or a mapping name -> pair)."""
     d = len(names)
     if isinstance(ranges, Mapping):
         unknown = sorted(set(map(str, ranges)) - set(names))
@@ -336,38 +374,34 @@ def make_dataset(
         if len(items) != d:
             raise ValueError(f"got {len(items)} ranges for {d} features {names}")
         bounds = [_check_pair(r, f"range of {n!r}") for r, n in zip(items, names, strict=True)]
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
+    return np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
 
-    rng = np.random.default_rng(random_state)
 
-    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-        X = rng.uniform(lo, hi, size=(n, d))
-        y = target(X)
-        bad = ~np.isfinite(y)
-        if bad.any():
-            raise ValueError(
-                f"func is not finite on {int(bad.sum())} of {n} sampled points; "
-                "restrict ranges to its domain"
-            )
-        return X, y
+def _draw(
+    target: Callable[[np.ndarray], np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points uniform in the box ``[lo, hi]`` and ``target`` on them, which must be
+    finite."""
+    X = rng.uniform(lo, hi, size=(n, len(lo)))
+    y = target(X)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise ValueError(
+            f"func is not finite on {int(bad.sum())} of {n} sampled points; "
+            "restrict ranges to its domain"
+        )
+    return X, y
 
-    X_train, y_train = draw(n_samples)
-    X_test, y_test = draw(n_test) if n_test else (None, None)
-    if noise > 0:
-        rms = float(np.sqrt(np.mean(y_train**2)))
-        y_train = y_train + rng.normal(0.0, noise * rms, size=n_samples)
 
-    def wrap(X, y):
-        if as_frame:
-            return pd.DataFrame(X, columns=names), pd.Series(y, name="y")
-        return X, y
-
-    X_train, y_train = wrap(X_train, y_train)
-    if not n_test:
-        return X_train, y_train
-    X_test, y_test = wrap(X_test, y_test)
-    return X_train, X_test, y_train, y_test
+def _wrap(X: np.ndarray, y: np.ndarray, names: list[str], as_frame: bool):
+    """``X, y`` as arrays, or as a DataFrame with the columns ``names`` and a Series ``"y"``."""
+    if as_frame:
+        return pd.DataFrame(X, columns=names), pd.Series(y, name="y")
+    return X, y
 
 
 # ------------------------------------------------------------------------------ benchmarks
