@@ -126,98 +126,102 @@ def plot_network(
     Figure = _figure_class()
     model = estimator.module_
     width = [int(w) for w in model.width]
-    n_layers = len(model.layers)
     z = _network_inputs(estimator, X)
     with torch.no_grad():
         activations = model.edge_activations(z)
         scores = [s.double().cpu().numpy() for s in model.edge_scores(z)]
-
-    max_edges = max(a * b for a, b in zip(width[:-1], width[1:], strict=True))
     if figsize is None:
-        figsize = (float(np.clip(0.45 * max_edges, 5.0, 18.0)), 1.0 + 2.0 * n_layers)
+        max_edges = max(a * b for a, b in zip(width[:-1], width[1:], strict=True))
+        figsize = (float(np.clip(0.45 * max_edges, 5.0, 18.0)), 1.0 + 2.0 * len(model.layers))
     fig = Figure(figsize=figsize)
     has_title = bool(title) and getattr(estimator, "equations_", None) is not None
-    top = 0.86 if has_title else 0.94
-    bottom = 0.08
-    canvas = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    canvas.set_xlim(0, 1)
-    canvas.set_ylim(0, 1)
-    canvas.set_axis_off()
-
-    level_y = np.linspace(bottom, top, n_layers + 1)
-    gap = level_y[1] - level_y[0]
-    inset_h = 0.45 * gap
-
-    active_nodes = [np.zeros(w, dtype=bool) for w in width]
-    for level, layer in enumerate(model.layers):
-        mask = layer.mask.detach().cpu().numpy() > 0
-        active_nodes[level] |= mask.any(axis=1)
-        active_nodes[level + 1] |= mask.any(axis=0)
-
+    layout = _Layout(fig, figsize[0], np.linspace(0.08, 0.86 if has_title else 0.94, len(width)))
+    active = _active_nodes(model, width)
     for level, (layer, (inputs, _)) in enumerate(zip(model.layers, activations, strict=True)):
-        n_in, n_out = layer.n_in, layer.n_out
-        mask = layer.mask.detach().cpu().numpy() > 0
-        # every edge's function on a grid over the range of its input (phi_oi depends on x_i)
-        low = inputs.min(0).values
-        high = inputs.max(0).values
-        steps = torch.linspace(0, 1, n_points, dtype=inputs.dtype, device=inputs.device)
-        grid = low[None, :] + steps[:, None] * (high - low)[None, :]  # (n_points, n_in)
-        with torch.no_grad():
-            phi = layer.edge_activations(grid).double().cpu().numpy()  # (P, n_in, n_out)
-        grid_np = grid.double().cpu().numpy()
-        x_in, x_out = _node_x(n_in), _node_x(n_out)
-        slot = 0.9 / (n_in * n_out)
-        inset_w = min(0.8 * slot, 0.12, 1.0 / figsize[0])  # at most about 1 inch wide
-        y_mid = level_y[level] + 0.5 * gap
-        for i in range(n_in):
-            for o in range(n_out):
-                if not mask[i, o]:
-                    continue
-                alpha = float(np.tanh(beta * max(scores[level][i, o], 0.0)))
-                alpha = max(alpha, 0.05)
-                cx = 0.05 + (i * n_out + o + 0.5) * slot
-                canvas.plot(
-                    [x_in[i], cx],
-                    [level_y[level], y_mid - inset_h / 2],
-                    color="black",
-                    lw=0.8,
-                    alpha=alpha,
-                )
-                canvas.plot(
-                    [cx, x_out[o]],
-                    [y_mid + inset_h / 2, level_y[level + 1]],
-                    color="black",
-                    lw=0.8,
-                    alpha=alpha,
-                )
-                inset = fig.add_axes((cx - inset_w / 2, y_mid - inset_h / 2, inset_w, inset_h))
-                inset.plot(grid_np[:, i], phi[:, i, o], color="black", lw=1.2, alpha=alpha)
-                inset.set_xticks([])
-                inset.set_yticks([])
-                inset.patch.set_alpha(0.0)
-                for spine in inset.spines.values():
-                    spine.set_alpha(alpha)
-
-    for level, n in enumerate(width):
-        xs = _node_x(n)
-        colors = ["black" if a else "lightgray" for a in active_nodes[level]]
-        canvas.scatter(xs, np.full(n, level_y[level]), s=40, c=colors, zorder=3)
-
-    names = feature_names(estimator)
-    label_size = 10 if width[0] <= 8 else 7
-    for i, name in enumerate(names[: width[0]]):
-        canvas.text(
-            _node_x(width[0])[i],
-            level_y[0] - 0.035,
-            str(name),
-            ha="center",
-            va="top",
-            fontsize=label_size,
-        )
-    canvas.text(_node_x(1)[0], level_y[-1] + 0.03, "y", ha="center", va="bottom", fontsize=10)
+        _draw_layer(layout, level, layer, inputs, scores[level], n_points, beta)
+    _draw_nodes(layout, width, active, feature_names(estimator))
     if has_title:
         fig.suptitle(_wrap(_formula_text(estimator)), fontsize=10, y=0.99, va="top")
     return fig
+
+
+class _Layout:
+    """Where :func:`plot_network` draws: the figure, one axes over all of it for nodes, lines
+    and labels (figure-fraction coordinates), and the heights of the node rows."""
+
+    def __init__(self, fig, fig_width: float, level_y: np.ndarray) -> None:
+        self.fig, self.fig_width, self.level_y = fig, fig_width, level_y
+        self.gap = level_y[1] - level_y[0]
+        self.inset_h = 0.45 * self.gap
+        self.canvas = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.canvas.set_xlim(0, 1)
+        self.canvas.set_ylim(0, 1)
+        self.canvas.set_axis_off()
+
+
+def _active_nodes(model, width: list[int]) -> list[np.ndarray]:
+    """Per level, which nodes have at least one unmasked edge."""
+    active = [np.zeros(w, dtype=bool) for w in width]
+    for level, layer in enumerate(model.layers):
+        mask = layer.mask.detach().cpu().numpy() > 0
+        active[level] |= mask.any(axis=1)
+        active[level + 1] |= mask.any(axis=0)
+    return active
+
+
+def _edge_curves(layer, inputs: torch.Tensor, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge's function on ``n_points`` points over the range of its input (``phi_oi``
+    depends on ``x_i`` only): the points ``(P, n_in)`` and the values ``(P, n_in, n_out)``."""
+    low = inputs.min(0).values
+    high = inputs.max(0).values
+    steps = torch.linspace(0, 1, n_points, dtype=inputs.dtype, device=inputs.device)
+    grid = low[None, :] + steps[:, None] * (high - low)[None, :]  # (n_points, n_in)
+    with torch.no_grad():
+        phi = layer.edge_activations(grid).double().cpu().numpy()  # (P, n_in, n_out)
+    return grid.double().cpu().numpy(), phi
+
+
+def _draw_layer(layout: _Layout, level: int, layer, inputs, scores, n_points: int, beta: float):
+    """The active edges of ``layer`` between node rows ``level`` and ``level + 1``: an inset
+    of each edge's function, joined to its nodes, with opacity ``tanh(beta * score)``."""
+    n_in, n_out = layer.n_in, layer.n_out
+    mask = layer.mask.detach().cpu().numpy() > 0
+    grid_np, phi = _edge_curves(layer, inputs, n_points)
+    x_in, x_out = _node_x(n_in), _node_x(n_out)
+    slot = 0.9 / (n_in * n_out)
+    inset_w = min(0.8 * slot, 0.12, 1.0 / layout.fig_width)  # at most about 1 inch wide
+    y_low, y_high = layout.level_y[level], layout.level_y[level + 1]
+    y_mid, half = y_low + 0.5 * layout.gap, layout.inset_h / 2
+    for i in range(n_in):
+        for o in range(n_out):
+            if not mask[i, o]:
+                continue
+            alpha = float(np.tanh(beta * max(scores[i, o], 0.0)))
+            alpha = max(alpha, 0.05)
+            cx = 0.05 + (i * n_out + o + 0.5) * slot
+            line = {"color": "black", "lw": 0.8, "alpha": alpha}
+            layout.canvas.plot([x_in[i], cx], [y_low, y_mid - half], **line)
+            layout.canvas.plot([cx, x_out[o]], [y_mid + half, y_high], **line)
+            inset = layout.fig.add_axes((cx - inset_w / 2, y_mid - half, inset_w, layout.inset_h))
+            inset.plot(grid_np[:, i], phi[:, i, o], color="black", lw=1.2, alpha=alpha)
+            inset.set_xticks([])
+            inset.set_yticks([])
+            inset.patch.set_alpha(0.0)
+            for spine in inset.spines.values():
+                spine.set_alpha(alpha)
+
+
+def _draw_nodes(layout: _Layout, width: list[int], active: list[np.ndarray], names) -> None:
+    """The nodes (inactive ones grey), the inputs labelled with ``names``, the output "y"."""
+    canvas, level_y = layout.canvas, layout.level_y
+    for level, n in enumerate(width):
+        colors = ["black" if a else "lightgray" for a in active[level]]
+        canvas.scatter(_node_x(n), np.full(n, level_y[level]), s=40, c=colors, zorder=3)
+    label_size = 10 if width[0] <= 8 else 7
+    for i, name in enumerate(names[: width[0]]):
+        x = _node_x(width[0])[i]
+        canvas.text(x, level_y[0] - 0.035, str(name), ha="center", va="top", fontsize=label_size)
+    canvas.text(_node_x(1)[0], level_y[-1] + 0.03, "y", ha="center", va="bottom", fontsize=10)
 
 
 def plot_pareto(estimator, *, figsize: tuple[float, float] = (6.0, 4.0)):
