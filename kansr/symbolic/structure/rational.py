@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import sympy
@@ -128,82 +129,136 @@ def rational_formulas(
     """
     n, m = X.shape
     y = np.asarray(y, dtype=np.float64)
-    var = float(np.var(y))
-    if var == 0 or m == 0 or not np.all(np.isfinite(y)):
+    if float(np.var(y)) == 0 or m == 0 or not np.all(np.isfinite(y)):
         return [], False
-    sign = 1 if np.all(y > 0) else -1 if np.all(y < 0) else 0
-    targets = [(y, False)] + ([(y * y, True)] if squared and sign else [])
-    pairs = sorted(
+    fit = _Search(X, y, symbols, max_degree, max_terms, squared)
+    scored: list[tuple[float, sympy.Expr]] = []
+    for p, q in _degree_pairs(max_degree):
+        if deadline is not None and deadline.expired():
+            break
+        if p > fit.top or q > fit.top:
+            continue
+        pair = _Pair(monomial_exponents(m, p), monomial_exponents(m, q), len(fit.exps_all))
+        if pair.n_terms > max_terms or pair.n_terms * 2 > n:
+            continue
+        for system in fit.systems:
+            sub = system.gram[np.ix_(pair.idx, pair.idx)]
+            exact = _exact_candidate(fit, system, sub, pair)
+            if exact is not None:
+                return [fit.expression(pair, *exact, system.root)], True
+            if p + q <= max_noisy_degree:
+                scored += _thresholded_candidates(fit, system, sub, pair)
+    scored.sort(key=lambda t: t[0])
+    return [expr for _, expr in scored[:max_candidates]], False
+
+
+def _degree_pairs(max_degree: int) -> list[tuple[int, int]]:
+    """``(deg P, deg Q)`` up to ``max_degree`` each, by total degree, then fewest in ``Q``."""
+    return sorted(
         ((p, q) for p in range(max_degree + 1) for q in range(max_degree + 1) if p + q > 0),
         key=lambda pq: (pq[0] + pq[1], pq[1]),
     )
-    # the monomials of every pair are prefixes of those of the largest useful degree, so one
-    # Gram matrix per target serves every pair (its sub-blocks)
-    top = max(
-        (d for d in range(max_degree + 1) if math.comb(m + d, d) < max_terms),  # (count)
-        default=0,
-    )
-    exps_all = monomial_exponents(m, top)
-    design = _design(X, exps_all)
-    systems = []
-    for target, root in targets:
-        B = np.hstack([design, -target[:, None] * design])
-        norms = np.linalg.norm(B, axis=0)
-        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
-            continue
-        B = B / norms
-        systems.append((B, B.T @ B, norms, root))
-    scored: list[tuple[float, sympy.Expr]] = []
 
-    def finish(exps_p, exps_q, a, b, root):
-        scale = b[0] if b[0] != 0 else b[np.argmax(np.abs(b))]
-        expr = _expression(exps_p, exps_q, a / scale, b / scale, symbols)
-        return sign * sympy.sqrt(expr) if root else expr
 
-    def judge(a, b, root) -> float | None:
+@dataclass
+class _System:
+    """``B = [M(x), -t*M(x)]`` for a target ``t`` (``y``, or ``y**2`` when ``root``) with its
+    columns scaled to norm 1 (``norms``), and its Gram matrix."""
+
+    B: np.ndarray
+    gram: np.ndarray
+    norms: np.ndarray
+    root: bool
+
+
+class _Pair:
+    """The monomials of one degree pair and their columns in a :class:`_System`."""
+
+    def __init__(self, exps_p: list, exps_q: list, size: int) -> None:
+        self.exps_p, self.exps_q = exps_p, exps_q
+        self.n_p = len(exps_p)
+        self.n_terms = len(exps_p) + len(exps_q)
+        self.idx = np.concatenate([np.arange(self.n_p), size + np.arange(len(exps_q))])
+
+
+class _Search:
+    """What every degree pair shares: the monomials of the largest useful degree and their
+    values (those of every pair are prefixes of them, so one Gram matrix per target serves
+    every pair as its sub-blocks), the systems of ``y`` and ``y**2``, and the judging."""
+
+    def __init__(self, X, y, symbols, max_degree: int, max_terms: int, squared: bool) -> None:
+        self.y, self.symbols = y, symbols
+        self.n, m = X.shape
+        self.var = float(np.var(y))
+        self.sign = 1 if np.all(y > 0) else -1 if np.all(y < 0) else 0
+        self.top = max(
+            (d for d in range(max_degree + 1) if math.comb(m + d, d) < max_terms),  # (count)
+            default=0,
+        )
+        self.exps_all = monomial_exponents(m, self.top)
+        self.design = _design(X, self.exps_all)
+        targets = [(y, False)] + ([(y * y, True)] if squared and self.sign else [])
+        self.systems = []
+        for target, root in targets:
+            B = np.hstack([self.design, -target[:, None] * self.design])
+            norms = np.linalg.norm(B, axis=0)
+            if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+                continue
+            B = B / norms
+            self.systems.append(_System(B, B.T @ B, norms, root))
+
+    def relative_error(self, a: np.ndarray, b: np.ndarray, root: bool) -> float | None:
         """Relative mean squared error of the candidate on ``y`` (None when not finite)."""
         if not np.any(b) or not np.any(a):
             return None
-        pred = _ratio(design[:, : len(a)] @ a, design[:, : len(b)] @ b)
+        pred = _ratio(self.design[:, : len(a)] @ a, self.design[:, : len(b)] @ b)
         if pred is None or (root and np.any(pred < 0)):
             return None
         if root:
-            pred = sign * np.sqrt(pred)
-        return float(np.mean((pred - y) ** 2)) / var
+            pred = self.sign * np.sqrt(pred)
+        return float(np.mean((pred - self.y) ** 2)) / self.var
 
-    size = len(exps_all)
-    for p, q in pairs:
-        if deadline is not None and deadline.expired():
-            break
-        if p > top or q > top:
-            continue
-        exps_p, exps_q = monomial_exponents(m, p), monomial_exponents(m, q)
-        n_p, n_q = len(exps_p), len(exps_q)
-        if n_p + n_q > max_terms or (n_p + n_q) * 2 > n:
-            continue
-        idx = np.concatenate([np.arange(n_p), size + np.arange(n_q)])
-        for B, gram, norms, root in systems:
-            sub = gram[np.ix_(idx, idx)]
-            _, rel_s = _gram_null_vector(sub)
-            if rel_s < 1e-5:  # nearly singular: maybe exact
-                v = _sparse_null_vector(sub, 1e-6)
-                rel = judge(v[:n_p] / norms[idx[:n_p]], v[n_p:] / norms[idx[n_p:]], root)
-                if rel is not None and rel <= 1e-8:  # close: re-solve the support exactly
-                    active = np.flatnonzero(v)
-                    v[active] = _svd_null_vector(B[:, idx[active]])
-                    v = v / norms[idx]
-                    a, b = v[:n_p], v[n_p:]
-                    rel = judge(a, b, root)
-                    if rel is not None and rel <= _EXACT:
-                        return [finish(exps_p, exps_q, a, b, root)], True
-            if p + q > max_noisy_degree:
-                continue
-            for threshold in (1e-2, 1e-1):
-                v = _sparse_null_vector(sub, threshold) / norms[idx]
-                a, b = v[:n_p], v[n_p:]
-                rel = judge(a, b, root)
-                if rel is not None:
-                    bic = n * math.log(rel + 1e-300) + np.count_nonzero(v) * math.log(n)
-                    scored.append((bic, finish(exps_p, exps_q, a, b, root)))
-    scored.sort(key=lambda t: t[0])
-    return [expr for _, expr in scored[:max_candidates]], False
+    def expression(self, pair: _Pair, a: np.ndarray, b: np.ndarray, root: bool) -> sympy.Expr:
+        """The candidate as sympy, normalised as :func:`_expression` (its root when ``root``)."""
+        scale = b[0] if b[0] != 0 else b[np.argmax(np.abs(b))]
+        expr = _expression(pair.exps_p, pair.exps_q, a / scale, b / scale, self.symbols)
+        return self.sign * sympy.sqrt(expr) if root else expr
+
+
+def _exact_candidate(fit: _Search, system: _System, sub: np.ndarray, pair: _Pair):
+    """``(a, b)`` of an exact fit in this pair's columns (``sub`` their Gram block), or None.
+
+    Only a nearly singular block may hold one: its sparse null vector is tried, and when that
+    is close, re-solved accurately on its support from ``B`` itself.
+    """
+    norms, idx, n_p = system.norms, pair.idx, pair.n_p
+    _, rel_s = _gram_null_vector(sub)
+    if rel_s < 1e-5:  # nearly singular: maybe exact
+        v = _sparse_null_vector(sub, 1e-6)
+        rel = fit.relative_error(
+            v[:n_p] / norms[idx[:n_p]], v[n_p:] / norms[idx[n_p:]], system.root
+        )
+        if rel is not None and rel <= 1e-8:  # close: re-solve the support exactly
+            active = np.flatnonzero(v)
+            v[active] = _svd_null_vector(system.B[:, idx[active]])
+            v = v / norms[idx]
+            a, b = v[:n_p], v[n_p:]
+            rel = fit.relative_error(a, b, system.root)
+            if rel is not None and rel <= _EXACT:
+                return a, b
+    return None
+
+
+def _thresholded_candidates(
+    fit: _Search, system: _System, sub: np.ndarray, pair: _Pair
+) -> list[tuple[float, sympy.Expr]]:
+    """The sequentially thresholded fits of this pair, each with its BIC."""
+    scored = []
+    for threshold in (1e-2, 1e-1):
+        v = _sparse_null_vector(sub, threshold) / system.norms[pair.idx]
+        a, b = v[: pair.n_p], v[pair.n_p :]
+        rel = fit.relative_error(a, b, system.root)
+        if rel is not None:
+            bic = fit.n * math.log(rel + 1e-300) + np.count_nonzero(v) * math.log(fit.n)
+            scored.append((bic, fit.expression(pair, a, b, system.root)))
+    return scored
