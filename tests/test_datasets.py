@@ -154,9 +154,9 @@ def test_make_demo_still_works():
 def test_list_problems():
     feynman, strogatz = list_problems("feynman"), list_problems("strogatz")
     assert len(feynman) == 119 and len(strogatz) == 14
-    assert list_problems() == feynman + strogatz
+    assert list_problems() == feynman + strogatz + list_problems("compositional")
     assert "I.6.20" in feynman and "strogatz_vdp1" in strogatz
-    assert set(PROBLEM_SETS) == {"feynman", "strogatz"}
+    assert set(PROBLEM_SETS) == {"feynman", "strogatz", "compositional"}
     with pytest.raises(ValueError, match="unknown problem set"):
         list_problems("srsd")
 

@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFit
 from sklearn.utils.validation import check_is_fitted
 from sympy.polys.polyerrors import PolynomialError
 
-import kansr.estimators.kan as estimator_module
+import kansr.estimators._symbolic_stage as estimator_module
 import kansr.nn.training as training
 import kansr.symbolic.snap as snap_module
 from kansr import KANRegressor

@@ -11,6 +11,16 @@ FAST = {"hidden_layer_sizes": (3,), "max_iter": 8, "grid": 4, "random_state": 0,
 ADAM = {**FAST, "solver": "adam", "batch_size": 50, "learning_rate_init": 0.05}
 
 
-@parametrize_with_checks([KANRegressor(**FAST), KANRegressor(**ADAM)])
+# Weights scale the squared errors, but the grids follow the (unweighted) data's quantiles and
+# training starts from the same random network whatever the row count: repeating a row is not
+# bit for bit the same fit as weighting it by 2 (as for scikit-learn's own MLP).
+EXPECTED = {
+    "check_sample_weight_equivalence_on_dense_data": "grids follow unweighted quantiles",
+}
+
+
+@parametrize_with_checks(
+    [KANRegressor(**FAST), KANRegressor(**ADAM)], expected_failed_checks=lambda est: EXPECTED
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

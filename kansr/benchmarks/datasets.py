@@ -47,7 +47,7 @@ __all__ = [
 DEMO_FORMULA = "f(x, y) = exp(sin(pi*x) + y**2)"
 
 #: Names of the shipped benchmark sets (files ``kansr/benchmarks/data/<set>.csv``).
-PROBLEM_SETS: tuple[str, ...] = ("feynman", "strogatz")
+PROBLEM_SETS: tuple[str, ...] = ("feynman", "strogatz", "compositional")
 
 _MAX_REDRAWS = 100  # rounds of redrawing points where a benchmark formula is not finite
 

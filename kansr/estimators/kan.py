@@ -1,9 +1,10 @@
 """scikit-learn estimators: :class:`KANRegressor`.
 
 The estimator is the only place that decides the order of the workflow: validate -> scale ->
-build the network -> train. Inputs and the target are standardised internally; the scaling is
-kept (``x_mean_``, ``x_scale_``, ``y_mean_``, ``y_scale_``) so that formulas can later be written
-in the user's original units.
+build the network -> train (here) -> the symbolic stage (:mod:`._symbolic_stage`); what a
+fitted estimator gives back lives in :mod:`._outputs`. Inputs and the target are
+standardised internally; the scaling is kept (``x_mean_``, ``x_scale_``, ``y_mean_``,
+``y_scale_``) so that formulas can later be written in the user's original units.
 """
 
 from __future__ import annotations
@@ -11,35 +12,26 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import math
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
-import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight
 
 from kansr.estimators._fit_data import FitData
-from kansr.io import export, persistence, plotting
-from kansr.nn.fitting import prune_and_retrain, train_weighted
+from kansr.estimators._outputs import FormulaOutputs
+from kansr.estimators._symbolic_stage import SymbolicStage
+from kansr.io import persistence
+from kansr.nn.fitting import train_weighted
 from kansr.nn.network import DTYPES, KAN
 from kansr.nn.restarts import best_restart, run_restarts, torch_threads
 from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
-from kansr.symbolic.expressions import complexity, evaluate
-from kansr.symbolic.extract import extract_formulas
-from kansr.symbolic.finish import formula_if_finite
-from kansr.symbolic.library import make_library
-from kansr.symbolic.names import named_latex
-from kansr.symbolic.pareto import Formula, pareto_table, rename, select
-from kansr.symbolic.structure.search import structure_formulas
-from kansr.symbolic.uncertainty import fitted_constants, standard_errors
 from kansr.utils.deadline import Deadline
 from kansr.utils.progress import StageLog
 from kansr.utils.validation import (
@@ -52,16 +44,10 @@ from kansr.utils.validation import (
 __all__ = ["KANRegressor"]
 
 _DTYPES = DTYPES
-_LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal on the front
-_EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
-
-
-_MAX_SYMBOLIC_ROWS = 10_000  # rows used by the symbolic stage (deterministic subsample)
 _MIN_SYMBOLIC_TIME = 2.0  # seconds the symbolic stage always gets under max_time
-_STRUCTURE_SHARE = 0.4  # share of the symbolic stage's time for the structure search
 
 
-class KANRegressor(RegressorMixin, BaseEstimator):
+class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator):
     """Regression with a Kolmogorov-Arnold Network.
 
     Parameters
@@ -583,294 +569,6 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     def _feature_names(self) -> list[str]:
         return feature_names(self)
 
-    # ------------------------------------------------------------------ formulas
-    def _search_formulas(self, data: FitData, deadline: Deadline, log: StageLog) -> None:
-        """Fill ``equations_`` and ``selected_index_``: the structure searches on the data,
-        then (unless they found an exact formula) the network's candidates, on a fixed
-        subsample of at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
-        X, y, z, t, w = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
-        library = make_library(None if self.library is None else list(self.library))
-        formulas: list[Formula] = []
-        cut = None
-        try:
-            active = np.flatnonzero(~data.constant_features)
-            with log.stage("structure search on the data"):
-                if self.search_structure and np.ptp(y) > 0 and active.size:
-                    found = self._structure_candidates(X, y, w, active, library, deadline)
-                    formulas.extend(found)
-            exact = _EXACT * _variance(y, w)
-            with log.stage("prune, retrain and read formulas off the network"):
-                if not any(f.loss <= exact for f in formulas):
-                    formulas.extend(self._network_candidates(X, y, z, t, w, library, deadline))
-        except KeyboardInterrupt:
-            cut = "interrupted"
-        if cut is None and deadline.expired():
-            cut = "max_time"
-        formulas = self._constants_substituted(formulas, X, y, w, data.constant_features)
-        self._set_front(formulas, X, y, w)
-        if cut is not None:
-            self._warn_symbolic_cut(cut)
-
-    def _structure_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
-        """Formulas of :func:`~kansr.symbolic.structure.search.structure_formulas` over the
-        ``active`` (non-constant) columns of ``X``, in the internal symbols of all columns."""
-        try:
-            found = structure_formulas(
-                X[:, active],
-                y,
-                library,
-                deadline=deadline.share(_STRUCTURE_SHARE),
-                sample_weight=w,
-            )
-        except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
-            warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=4)
-            return []
-        back = {
-            sympy.Symbol(f"x{j}", real=True): sympy.Symbol(f"x{i}", real=True)
-            for j, i in enumerate(active)
-        }
-        return [
-            Formula(expr=expr.xreplace(back), complexity=complexity(expr), loss=loss)
-            for expr, loss in found
-        ]
-
-    def _network_candidates(self, X, y, z, t, w, library, deadline) -> list[Formula]:
-        """Prune the network, retrain it briefly and read formulas off its edges."""
-        try:
-            if self.stop_reason_ != "constant_target":
-                config = self._train_config()
-                weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
-                stop = prune_and_retrain(
-                    self.module_,
-                    z,
-                    t,
-                    config,
-                    self.prune_threshold,
-                    deadline=deadline,
-                    sample_weight=weights,
-                )
-                if stop == "interrupted":
-                    raise KeyboardInterrupt
-            return extract_formulas(
-                self.module_,
-                X,
-                y,
-                self.x_mean_,
-                self.x_scale_,
-                self.y_mean_,
-                self.y_scale_,
-                library,
-                dtype=_DTYPES[self.dtype],
-                deadline=deadline,
-                sample_weight=w,
-            )
-        except TrainingDiverged as exc:  # the pruned network could not be retrained
-            warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
-            return []
-
-    @staticmethod
-    def _constants_substituted(formulas, X, y, w, constant_features) -> list[Formula]:
-        """A constant feature is its value, not a variable: substitute it in every formula
-        (those no longer finite are dropped)."""
-        if not constant_features.any():
-            return formulas
-        values = {
-            sympy.Symbol(f"x{i}", real=True): sympy.Float(float(X[0, i]), 15)
-            for i in np.flatnonzero(constant_features)
-        }
-        out = [formula_if_finite(f.expr.xreplace(values), X, y, w) for f in formulas]
-        return [f for f in out if f is not None]
-
-    def _set_front(self, formulas: list[Formula], X, y, w=None) -> None:
-        """``equations_`` (the Pareto front of the formulas within ``maxsize``, the constant
-        always on it, with the standard errors of their constants on ``X, y`` and weights
-        ``w``) and the selection."""
-        if self.maxsize is not None:
-            formulas = [f for f in formulas if f.complexity <= self.maxsize]
-        mean = float(np.average(y, weights=w))
-        constant = sympy.Float(mean, 15)  # always a valid, finite formula
-        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=_variance(y, w))]
-        floor = _LOSS_FLOOR * _variance(y, w)
-        table = pareto_table(formulas, floor)
-        names = self._feature_names()
-        # the formulas in the features' safe names: as text (what formula_text gives) and
-        # LaTeX; sympy_format keeps the internal x0 .. (predict and save read it)
-        named = [rename(e, names) for e in table["sympy_format"]]
-        table.insert(
-            list(table.columns).index("sympy_format"),
-            "equation",
-            [sympy.sstr(e, full_prec=True) for e in named],
-        )
-        table["latex"] = [named_latex(e, names) for e in named]
-        table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
-        self.equations_ = table
-        n_rows = len(y) if w is None else int(np.count_nonzero(w))
-        self.selected_index_ = select(table, self.model_selection, floor, n_samples=n_rows)
-
-    def _warn_symbolic_cut(self, cut: str) -> None:
-        if self.stop_reason_ not in ("interrupted", "max_time"):
-            self.stop_reason_ = cut
-        message = (
-            "KeyboardInterrupt during the symbolic stage"
-            if cut == "interrupted"
-            else f"max_time={self.max_time} s ran out during the symbolic stage"
-        )
-        warnings.warn(
-            f"{message}: equations_ holds the formulas found so far",
-            UserWarning if cut == "interrupted" else ConvergenceWarning,
-            stacklevel=4,
-        )
-
-    # ------------------------------------------------------------------ formulas out
-    def constants(self, index: int | None = None) -> pd.DataFrame:
-        """The fitted constants of the selected formula (or row ``index`` of ``equations_``)
-        with their standard errors on the training data, one row per constant.
-
-        Columns ``value``, ``std_error`` (from the Jacobian at the optimum: ``s^2 (J^T
-        J)^-1`` with the residual variance ``s^2``, as ``scipy.optimize.curve_fit`` reports
-        them; ``nan`` when they cannot be estimated, ``inf`` when the data do not determine
-        the constant) and ``relative_error``; rows in the order of the values. Integers and
-        fractions of a formula (snapped constants, exponents) are exact and not listed.
-        """
-        row = self._row(index)
-        expr = self.equations_["sympy_format"].iloc[row]
-        values = [float(c) for c in fitted_constants(expr)]
-        text = self.equations_["std_errors"].iloc[row] if "std_errors" in self.equations_ else ""
-        errors = [float(e) for e in text.split(",")] if text else [math.nan] * len(values)
-        if len(errors) != len(values):
-            errors = [math.nan] * len(values)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            relative = np.abs(np.array(errors) / np.array(values)) if values else []
-        return pd.DataFrame({"value": values, "std_error": errors, "relative_error": relative})
-
-    @property
-    def constants_(self) -> pd.DataFrame:
-        """:meth:`constants` of the selected formula."""
-        return self.constants()
-
-    def _row(self, index: int | None) -> int:
-        check_is_fitted(self)
-        if self.equations_ is None:
-            raise ValueError("no formulas: this estimator was fitted with symbolic=False")
-        return self.selected_index_ if index is None else index
-
-    def sympy_expr(self, index: int | None = None) -> sympy.Expr:
-        """The selected formula (or row ``index`` of ``equations_``) in the feature names.
-
-        Each feature is a real symbol named by its safe identifier (the column name when it
-        is a plain identifier such as ``speed``; ``"mass (kg)"`` -> ``mass_kg``, ``"pi"`` ->
-        ``pi_``): see :func:`kansr.io.export.symbol_names` for the mapping to the columns.
-        """
-        check_is_fitted(self)
-        if self.equations_ is None:
-            raise ValueError("no formulas: this estimator was fitted with symbolic=False")
-        row = self.selected_index_ if index is None else index
-        return rename(self.equations_["sympy_format"].iloc[row], self._feature_names())
-
-    def latex(self, index: int | None = None) -> str:
-        r"""LaTeX of :meth:`sympy_expr`, each feature printed by its column name: single
-        letters as they are, Greek letters' names as the letters (but a column ``pi`` as
-        ``\mathrm{pi}``, not the constant), other names as ``\mathrm{...}`` (see
-        :func:`kansr.symbolic.names.latex_name`)."""
-        return named_latex(self.sympy_expr(index), self._feature_names())
-
-    def latex_table(self, index=None, precision: int = 3) -> str:
-        """The Pareto front (``index``: rows to include, ``None``: all) as a booktabs LaTeX
-        ``tabular``; the selected formula is starred. See :func:`kansr.io.export.latex_table`."""
-        return export.latex_table(self, index, precision=precision)
-
-    def to_numpy(self, index: int | None = None):
-        """The selected formula (or row ``index``) as a picklable numpy callable
-        ``f(X) -> (n_samples,)``. See :func:`kansr.io.export.to_numpy`."""
-        return export.to_numpy(self, index)
-
-    def to_torch(self, index: int | None = None) -> torch.nn.Module:
-        """The selected formula (or row ``index``) as a ``torch.nn.Module`` mapping
-        ``(batch, n_features)`` to ``(batch,)``, its constants trainable parameters. See
-        :func:`kansr.io.export.to_torch`."""
-        return export.to_torch(self, index)
-
-    def formula_text(self, index: int | None = None) -> str:
-        """The selected formula (or row ``index``) as sympy-parsable text in the feature names,
-        constants at full precision. See :func:`kansr.io.export.formula_text`."""
-        return export.formula_text(self, index)
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted targets ``(n_samples,)`` in the units of the training target.
-
-        With ``symbolic=True`` this evaluates the selected formula (rows where it is not
-        finite, e.g. outside its domain, fall back to the network with a warning); otherwise
-        the network. :meth:`predict_network` always uses the network.
-        """
-        check_is_fitted(self)
-        X = validate_input(self, X, dtype=[np.float64, np.float32], reset=False)
-        if self.equations_ is None:
-            return self._predict_network(X)
-        expr = self.equations_["sympy_format"].iloc[self.selected_index_]
-        out = evaluate(expr, np.asarray(X, dtype=np.float64))
-        bad = ~np.isfinite(out)
-        if bad.any():
-            warnings.warn(
-                f"the selected formula is not finite on {int(bad.sum())} of {len(out)} rows; "
-                "the network predicts those rows",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            out[bad] = self._predict_network(np.asarray(X)[bad])
-        return out
-
-    def predict_network(self, X) -> np.ndarray:
-        """Predictions ``(n_samples,)`` of the trained network (not of a formula)."""
-        check_is_fitted(self)
-        X = validate_input(self, X, dtype=[np.float64, np.float32], reset=False)
-        return self._predict_network(X)
-
-    def plot(self, X=None, **kwargs):
-        """Picture of the trained network (needs matplotlib: ``pip install kansr[plot]``).
-
-        Every active edge is an inset with the shape of its learned function, faded by its
-        importance; pruned edges are not drawn; the title is the selected formula. Pass the
-        training ``X`` to show each edge over the range of its inputs on those data. See
-        :func:`kansr.io.plotting.plot_network` for the keyword arguments.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        return plotting.plot_network(self, X, **kwargs)
-
-    def plot_pareto(self, **kwargs):
-        """Complexity against loss of ``equations_``, the selected formula highlighted.
-
-        See :func:`kansr.io.plotting.plot_pareto`. Returns a ``matplotlib.figure.Figure``.
-        """
-        return plotting.plot_pareto(self, **kwargs)
-
-    def plot_parity(self, X, y, **kwargs):
-        """Predicted against true ``y`` with the line ``y = x`` and R² in the title.
-
-        See :func:`kansr.io.plotting.plot_parity`. Returns a ``matplotlib.figure.Figure``.
-        """
-        return plotting.plot_parity(self, X, y, **kwargs)
-
-    def _predict_network(self, X) -> np.ndarray:
-        z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
-        out = np.empty(z.shape[0], dtype=np.float64)
-        with torch.no_grad():
-            for begin in range(0, z.shape[0], 4096):
-                chunk = self._torch(z[begin : begin + 4096])
-                out[begin : begin + 4096] = self.module_(chunk)[:, 0].double().cpu().numpy()
-        return out * self.y_scale_ + self.y_mean_
-
-    def save(self, path) -> None:
-        """Write the fitted estimator to ``path`` in kansr's data-only JSON format.
-
-        Read it back with :func:`kansr.load`. ``pickle``/``joblib`` also work but execute code
-        when loading (trusted files only); this format holds only data and is safe to load
-        from untrusted sources. See :mod:`kansr.io.persistence`.
-        """
-        persistence.save(self, path)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
@@ -878,20 +576,6 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
 
 persistence.register_estimator(KANRegressor)
-
-
-def _variance(y: np.ndarray, w: np.ndarray | None) -> float:
-    """Variance of ``y``, weighted by ``w`` (mean 1) when given."""
-    mean = np.average(y, weights=w)
-    return float(np.average((y - mean) ** 2, weights=w))
-
-
-def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, w=None) -> str:
-    """Standard errors of the fitted constants of ``expr`` on ``X, y`` (weights ``w``) as
-    text (comma separated, in the order of
-    :func:`~kansr.symbolic.uncertainty.fitted_constants`)."""
-    errors = standard_errors(expr, X, y, w)
-    return ",".join(repr(errors[c]) for c in fitted_constants(expr))
 
 
 def _normalised_weights(sample_weight, X: np.ndarray) -> np.ndarray | None:

@@ -13,12 +13,17 @@ the formulas of ``equations_`` as expression trees. :func:`load` never calls ``p
 * the network through the :class:`~kansr.nn.network.KAN` constructor and ``load_state_dict`` of
   tensors whose dtype and shapes are checked against the network's widths,
 * every formula from a whitelist of sympy constructors (``Add``, ``Mul``, ``Pow``, numbers,
-  ``pi``, ``E``, the internal feature symbols ``x<i>`` and the functions kansr's formulas use),
-  with every float kept bit for bit.
+  ``pi``, ``E``, the internal feature symbols ``x<i>`` and the functions of
+  :data:`kansr.symbolic.expressions.OPERATIONS`), with every float kept bit for bit.
+
+Safe also means bounded: :func:`load` reads at most :data:`MAX_FILE_BYTES` (64 MiB), and
+bounds the formulas' size and the numbers sympy may compute from them later (printing a
+formula re-evaluates it), so that neither loading nor the estimator's methods afterwards
+can hang or exhaust memory; see :func:`load` for the limits.
 
 Anything unexpected (unknown keys, wrong types or shapes, non-finite numbers where finite
-ones are needed, unknown expression nodes, a different format or version) raises
-:class:`ValueError` naming the problem.
+ones are needed, unknown expression nodes, a different format or version, a limit exceeded)
+raises :class:`InvalidModelFile`, a :class:`ValueError`, naming the problem.
 
 Not saved: ``MetaKANRegressor.meta_module_`` (the embeddings and meta-learners that generated
 the network; prediction, formulas and pruning only need the materialised ``module_``). It is
@@ -47,38 +52,34 @@ from sklearn.utils.validation import check_is_fitted
 
 from kansr._version import __version__
 from kansr.nn.network import DTYPES, KAN
+from kansr.symbolic.expressions import OPERATIONS, exact_digits, operation
 from kansr.symbolic.library import DEFAULT_FUNCTIONS, SymbolicFunction, make_library
 
-__all__ = ["FORMAT", "VERSION", "load", "save"]
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "VERSION", "InvalidModelFile", "load", "save"]
 
 FORMAT = "kansr-model"
 VERSION = 1
 
 _NPDTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+
+#: Largest model file :func:`load` reads (64 MiB; a network of some 6 million float64
+#: coefficients). The size is checked before anything is parsed.
+MAX_FILE_BYTES = 64 * 2**20
+_MAX_JSON_VALUES = 1_000_000  # commas and opening brackets: bounds what parsing allocates
 _MAX_DEPTH = 200  # nesting of one formula
-_MAX_NODES = 100_000  # nodes of one formula
+_MAX_NODES = 50_000  # nodes of all formulas together
+_MAX_FORMULA_DIGITS = 4_000  # exact_digits of one formula (str() of an int allows 4300)
+_MAX_TOTAL_DIGITS = 100_000  # exact_digits of all formulas together
+_MAX_ROWS = 10_000  # rows of equations_
+_MAX_COLUMNS = 64  # columns of equations_
+_MAX_SPLINE_ORDER = 20  # the spline evaluation's exact factorials fit in int64 up to k = 20
 _MAX_INT_DIGITS = 1000
 _MAX_PREC = 4096  # bits of a Float's precision
 _MAX_EXP = 1_000_000  # |binary exponent| of a Float
 _MAX_STR = 10_000  # characters of a plain string value
+_INT64 = (-(2**63), 2**63 - 1)
+_DEVICE = re.compile(r"cpu|cuda(:(0|[1-9][0-9]{0,3}))?")
 
-_FUNCTIONS: dict[str, type[sympy.Function]] = {
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "cot": sympy.cot,
-    "tanh": sympy.tanh,
-    "sinh": sympy.sinh,
-    "cosh": sympy.cosh,
-    "atan": sympy.atan,
-    "asin": sympy.asin,
-    "acos": sympy.acos,
-    "Abs": sympy.Abs,
-    "sign": sympy.sign,
-}
-_FUNCTION_NAMES = {cls: name for name, cls in _FUNCTIONS.items()}
 # sympy's assumption names (the keys of Symbol.assumptions0)
 _ASSUMPTIONS = frozenset(
     {
@@ -174,14 +175,24 @@ def save(estimator, path: str | os.PathLike) -> None:
     Unlike ``pickle``/``joblib`` (which execute code on load: trusted files only), the file
     written here is safe to :func:`load` from an untrusted source.
 
+    The file describes what was fitted: when parameters that shape the network
+    (``hidden_layer_sizes``, ``spline_order``, ``base_function``, ``dtype``, ``device``) or
+    ``symbolic`` were changed with ``set_params`` after fitting, the saved parameters are those
+    of the fitted network and formulas (``symbolic`` is whether ``equations_`` exists), so
+    that the loaded estimator predicts as the saved one. The document is checked as
+    :func:`load` checks it before anything is written: ``save`` never writes a file that
+    ``load`` rejects.
+
     Raises
     ------
     sklearn.exceptions.NotFittedError
         When ``estimator`` is not fitted.
     ValueError
         When the estimator cannot be written as data: an unsupported class, a ``library``
-        with user-defined :class:`~kansr.symbolic.library.SymbolicFunction` objects, or a
-        formula with an operation outside the supported set.
+        with user-defined :class:`~kansr.symbolic.library.SymbolicFunction` objects, a
+        formula with an operation outside the supported set, or a model that :func:`load`
+        would refuse (for example, a file over :data:`MAX_FILE_BYTES` or an invalid
+        parameter set after fitting); nothing is written then.
     """
     classes = _classes()
     name = type(estimator).__name__
@@ -193,14 +204,52 @@ def save(estimator, path: str | os.PathLike) -> None:
         "version": VERSION,
         "kansr_version": _kansr_version(),
         "class": name,
-        "params": _encode_params(estimator.get_params(deep=False)),
+        "params": _encode_params(_fitted_params(estimator)),
         "attributes": _encode_attributes(estimator),
         "module": _encode_module(estimator.module_),
         "equations": _encode_equations(estimator.equations_),
     }
-    text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    raw = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    try:
+        _decode(_parse(raw, "the document"))
+    except InvalidModelFile as exc:
+        raise ValueError(f"cannot save this {name}: load would reject the file ({exc})") from exc
+    with open(path, "wb") as fh:
+        fh.write(raw)
+
+
+def _fitted_params(estimator) -> dict:
+    """``get_params()``, with the parameters that describe the fitted network and formulas
+    taken from ``module_`` and ``equations_`` where ``set_params`` changed them after fit."""
+    params = estimator.get_params(deep=False)
+    module = estimator.module_
+    first = module.layers[0]
+    hidden = [int(w) for w in module.width[1:-1]]
+    try:
+        same_hidden = estimator._hidden_sizes() == hidden
+    except (ValueError, TypeError):
+        same_hidden = False
+    if not same_hidden:
+        params["hidden_layer_sizes"] = tuple(hidden)
+    fitted = {
+        "spline_order": int(first.k),
+        "base_function": str(first.base_fun),
+        "dtype": "float32" if first.weight.dtype == torch.float32 else "float64",
+        "symbolic": estimator.equations_ is not None,
+    }
+    for key, value in fitted.items():
+        current = params.get(key)
+        if type(current) is not type(value) or current != value:
+            params[key] = value
+    device = first.weight.device
+    try:
+        wanted = torch.device(params.get("device"))
+        same_device = wanted.type == device.type and wanted.index in (None, device.index)
+    except (RuntimeError, TypeError, ValueError):
+        same_device = False
+    if not same_device:
+        params["device"] = "cpu" if device.type == "cpu" else str(device)
+    return params
 
 
 def _kansr_version() -> str:
@@ -364,9 +413,9 @@ def encode_expr(expr: sympy.Basic) -> list:
         return ["Mul", [encode_expr(a) for a in expr.args]]
     if type(expr) is sympy.Pow:
         return ["Pow", encode_expr(expr.base), encode_expr(expr.exp)]
-    name = _FUNCTION_NAMES.get(type(expr))
-    if name is not None and len(expr.args) == 1:
-        return ["Function", name, [encode_expr(expr.args[0])]]
+    op = operation(type(expr))
+    if op is not None and len(expr.args) == 1:
+        return ["Function", op.name, [encode_expr(expr.args[0])]]
     raise ValueError(f"cannot save the operation {type(expr).__name__} in a formula: {expr}")
 
 
@@ -374,47 +423,98 @@ def encode_expr(expr: sympy.Basic) -> list:
 def load(path: str | os.PathLike):
     """Rebuild the estimator :func:`save` wrote to ``path``.
 
-    Safe for untrusted files: nothing in the file is executed (see the module docstring).
+    Safe for untrusted files: nothing in the file is executed (see the module docstring), and
+    the work and memory of loading, and of the estimator's methods afterwards, are bounded:
+
+    * the file may have at most :data:`MAX_FILE_BYTES` (64 MiB), checked before it is read,
+      and at most a million JSON values (counted before parsing);
+    * the formulas may have 50,000 nodes in all; their exact numbers may grow, under sympy's
+      re-evaluation (printing, renaming, ``xreplace``), to at most 4,000 digits each and
+      100,000 in all, with exponents of at most 1000 in magnitude, rational exponents of at
+      most 50 digits and at most 100 digits under roots (see
+      :func:`kansr.symbolic.expressions.exact_digits`);
+    * ``equations_`` may have 10,000 rows and 64 columns, the network a spline order of at
+      most 20, strictly increasing finite knots, and the device ``"cpu"``, ``"cuda"`` or
+      ``"cuda:N"``.
+
     ``MetaKANRegressor.meta_module_`` is not saved and is ``None`` after loading.
 
     Raises
     ------
     FileNotFoundError
         When ``path`` does not exist.
-    ValueError
-        When the file is not valid JSON, not a kansr model of a supported format and
-        version, or any field is missing, unknown, of the wrong type or shape, or not finite
-        where a finite number is needed; the message names the problem.
+    InvalidModelFile
+        (a :class:`ValueError`) When the file is too large, not valid JSON, not a kansr model
+        of a supported format and version, or any field is missing, unknown, of the wrong
+        type or shape, not finite where a finite number is needed, or beyond the bounds
+        above; the message names the problem.
     """
+    name = os.fspath(path)
     with open(path, "rb") as fh:
-        raw = fh.read()
+        if os.fstat(fh.fileno()).st_size > MAX_FILE_BYTES:
+            raise InvalidModelFile(_too_large(name))
+        raw = fh.read(MAX_FILE_BYTES + 1)  # the size on disk may change, or not be known
+    if len(raw) > MAX_FILE_BYTES:
+        raise InvalidModelFile(_too_large(name))
+    return _decode_checked(_parse(raw, name))
+
+
+def _too_large(name: str) -> str:
+    return (
+        f"{name!s}: not a kansr model file "
+        f"(larger than {MAX_FILE_BYTES} bytes, the most load reads)"
+    )
+
+
+def _parse(raw: bytes, name: str) -> Any:
+    """The JSON document of ``raw``; ``InvalidModelFile`` when it is none, or too large."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise InvalidModelFile(_too_large(name))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{os.fspath(path)!s}: not a kansr model file (not UTF-8 text)") from exc
+        raise InvalidModelFile(f"{name!s}: not a kansr model file (not UTF-8 text)") from exc
+    values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if values > _MAX_JSON_VALUES:
+        raise InvalidModelFile(
+            f"{name!s}: not a kansr model file (more than {_MAX_JSON_VALUES} JSON values)"
+        )
     try:
-        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicates,
+        )
     except RecursionError as exc:
-        raise ValueError(
-            f"{os.fspath(path)!s}: not a kansr model file (JSON nested too deeply)"
+        raise InvalidModelFile(
+            f"{name!s}: not a kansr model file (JSON nested too deeply)"
         ) from exc
     except ValueError as exc:  # json.JSONDecodeError and the hooks' errors
-        raise ValueError(
-            f"{os.fspath(path)!s}: not a kansr model file (invalid JSON: {exc})"
-        ) from exc
+        raise InvalidModelFile(f"{name!s}: not a kansr model file (invalid JSON: {exc})") from exc
+
+
+def _decode_checked(doc: Any):
     try:
         return _decode(doc)
-    except _Invalid:
+    except InvalidModelFile:
         raise
     except RecursionError as exc:
-        raise ValueError("invalid kansr model file: structure nested too deeply") from exc
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        # defence in depth: every check above should already have named the problem
-        raise ValueError(f"invalid kansr model file: {type(exc).__name__}: {exc}") from exc
+        raise InvalidModelFile("invalid kansr model file: structure nested too deeply") from exc
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+        # defence in depth: every check should already have named the problem
+        raise InvalidModelFile(f"invalid kansr model file: {type(exc).__name__}: {exc}") from exc
 
 
 def _reject_constant(name: str):
     raise ValueError(f"invalid JSON constant {name} (non-finite numbers are not allowed)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of the range of a float")
+    return value
 
 
 def _no_duplicates(pairs: list) -> dict:
@@ -426,13 +526,13 @@ def _no_duplicates(pairs: list) -> dict:
     return out
 
 
-class _Invalid(ValueError):
-    pass
+class InvalidModelFile(ValueError):
+    """A file :func:`load` refuses (a :class:`ValueError`): the message names the problem."""
 
 
 def _fail(where: str, problem: str):
     problem = " ".join(str(problem).split())  # one line, whatever the source message
-    raise _Invalid(f"invalid kansr model file: {where}: {problem}")
+    raise InvalidModelFile(f"invalid kansr model file: {where}: {problem}")
 
 
 def _check_keys(obj: Any, where: str, required: set, optional: set = frozenset()) -> dict:
@@ -614,6 +714,11 @@ def _decode_params(est, params: Any) -> None:
         est._hidden_sizes()
     except (ValueError, TypeError) as exc:
         _fail("params", str(exc))
+    if not isinstance(est.device, str) or not _DEVICE.fullmatch(est.device):
+        _fail(
+            "params.device",
+            f"unsupported device {str(est.device)[:40]!r}; expected 'cpu', 'cuda' or 'cuda:N'",
+        )
 
 
 def _decode_attributes(obj: Any) -> dict:
@@ -671,7 +776,7 @@ def _decode_module(obj: Any, est, n_features: int):
             f"{where}.width",
             f"{width} does not match n_features_in_ and hidden_layer_sizes ({expected})",
         )
-    k = _int(obj["k"], f"{where}.k", 1)
+    k = _int(obj["k"], f"{where}.k", 1, _MAX_SPLINE_ORDER)
     if k != est.spline_order:
         _fail(f"{where}.k", f"{k} does not match spline_order={est.spline_order}")
     base_fun = _str(obj["base_fun"], f"{where}.base_fun")
@@ -693,8 +798,7 @@ def _decode_module(obj: Any, est, n_features: int):
                 f"{lw}.knots",
                 f"shape {list(knots.shape)} does not fit {n_in} inputs and spline order {k}",
             )
-        if np.any(np.diff(knots, axis=1) < 0):
-            _fail(f"{lw}.knots", "knots must be non-decreasing")
+        _check_knots(knots, f"{lw}.knots")
         grid = n_knots - 1 - 2 * k
         weight = _array(layer["weight"], f"{lw}.weight", (n_in, grid + k + 1, n_out), dtype)
         mask = _array(layer["mask"], f"{lw}.mask", (n_in, n_out), dtype)
@@ -708,7 +812,9 @@ def _decode_module(obj: Any, est, n_features: int):
     except (RuntimeError, AssertionError) as exc:
         _fail("params.device", f"cannot use device {est.device!r}: {exc}")
     torch_dtype = DTYPES[dtype]
-    module = KAN(width, grid=states[0][0], k=k, base_fun=base_fun, dtype=torch_dtype, seed=0)
+    # the smallest saved grid: the constructor allocates no more than the file holds
+    grid = min(state[0] for state in states)
+    module = KAN(width, grid=grid, k=k, base_fun=base_fun, dtype=torch_dtype, seed=0)
     state = {}
     for i, (grid, knots, weight, mask, bias) in enumerate(states):
         layer = module.layers[i]
@@ -723,20 +829,47 @@ def _decode_module(obj: Any, est, n_features: int):
     return module.to(device).eval()
 
 
+def _check_knots(knots: np.ndarray, where: str) -> None:
+    """Knots as the spline evaluation needs them: strictly increasing in every row, with a
+    span (last minus first knot) whose reciprocal is finite in their dtype too."""
+    if not np.all(np.diff(knots, axis=1) > 0):
+        _fail(where, "knots must be strictly increasing in every row")
+    with np.errstate(over="ignore", divide="ignore"):
+        span = knots[:, -1] - knots[:, 0]
+        # the lookup cuts the span into up to 64 cells per interval
+        cells = knots.dtype.type(64 * (knots.shape[1] - 1))
+        inverse = cells / span
+    if not (np.all(np.isfinite(span)) and np.all(np.isfinite(inverse))):
+        _fail(where, "the span of the knots (last minus first) overflows or underflows")
+
+
+# the columns the estimators' methods read, and their kinds
+_REQUIRED_COLUMNS = (
+    ("complexity", "int"),
+    ("loss", "float"),
+    ("score", "float"),
+    ("sympy_format", "expr"),
+)
+
+
 def _decode_equations(obj: Any, n_features: int) -> pd.DataFrame | None:
     if obj is None:
         return None
     where = "equations"
     _check_keys(obj, where, {"n_rows", "columns"})
-    n_rows = _int(obj["n_rows"], f"{where}.n_rows", 1, 10**6)
+    n_rows = _int(obj["n_rows"], f"{where}.n_rows", 1, _MAX_ROWS)
+    columns = _list(obj["columns"], f"{where}.columns")
+    if len(columns) > _MAX_COLUMNS:
+        _fail(f"{where}.columns", f"more than {_MAX_COLUMNS} columns")
+    budget = _Budget()
     data: dict[str, Any] = {}
     kinds: dict[str, str] = {}
-    for j, col in enumerate(_list(obj["columns"], f"{where}.columns")):
+    for j, col in enumerate(columns):
         cw = f"{where}.columns[{j}]"
         _check_keys(col, cw, {"name", "kind", "values"})
         name = _str(col["name"], f"{cw}.name")
         if name in data:
-            _fail(f"{cw}.name", f"duplicate column {name!r}")
+            _fail(f"{cw}.name", f"duplicate column {name[:40]!r}")
         kind = _str(col["kind"], f"{cw}.kind")
         if kind not in _COLUMN_KINDS:
             _fail(f"{cw}.kind", f"unknown column kind {kind[:40]!r}")
@@ -749,14 +882,16 @@ def _decode_equations(obj: Any, n_features: int) -> pd.DataFrame | None:
             continue
         values = _list(col["values"], cw, n_rows)
         if kind == "int":
-            data[name] = pd.Series([_int(v, cw) for v in values], dtype=np.int64)
+            data[name] = pd.Series([_int(v, cw, *_INT64) for v in values], dtype=np.int64)
         elif kind == "str":
             # no dtype: pandas infers the string dtype as it did for the fitted table
             data[name] = pd.Series([_str(v, cw) for v in values])
         else:
-            exprs = [decode_expr(v, f"{cw}[{r}]", n_features) for r, v in enumerate(values)]
+            exprs = [
+                _decode_formula(v, f"{cw}[{r}]", n_features, budget) for r, v in enumerate(values)
+            ]
             data[name] = pd.Series(exprs, dtype=object)
-    for required, kind in (("complexity", "int"), ("loss", "float"), ("sympy_format", "expr")):
+    for required, kind in _REQUIRED_COLUMNS:
         if kinds.get(required) != kind:
             _fail(where, f"missing column {required!r} of kind {kind!r}")
     if not np.all(np.isfinite(data["loss"].to_numpy())):
@@ -764,21 +899,53 @@ def _decode_equations(obj: Any, n_features: int) -> pd.DataFrame | None:
     return pd.DataFrame(data)
 
 
+class _Budget:
+    """What the formulas of one file may use together: nodes and exact digits."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.digits = 0.0
+
+
 def decode_expr(tree: Any, where: str = "expression", n_features: int | None = None) -> sympy.Expr:
     """Rebuild a sympy expression from the JSON tree of :func:`encode_expr`.
 
     Only whitelisted node kinds are accepted and each is built with its sympy constructor
     (``evaluate=False``, so the rebuilt tree is the saved one); nothing is parsed or executed.
-    Symbols must be ``x<i>`` (with ``i < n_features`` when given). ``ValueError`` otherwise.
+    Symbols must be ``x<i>`` (with ``i < n_features`` when given). The tree may have at most
+    50,000 nodes, and sympy's re-evaluation of it may create exact numbers of at most 4,000
+    digits (see :func:`kansr.symbolic.expressions.exact_digits`). :class:`InvalidModelFile`
+    (a ``ValueError``) otherwise.
     """
-    counter = [0]
-    return _decode_node(tree, where, n_features, 0, counter)
+    return _decode_formula(tree, where, n_features, _Budget())
 
 
-def _decode_node(node: Any, where: str, n_features: int | None, depth: int, count: list) -> Any:
-    count[0] += 1
-    if count[0] > _MAX_NODES:
-        _fail(where, f"formula has more than {_MAX_NODES} nodes")
+def _decode_formula(tree: Any, where: str, n_features: int | None, budget: _Budget):
+    expr = _decode_node(tree, where, n_features, 0, budget)
+    try:
+        digits = exact_digits(expr)
+    except ValueError as exc:
+        _fail(where, str(exc))
+    if digits > _MAX_FORMULA_DIGITS:
+        _fail(
+            where,
+            f"sympy's evaluation of the formula may create numbers of {math.ceil(digits)} "
+            f"digits (at most {_MAX_FORMULA_DIGITS} are allowed)",
+        )
+    budget.digits += digits
+    if budget.digits > _MAX_TOTAL_DIGITS:
+        _fail(
+            where,
+            "sympy's evaluation of the formulas may create numbers of more than "
+            f"{_MAX_TOTAL_DIGITS} digits in all",
+        )
+    return expr
+
+
+def _decode_node(node: Any, where: str, n_features: int | None, depth: int, budget: _Budget) -> Any:
+    budget.nodes += 1
+    if budget.nodes > _MAX_NODES:
+        _fail(where, f"the formulas have more than {_MAX_NODES} nodes in all")
     if depth > _MAX_DEPTH:
         _fail(where, f"formula nested deeper than {_MAX_DEPTH}")
     if not isinstance(node, list) or not node or not isinstance(node[0], str):
@@ -789,7 +956,7 @@ def _decode_node(node: Any, where: str, n_features: int | None, depth: int, coun
         items = _list(items, where)
         if len(items) < minimum:
             _fail(where, f"{kind} needs at least {minimum} arguments, got {len(items)}")
-        return [_decode_node(c, where, n_features, depth + 1, count) for c in items]
+        return [_decode_node(c, where, n_features, depth + 1, budget) for c in items]
 
     def arity(n: int) -> None:
         if len(args) != n:
@@ -850,12 +1017,12 @@ def _decode_node(node: Any, where: str, n_features: int | None, depth: int, coun
     if kind == "Function":
         arity(2)
         fname = args[0]
-        if not isinstance(fname, str) or fname not in _FUNCTIONS:
-            _fail(where, f"function {str(fname)[:60]!r} is not one of {sorted(_FUNCTIONS)}")
+        if not isinstance(fname, str) or fname not in OPERATIONS:
+            _fail(where, f"function {str(fname)[:60]!r} is not one of {sorted(OPERATIONS)}")
         if len(_list(args[1], where)) != 1:
             _fail(where, f"function {fname} takes exactly one argument")
         (arg,) = children(args[1], 1)
-        return _FUNCTIONS[fname](arg, evaluate=False)
+        return OPERATIONS[fname].sympy_cls(arg, evaluate=False)
     _fail(where, f"unknown expression node {kind[:60]!r}")
 
 

@@ -10,8 +10,6 @@ import numpy as np
 import pandas as pd
 import sympy
 
-from kansr.symbolic.names import named_expr
-
 
 @dataclass
 class Formula:
@@ -130,8 +128,12 @@ def select(
 
 
 def rename(expr: sympy.Expr, names: Sequence[str]) -> sympy.Expr:
-    """Replace the internal symbols ``x0 ..`` by real symbols named after the column
-    ``names`` (no parsing): the safe identifiers of
-    :func:`kansr.symbolic.names.safe_names` (``"mass (kg)"`` -> ``mass_kg``, ``"pi"`` ->
-    ``pi_``; names that are plain identifiers, like ``speed``, stay as they are)."""
-    return named_expr(expr, names)
+    """Replace the internal symbols ``x0 ..`` by real symbols named exactly as the column
+    ``names`` (no parsing; any string is a valid sympy symbol name). For text that
+    ``sympy.parse_expr`` reads back use :func:`kansr.symbolic.names.named_expr` (safe
+    identifiers)."""
+    mapping = {
+        sympy.Symbol(f"x{i}", real=True): sympy.Symbol(str(n), real=True)
+        for i, n in enumerate(names)
+    }
+    return expr.xreplace(mapping)

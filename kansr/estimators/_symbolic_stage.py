@@ -1,0 +1,192 @@
+"""The symbolic stage of :meth:`KANRegressor.fit`: candidates from the structure searches and
+from the network, the Pareto front with the constants' standard errors, and the selection.
+
+A mixin of :class:`~kansr.estimators.kan.KANRegressor`; it reads the fitted network
+(``module_``), the scaling (``x_mean_`` ...) and the parameters of the estimator.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import sympy
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from kansr.estimators._fit_data import FitData
+from kansr.nn.fitting import prune_and_retrain
+from kansr.nn.network import DTYPES
+from kansr.nn.training import TrainingDiverged
+from kansr.symbolic.expressions import complexity
+from kansr.symbolic.extract import extract_formulas
+from kansr.symbolic.finish import formula_if_finite
+from kansr.symbolic.library import make_library
+from kansr.symbolic.names import formula_latex, named_expr
+from kansr.symbolic.pareto import Formula, pareto_table, select
+from kansr.symbolic.structure.search import structure_formulas
+from kansr.symbolic.uncertainty import fitted_constants, standard_errors
+from kansr.utils.deadline import Deadline
+from kansr.utils.progress import StageLog
+
+__all__ = ["SymbolicStage"]
+
+_LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal on the front
+_EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
+_MAX_SYMBOLIC_ROWS = 10_000  # rows used by the symbolic stage (deterministic subsample)
+_STRUCTURE_SHARE = 0.4  # share of the symbolic stage's time for the structure search
+
+
+class SymbolicStage:
+    """Fills ``equations_`` and ``selected_index_`` of a fitted estimator."""
+
+    def _search_formulas(self, data: FitData, deadline: Deadline, log: StageLog) -> None:
+        """Fill ``equations_`` and ``selected_index_``: the structure searches on the data,
+        then (unless they found an exact formula) the network's candidates, on a fixed
+        subsample of at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
+        X, y, z, t, w = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
+        library = make_library(None if self.library is None else list(self.library))
+        formulas: list[Formula] = []
+        cut = None
+        try:
+            active = np.flatnonzero(~data.constant_features)
+            with log.stage("structure search on the data"):
+                if self.search_structure and np.ptp(y) > 0 and active.size:
+                    found = self._structure_candidates(X, y, w, active, library, deadline)
+                    formulas.extend(found)
+            exact = _EXACT * _variance(y, w)
+            with log.stage("prune, retrain and read formulas off the network"):
+                if not any(f.loss <= exact for f in formulas):
+                    formulas.extend(self._network_candidates(X, y, z, t, w, library, deadline))
+        except KeyboardInterrupt:
+            cut = "interrupted"
+        if cut is None and deadline.expired():
+            cut = "max_time"
+        formulas = self._constants_substituted(formulas, X, y, w, data.constant_features)
+        self._set_front(formulas, X, y, w)
+        if cut is not None:
+            self._warn_symbolic_cut(cut)
+
+    def _structure_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
+        """Formulas of :func:`~kansr.symbolic.structure.search.structure_formulas` over the
+        ``active`` (non-constant) columns of ``X``, in the internal symbols of all columns."""
+        try:
+            found = structure_formulas(
+                X[:, active],
+                y,
+                library,
+                deadline=deadline.share(_STRUCTURE_SHARE),
+                sample_weight=w,
+            )
+        except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
+            warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=4)
+            return []
+        back = {
+            sympy.Symbol(f"x{j}", real=True): sympy.Symbol(f"x{i}", real=True)
+            for j, i in enumerate(active)
+        }
+        return [
+            Formula(expr=expr.xreplace(back), complexity=complexity(expr), loss=loss)
+            for expr, loss in found
+        ]
+
+    def _network_candidates(self, X, y, z, t, w, library, deadline) -> list[Formula]:
+        """Prune the network, retrain it briefly and read formulas off its edges."""
+        try:
+            if self.stop_reason_ != "constant_target":
+                config = self._train_config()
+                weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
+                stop = prune_and_retrain(
+                    self.module_,
+                    z,
+                    t,
+                    config,
+                    self.prune_threshold,
+                    deadline=deadline,
+                    sample_weight=weights,
+                )
+                if stop == "interrupted":
+                    raise KeyboardInterrupt
+            return extract_formulas(
+                self.module_,
+                X,
+                y,
+                self.x_mean_,
+                self.x_scale_,
+                self.y_mean_,
+                self.y_scale_,
+                library,
+                dtype=DTYPES[self.dtype],
+                deadline=deadline,
+                sample_weight=w,
+            )
+        except TrainingDiverged as exc:  # the pruned network could not be retrained
+            warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
+            return []
+
+    @staticmethod
+    def _constants_substituted(formulas, X, y, w, constant_features) -> list[Formula]:
+        """A constant feature is its value, not a variable: substitute it in every formula
+        (those no longer finite are dropped)."""
+        if not constant_features.any():
+            return formulas
+        values = {
+            sympy.Symbol(f"x{i}", real=True): sympy.Float(float(X[0, i]), 15)
+            for i in np.flatnonzero(constant_features)
+        }
+        out = [formula_if_finite(f.expr.xreplace(values), X, y, w) for f in formulas]
+        return [f for f in out if f is not None]
+
+    def _set_front(self, formulas: list[Formula], X, y, w=None) -> None:
+        """``equations_`` (the Pareto front of the formulas within ``maxsize``, the constant
+        always on it, with the standard errors of their constants on ``X, y`` and weights
+        ``w``) and the selection."""
+        if self.maxsize is not None:
+            formulas = [f for f in formulas if f.complexity <= self.maxsize]
+        mean = float(np.average(y, weights=w))
+        constant = sympy.Float(mean, 15)  # always a valid, finite formula
+        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=_variance(y, w))]
+        floor = _LOSS_FLOOR * _variance(y, w)
+        table = pareto_table(formulas, floor)
+        names = self._feature_names()
+        # the formulas in the features' safe names: as text (what formula_text gives) and
+        # LaTeX; sympy_format keeps the internal x0 .. (predict and save read it)
+        named = [named_expr(e, names) for e in table["sympy_format"]]
+        table.insert(
+            list(table.columns).index("sympy_format"),
+            "equation",
+            [sympy.sstr(e, full_prec=True) for e in named],
+        )
+        table["latex"] = [formula_latex(e, names) for e in table["sympy_format"]]
+        table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
+        self.equations_ = table
+        n_rows = len(y) if w is None else int(np.count_nonzero(w))
+        self.selected_index_ = select(table, self.model_selection, floor, n_samples=n_rows)
+
+    def _warn_symbolic_cut(self, cut: str) -> None:
+        if self.stop_reason_ not in ("interrupted", "max_time"):
+            self.stop_reason_ = cut
+        message = (
+            "KeyboardInterrupt during the symbolic stage"
+            if cut == "interrupted"
+            else f"max_time={self.max_time} s ran out during the symbolic stage"
+        )
+        warnings.warn(
+            f"{message}: equations_ holds the formulas found so far",
+            UserWarning if cut == "interrupted" else ConvergenceWarning,
+            stacklevel=4,
+        )
+
+
+def _variance(y: np.ndarray, w: np.ndarray | None) -> float:
+    """Variance of ``y``, weighted by ``w`` (mean 1) when given."""
+    mean = np.average(y, weights=w)
+    return float(np.average((y - mean) ** 2, weights=w))
+
+
+def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, w=None) -> str:
+    """Standard errors of the fitted constants of ``expr`` on ``X, y`` (weights ``w``) as
+    text (comma separated, in the order of
+    :func:`~kansr.symbolic.uncertainty.fitted_constants`)."""
+    errors = standard_errors(expr, X, y, w)
+    return ",".join(repr(errors[c]) for c in fitted_constants(expr))
