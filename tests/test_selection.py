@@ -152,3 +152,12 @@ def test_fit_runs_with_its_own_thread_count_and_restores_the_callers(monkeypatch
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_parsimony_never_trades_a_real_gain_for_simplicity():
+    # the best formula explains 30 % of the variance: the constant is not "close" to it
+    table = _table([1, 11, 23], [27.9, 21.2, 19.5], [1, 3, 1])
+    assert select(table, "bic", n_samples=1000, variance=27.9) == 2
+    # but within 1 % of R^2 (and 1.5x the loss) the simpler law wins
+    table = _table([1, 18, 165], [0.953, 0.01455, 0.01129], [1, 4, 26])
+    assert select(table, "bic", n_samples=4000, variance=0.953) == 1

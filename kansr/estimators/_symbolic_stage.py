@@ -161,7 +161,9 @@ class SymbolicStage:
         table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
         self.equations_ = table
         n_rows = len(y) if w is None else int(np.count_nonzero(w))
-        self.selected_index_ = select(table, self.model_selection, floor, n_samples=n_rows)
+        self.selected_index_ = select(
+            table, self.model_selection, floor, n_samples=n_rows, variance=_variance(y, w)
+        )
 
     def _warn_symbolic_cut(self, cut: str) -> None:
         if self.stop_reason_ not in ("interrupted", "max_time"):

@@ -60,7 +60,8 @@ def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.Dat
 
 SELECTION_RULES = ("bic", "best", "accuracy")
 _NODE_COST = 2.0  # description length of one node of the expression tree (nats)
-_PARSIMONY = 1.5  # a simpler formula within this factor of the chosen one's loss is preferred
+_PARSIMONY = 1.5  # a simpler formula within this factor of the chosen one's loss ...
+_PARSIMONY_R2 = 0.01  # ... and within this much of its R^2 is preferred
 
 
 def information_criterion(
@@ -90,14 +91,15 @@ def select(
     rule: str = "bic",
     loss_floor: float = 0.0,
     n_samples: int | None = None,
+    variance: float | None = None,
 ) -> int:
     """Row chosen by ``rule``:
 
     * ``"bic"``: the lowest :func:`information_criterion` on ``n_samples`` rows, then the
-      simplest formula whose loss is within 1.5 times that one's (an improvement smaller than
-      half the noise level is not worth a more complex law): the most accurate formula on
-      exact data (its loss is far below every other), a parsimonious one on noisy or small
-      data;
+      simplest formula whose loss is within 1.5 times that one's and whose R² is within 0.01
+      of it (``variance``: of the target; an improvement that small, and smaller than half
+      the noise level, is not worth a more complex law): the most accurate formula on exact
+      data (its loss is far below every other), a parsimonious one on noisy or small data;
     * ``"accuracy"``: the lowest loss;
     * ``"best"``: PySR's rule, the highest score among formulas whose loss is at most 1.5
       times the lowest (designed for exact data: on noisy data it rewards any fall in
@@ -122,7 +124,12 @@ def select(
             return 0
         chosen = int(np.argmin(crit))
         floored = np.maximum(loss, max(float(loss_floor), 1e-300))
-        close = np.flatnonzero(np.isfinite(crit) & (floored <= _PARSIMONY * floored[chosen]))
+        slack = _PARSIMONY_R2 * (float(loss[0]) if variance is None else float(variance))
+        close = np.flatnonzero(
+            np.isfinite(crit)
+            & (floored <= _PARSIMONY * floored[chosen])
+            & (loss <= loss[chosen] + slack)
+        )
         return int(close[0])  # rows are simplest first
     raise ValueError(f"unknown model_selection {rule!r}; use one of {SELECTION_RULES}")
 
