@@ -17,6 +17,7 @@ import sympy
 from kansr.symbolic.expressions import complexity, mse, refit_constants, symbol_index
 from kansr.symbolic.pareto import Formula
 from kansr.symbolic.snap import snap_constants, within_size
+from kansr.symbolic.terms import prune_terms
 from kansr.symbolic.uncertainty import standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
 
@@ -147,6 +148,7 @@ def finish(
             expanded_loss = _loss(expanded, X, y, sample_weight)
             if expanded_loss <= budget:
                 expr, loss = expanded, expanded_loss
+    expr, loss, budget = _pruned(expr, loss, budget, X, y, r2_tol, sample_weight)
     snap = functools.partial(
         _snap, X=X, y=y, budget=budget, deadline=deadline, timeout=sympy_timeout, w=sample_weight
     )
@@ -160,6 +162,30 @@ def finish(
             if not deadline.expired():
                 expr, loss = snap(expr, loss)
     return formula_if_finite(expr, X, y, sample_weight)
+
+
+def _pruned(expr, loss, budget, X, y, r2_tol, w):
+    """``expr`` with its additive terms refit linearly and the needless ones dropped
+    (:func:`~kansr.symbolic.terms.prune_terms`) when that is smaller and within ``budget``;
+    with the new loss and snapping budget."""
+    try:
+        floor = r2_tol * float(np.var(y) if w is None else _weighted_var(y, w))
+        pruned = prune_terms(expr, X, y, floor, w)
+    except Exception:  # noqa: BLE001 - sympy or numpy failed: the candidate stays
+        return expr, loss, budget
+    if pruned is None:
+        return expr, loss, budget
+    candidate, _ = pruned
+    candidate_loss = _loss(candidate, X, y, w)
+    if not (candidate_loss <= budget and complexity(candidate) <= complexity(expr)):
+        return expr, loss, budget
+    new_budget = _snap_budget(candidate, candidate_loss, y, r2_tol, w)
+    return candidate, candidate_loss, min(budget, new_budget)
+
+
+def _weighted_var(y: np.ndarray, w: np.ndarray) -> float:
+    mean = np.average(y, weights=w)
+    return float(np.average((y - mean) ** 2, weights=w))
 
 
 def _snap_budget(expr, loss: float, y: np.ndarray, r2_tol: float, w) -> float:

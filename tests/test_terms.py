@@ -1,0 +1,56 @@
+"""Linear refit and pruning of a formula's additive terms (kansr.symbolic.terms)."""
+
+import numpy as np
+import sympy
+
+from kansr.symbolic.finish import finish
+from kansr.symbolic.terms import prune_terms
+
+x0, x1 = sympy.symbols("x0 x1", real=True)
+
+
+def _data(n=400, seed=0):
+    X = np.random.default_rng(seed).uniform(1, 5, (n, 2))
+    return X, X[:, 0] * X[:, 1]
+
+
+def _network_like():
+    # what a sum-of-squares network leaves after a nonlinear refit: x0*x1 plus small terms
+    f = sympy.Float
+    return (
+        f(-4.6e-5) * x0**2
+        + f(0.986) * x0 * x1
+        - f(0.34) * x0
+        + f(0.40) * x1**2
+        + f(0.1) * x1
+        + f(0.3)
+    )
+
+
+def test_exact_data_leave_only_the_terms_of_the_law():
+    X, y = _data()
+    expr, loss = prune_terms(_network_like(), X, y, floor=1e-6 * np.var(y))
+    coefficient, term = expr.as_coeff_Mul()
+    assert term == x0 * x1 and abs(float(coefficient) - 1) < 1e-12 and loss < 1e-20
+
+
+def test_noisy_data_keep_every_term_that_matters():
+    X, _ = _data()
+    rng = np.random.default_rng(1)
+    y = 2 * X[:, 0] * X[:, 1] + 0.5 * X[:, 1] ** 2 + rng.normal(0, 0.1, len(X))
+    expr, _ = prune_terms(_network_like(), X, y, floor=1e-6 * np.var(y))
+    kept = {t.as_coeff_Mul()[1] for t in expr.args}
+    assert {x0 * x1, x1**2} <= kept  # both real terms stay
+    assert len(kept) <= 4  # and most needless ones go
+
+
+def test_not_a_sum_is_left_alone():
+    X, y = _data()
+    assert prune_terms(sympy.Float(1.1) * x0 * x1, X, y, floor=0.0) is None
+    assert prune_terms(sympy.sin(x0), X, y, floor=0.0) is None
+
+
+def test_finish_uses_it():
+    X, y = _data()
+    formula = finish(_network_like(), X, y, refit=False)
+    assert sympy.simplify(formula.expr - x0 * x1) == 0 and formula.loss < 1e-20
