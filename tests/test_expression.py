@@ -5,7 +5,17 @@ import pytest
 import sympy
 import torch
 
-from kansr.symbolic.expressions import TorchFormula, evaluate, refit_constants, symbol_index
+from kansr.symbolic.expressions import (
+    OPERATIONS,
+    EvaluationBudget,
+    EvaluationLimits,
+    TorchFormula,
+    canonical,
+    evaluate,
+    operation,
+    refit_constants,
+    symbol_index,
+)
 
 x0, x1 = sympy.symbols("x0 x1", real=True)
 
@@ -95,3 +105,95 @@ def test_refit_constants_accepts_read_only_arrays_without_warning():
         warnings.simplefilter("error")  # torch warns when it wraps a read-only array
         expr, loss = refit_constants(sympy.Float(2.0) * x**2, X, y)
     assert loss < 1e-20 and abs(float(expr.coeff(x**2)) - 2.5) < 1e-10
+
+
+# ------------------------------------------------------------------ the registry of operations
+def test_every_registered_operation_evaluates_by_its_numpy_and_torch_forms():
+    X = np.random.default_rng(3).uniform(0.1, 0.9, (25, 1))  # inside every domain
+    assert len(OPERATIONS) == len({op.sympy_cls for op in OPERATIONS.values()})
+    for name, op in OPERATIONS.items():
+        assert op.name == name and operation(op.sympy_cls) is op
+        expr = op.sympy_cls(sympy.Float(0.5) * x0)
+        want = op.numpy_fn(0.5 * X[:, 0])
+        np.testing.assert_allclose(evaluate(expr, X), want, rtol=1e-12, err_msg=name)
+        out = TorchFormula(expr)(torch.as_tensor(X)).detach().numpy()
+        np.testing.assert_allclose(out, op.torch_fn(torch.as_tensor(0.5 * X[:, 0])), rtol=1e-12)
+        np.testing.assert_allclose(out, want, rtol=1e-12, err_msg=name)
+    assert operation(sympy.gamma) is None
+
+
+def test_a_function_outside_the_registry_is_refused_by_both_evaluators():
+    with pytest.raises(ValueError, match="operation"):
+        TorchFormula(sympy.erf(x0))(torch.ones(3, 1))
+
+
+# ------------------------------------------------------------------ canonical (safe evaluation)
+def test_canonical_is_sympys_evaluation():
+    unevaluated = sympy.Mul(2, sympy.Add(x0, x1, evaluate=False), evaluate=False)
+    assert canonical(unevaluated) == 2 * x0 + 2 * x1
+    collapsing = sympy.Pow(sympy.Add(3, sympy.Mul(0, x0, evaluate=False), evaluate=False), 2)
+    assert canonical(sympy.Pow(collapsing, 1, evaluate=False)) == 9
+    # evaluated trees (all kansr builds) come back equal, floats bit for bit
+    expr = sympy.Float(0.1234) * sympy.exp(-(x0**2)) + sympy.Rational(-2, 3) * sympy.pi * x1
+    expr += sympy.sqrt(sympy.Float(2.5) + x1**2) + sympy.log(sympy.Abs(x0) + 1) / 7
+    back = canonical(expr)
+    assert back == expr and sympy.srepr(back) == sympy.srepr(expr)
+
+
+def _collapse(value):
+    """``value + 0*x0``, unevaluated: sympy computes ``value`` once the tree is rebuilt."""
+    zero = sympy.Mul(0, x0, evaluate=False)
+    return sympy.Add(value, zero, evaluate=False)
+
+
+def _pow(base, exponent):
+    return sympy.Pow(base, exponent, evaluate=False)
+
+
+_BIG = 10**998 + 7
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        (_pow(_collapse(3), 10**8), "an exponent would reach 100000000"),
+        (_pow(_collapse(2), sympy.Rational(10**60 + 1, 3)), "digits of an exponent"),
+        (_pow(_pow(_collapse(3), 1000), 1000), "digits of a power"),
+        (_pow(_pow(x0, 1000), 1000), "an exponent would reach 1000000"),
+        (
+            sympy.Mul(
+                *[sympy.Rational(_BIG + 2 * i, _BIG + 2 * i + 1) for i in range(30)],
+                x0,
+                evaluate=False,
+            ),
+            "digits of a product",
+        ),
+        (
+            sympy.exp(sympy.Mul(10**8, sympy.log(_collapse(3)), evaluate=False), evaluate=False),
+            "an exponent",
+        ),
+        (_pow(_collapse(sympy.Rational(_BIG, _BIG + 2)), sympy.Rational(1, 2)), "under a root"),
+        (
+            sympy.cosh(_collapse(sympy.Float((0, 1, 5000), 53)), evaluate=False),
+            "magnitude",
+        ),
+        (
+            sympy.exp(sympy.exp(sympy.exp(_collapse(100), evaluate=False), evaluate=False)),
+            "magnitude",
+        ),
+        (_collapse(sympy.Float((0, 3, 0), 1024)), "precision"),
+    ],
+)
+def test_canonical_refuses_steps_that_compute_huge_numbers(expr, message):
+    with pytest.raises(ValueError, match=message):
+        canonical(expr)
+
+
+def test_canonical_spends_a_budget_over_many_formulas():
+    budget = EvaluationBudget(EvaluationLimits(root_digits=30), root_digits=50)
+    root = _pow(_collapse(sympy.Integer(10**25 + 13)), sympy.Rational(1, 2))
+    canonical(root, budget)  # 26 digits under a root
+    with pytest.raises(ValueError, match="root digits"):
+        canonical(root, budget)  # 52 in all
+    with pytest.raises(ValueError, match="an exponent would reach 5"):
+        canonical(_pow(x0, 5), EvaluationBudget(EvaluationLimits(exponent=4)))

@@ -1,9 +1,12 @@
 """kansr.io.persistence: the data-only save/load format and its validation of tampered files."""
 
 import base64
+import contextlib
 import copy
 import json
 import os
+import signal
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 import kansr
 from kansr import KANRegressor, MetaKANRegressor
 from kansr.io import persistence
+from kansr.symbolic.expressions import OPERATIONS
 
 
 def _data(n=200, seed=0):
@@ -310,3 +314,266 @@ def test_nan_where_finite_number_required(saved, tmp_path, where):
     obj["data"] = base64.b64encode(values.tobytes()).decode()
     with pytest.raises(ValueError, match="NaN or infinite"):
         kansr.load(_write(tmp_path, doc))
+
+
+# ----------------------------------------------------------------------- the public exception
+def test_invalid_model_file_is_a_public_value_error(saved, tmp_path):
+    assert issubclass(persistence.InvalidModelFile, ValueError)
+    assert "InvalidModelFile" in persistence.__all__
+    doc = copy.deepcopy(saved)
+    doc["version"] = 2
+    for path in (_write(tmp_path, doc), _write(tmp_path, "{not json", "bad.json")):
+        with pytest.raises(persistence.InvalidModelFile) as info:
+            kansr.load(path)
+        assert type(info.value) is persistence.InvalidModelFile
+
+
+# ----------------------------------------------------------------------- availability
+@contextlib.contextmanager
+def _time_limit(seconds):
+    def expire(signum, frame):
+        raise TimeoutError(f"took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _peak_bytes(call):
+    """Peak of the memory Python allocates while ``call()`` runs (its exception kept)."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_file_larger_than_the_cap_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as fh:
+        fh.truncate(persistence.MAX_FILE_BYTES + 1)  # sparse: nothing written
+
+    def load():
+        with pytest.raises(persistence.InvalidModelFile, match="larger than"):
+            kansr.load(path)
+
+    assert _peak_bytes(load) < 2**20
+
+
+def test_read_is_capped_even_when_the_size_on_disk_is_small(tmp_path, monkeypatch):
+    path = _write(tmp_path, '{"format": "kansr-model"}' + " " * 100)
+    monkeypatch.setattr(persistence, "MAX_FILE_BYTES", 50)
+    monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((0,) * 10))  # e.g. a pipe
+    with pytest.raises(persistence.InvalidModelFile, match="larger than 50 bytes"):
+        kansr.load(path)
+
+
+def test_too_many_json_values_are_refused_before_parsing(tmp_path):
+    path = _write(tmp_path, "[" + "0," * 1_100_000 + "0]")
+
+    def load():
+        with pytest.raises(persistence.InvalidModelFile, match="JSON values"):
+            kansr.load(path)
+
+    assert _peak_bytes(load) < 8 * 2**20  # the text itself, not a list of a million numbers
+
+
+def test_number_out_of_float_range_is_invalid_json(tmp_path):
+    with pytest.raises(persistence.InvalidModelFile, match="invalid JSON"):
+        kansr.load(_write(tmp_path, '{"format": 1e400}'))
+
+
+@pytest.mark.parametrize("device", ["hpu", "meta", "cuda:x", "cpu:0", "CPU", "mps", "xla"])
+def test_only_cpu_and_cuda_devices_are_accepted(saved, tmp_path, device):
+    doc = copy.deepcopy(saved)
+    doc["params"]["device"] = device
+    with pytest.raises(persistence.InvalidModelFile, match="params.device"):
+        kansr.load(_write(tmp_path, doc))
+
+
+def _set_floats(array: dict, values) -> None:
+    data = np.frombuffer(base64.b64decode(array["data"]), dtype="<f8").copy()
+    data[:] = np.resize(np.asarray(values, dtype=np.float64), data.shape)
+    array["data"] = base64.b64encode(data.tobytes()).decode()
+
+
+def _knots(doc, layer=0):
+    return doc["module"]["layers"][layer]["knots"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda knots: _set_floats(knots, [0.5]),  # all equal
+        lambda knots: _set_floats(knots, np.arange(knots["shape"][1])[::-1]),  # decreasing
+        lambda knots: _set_floats(knots, [0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
+        lambda knots: _set_floats(knots, 1.7e308 * np.linspace(-1, 1, knots["shape"][1])),
+        lambda knots: _set_floats(knots, np.arange(knots["shape"][1]) * 1e-320),
+    ],
+)
+def test_knots_must_be_strictly_increasing_with_a_finite_span(saved, tmp_path, change):
+    doc = copy.deepcopy(saved)
+    change(_knots(doc, 1))
+    with pytest.raises(persistence.InvalidModelFile, match=r"layers\[1\]\.knots"):
+        kansr.load(_write(tmp_path, doc))
+
+
+def test_spline_order_beyond_what_prediction_supports_is_refused(saved, tmp_path):
+    doc = copy.deepcopy(saved)
+    doc["params"]["spline_order"] = 21
+    doc["module"]["k"] = 21
+    with pytest.raises(persistence.InvalidModelFile, match="module.k: must be at most 20"):
+        kansr.load(_write(tmp_path, doc))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["equations"]["columns"].remove(_column(d, "score")), "'score'"),
+        (lambda d: _column(d, "complexity")["values"].__setitem__(0, 10**30), "complexity"),
+        (lambda d: d["equations"].update(n_rows=20_000), "n_rows"),
+    ],
+)
+def test_equations_columns_are_bounded_and_complete(saved, tmp_path, change, message):
+    doc = copy.deepcopy(saved)
+    change(doc)
+    with pytest.raises(persistence.InvalidModelFile, match=message):
+        kansr.load(_write(tmp_path, doc))
+
+
+def _column(doc, name):
+    (col,) = [c for c in doc["equations"]["columns"] if c["name"] == name]
+    return col
+
+
+_X0 = ["Symbol", "x0", {"real": True}]
+_ZERO_X0 = ["Mul", [["Integer", "0"], _X0]]  # sympy makes it 0 once the tree is rebuilt
+_BIG = 10**998 + 7
+
+
+def _collapse(node):
+    return ["Add", [node, _ZERO_X0]]
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (["Pow", _collapse(["Integer", "3"]), ["Integer", str(10**8)]], "exponent"),
+        (
+            ["Mul", [["Rational", str(_BIG + 2 * i), str(_BIG + 2 * i + 1)] for i in range(3000)]],
+            "digits of a product",
+        ),
+        (
+            ["Pow", _collapse(["Integer", "3"]), ["Rational", str(10**998 + 1), "3"]],
+            "digits of an exponent",
+        ),
+        (
+            ["Pow", ["Pow", _collapse(["Integer", "3"]), ["Integer", "1000"]], ["Integer", "1000"]],
+            "digits of a power",
+        ),
+        (
+            [
+                "Function",
+                "exp",
+                [
+                    [
+                        "Mul",
+                        [
+                            ["Integer", str(10**8)],
+                            ["Function", "log", [_collapse(["Integer", "3"])]],
+                        ],
+                    ]
+                ],
+            ],
+            "exponent",
+        ),
+        (
+            ["Pow", _collapse(["Rational", str(_BIG), str(_BIG + 2)]), ["Rational", "1", "2"]],
+            "root",
+        ),
+        (["Symbol", "x0", {"positive": True}], "not real"),
+    ],
+)
+def test_formulas_sympy_would_blow_up_are_refused_quickly(saved, tmp_path, node, message):
+    doc = copy.deepcopy(saved)
+    _expr_column(doc)["values"][-1] = ["Add", [_X0, node]]
+    path = _write(tmp_path, doc)
+    with _time_limit(10), pytest.raises(persistence.InvalidModelFile, match=message):
+        kansr.load(path)
+
+
+def test_formulas_within_the_limits_load_evaluated_and_print(saved, tmp_path, kan_df):
+    doc = copy.deepcopy(saved)
+    three = _collapse(["Integer", "3"])
+    _expr_column(doc)["values"][-1] = ["Add", [_X0, ["Pow", three, ["Integer", "1000"]]]]
+    doc["attributes"]["selected_index_"] = len(_expr_column(doc)["values"]) - 1
+    with _time_limit(10):
+        loaded = kansr.load(_write(tmp_path, doc))
+        expr = loaded.equations_["sympy_format"].iloc[-1]
+        assert expr == sympy.Symbol("x0", real=True) + 3**1000  # evaluated once, at load
+        assert loaded.sympy_expr() == sympy.Symbol("speed", real=True) + 3**1000
+        assert str(3**1000) in loaded.latex() and str(3**1000) in loaded.formula_text()
+        loaded.latex_table()
+
+
+# ----------------------------------------------------------------------- save what was fitted
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"symbolic": False},
+        {"hidden_layer_sizes": (4, 2)},
+        {"dtype": "float32"},
+        {"spline_order": 2},
+        {"base_function": "identity"},
+        {"device": "meta"},
+        {"hidden_layer_sizes": 7, "spline_order": 5, "dtype": "float32", "symbolic": False},
+    ],
+)
+def test_save_after_set_params_writes_the_fitted_model(kan_df, tmp_path, change):
+    fitted, X = kan_df
+    want, want_network = fitted.predict(X), fitted.predict_network(X)
+    est = copy.deepcopy(fitted).set_params(**change)
+    path = tmp_path / "changed.json"
+    est.save(path)
+    loaded = kansr.load(path)
+    assert np.array_equal(loaded.predict(X), want)
+    assert np.array_equal(loaded.predict_network(X), want_network)
+    assert loaded.hidden_layer_sizes == fitted.hidden_layer_sizes == (3,)
+    assert (loaded.spline_order, loaded.dtype, loaded.device) == (3, "float64", "cpu")
+    assert loaded.base_function == "silu" and loaded.symbolic
+    assert loaded.sympy_expr() == fitted.sympy_expr()
+
+
+def test_save_after_symbolic_true_on_a_network_only_model(plain, tmp_path):
+    fitted, X = plain
+    est = copy.deepcopy(fitted).set_params(symbolic=True)
+    est.save(tmp_path / "plain.json")
+    loaded = kansr.load(tmp_path / "plain.json")
+    assert not loaded.symbolic and loaded.equations_ is None
+    assert np.array_equal(loaded.predict(X), fitted.predict(X))
+
+
+def test_save_refuses_what_load_would_reject_and_writes_nothing(kan_df, tmp_path):
+    est = copy.deepcopy(kan_df[0]).set_params(max_iter=0)
+    path = tmp_path / "invalid.json"
+    with pytest.raises(ValueError, match="load would reject the file.*max_iter"):
+        est.save(path)
+    assert not path.exists()
+
+
+# ----------------------------------------------------------------------- one function registry
+def test_every_registered_function_is_saved_and_loaded_by_its_registry_name():
+    x0 = sympy.Symbol("x0", real=True)
+    for name, op in OPERATIONS.items():
+        expr = op.sympy_cls(x0 + 1)
+        tree = persistence.encode_expr(expr)
+        assert tree[:2] == ["Function", name]
+        assert persistence.decode_expr(json.loads(json.dumps(tree))) == expr
+    with pytest.raises(ValueError, match="cannot save the operation erf"):
+        persistence.encode_expr(sympy.erf(x0))

@@ -52,7 +52,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from kansr._version import __version__
 from kansr.nn.network import DTYPES, KAN
-from kansr.symbolic.expressions import OPERATIONS, exact_digits, operation
+from kansr.symbolic.expressions import (
+    OPERATIONS,
+    EvaluationBudget,
+    EvaluationLimits,
+    canonical,
+    operation,
+)
 from kansr.symbolic.library import DEFAULT_FUNCTIONS, SymbolicFunction, make_library
 
 __all__ = ["FORMAT", "MAX_FILE_BYTES", "VERSION", "InvalidModelFile", "load", "save"]
@@ -68,13 +74,22 @@ MAX_FILE_BYTES = 64 * 2**20
 _MAX_JSON_VALUES = 1_000_000  # commas and opening brackets: bounds what parsing allocates
 _MAX_DEPTH = 200  # nesting of one formula
 _MAX_NODES = 50_000  # nodes of all formulas together
-_MAX_FORMULA_DIGITS = 4_000  # exact_digits of one formula (str() of an int allows 4300)
-_MAX_TOTAL_DIGITS = 100_000  # exact_digits of all formulas together
+# what sympy may compute from the formulas as it evaluates them (printing, renaming symbols):
+# see kansr.symbolic.expressions.canonical
+_LIMITS = EvaluationLimits(
+    exponent=1000,  # |exponent| of a power (also c in exp(c*log(b)) = b**c)
+    exponent_digits=50,  # digits of a rational exponent
+    digits=4000,  # of an exact number (str() of an int allows 4300)
+    magnitude_bits=10_000,  # |log2| of the magnitude of a number, floats included
+    precision=512,  # bits of a float
+    root_digits=100,  # of a number whose root is extracted (a partial factorisation)
+)
+_FILE_BUDGET = {"digits": 100_000, "root_digits": 1_000, "function_bits": 200_000}
 _MAX_ROWS = 10_000  # rows of equations_
 _MAX_COLUMNS = 64  # columns of equations_
 _MAX_SPLINE_ORDER = 20  # the spline evaluation's exact factorials fit in int64 up to k = 20
 _MAX_INT_DIGITS = 1000
-_MAX_PREC = 4096  # bits of a Float's precision
+_MAX_PREC = _LIMITS.precision  # bits of a Float's precision
 _MAX_EXP = 1_000_000  # |binary exponent| of a Float
 _MAX_STR = 10_000  # characters of a plain string value
 _INT64 = (-(2**63), 2**63 - 1)
@@ -115,6 +130,7 @@ _ASSUMPTIONS = frozenset(
         "zero",
     }
 )
+_REAL_ASSUMPTIONS = sympy.Symbol("x", real=True).assumptions0
 _SYMBOL_NAME = re.compile(r"x(0|[1-9][0-9]{0,8})")
 _INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")
 _HEX_TEXT = re.compile(r"0|[1-9a-f][0-9a-f]*")
@@ -428,11 +444,15 @@ def load(path: str | os.PathLike):
 
     * the file may have at most :data:`MAX_FILE_BYTES` (64 MiB), checked before it is read,
       and at most a million JSON values (counted before parsing);
-    * the formulas may have 50,000 nodes in all; their exact numbers may grow, under sympy's
-      re-evaluation (printing, renaming, ``xreplace``), to at most 4,000 digits each and
-      100,000 in all, with exponents of at most 1000 in magnitude, rational exponents of at
-      most 50 digits and at most 100 digits under roots (see
-      :func:`kansr.symbolic.expressions.exact_digits`);
+    * the formulas may have 50,000 nodes in all, and floats of at most 512 bits of precision.
+      Each formula is evaluated by sympy once, as it will be whenever something rebuilds it
+      (printing, renaming symbols, ``xreplace``), and every step is checked before it runs
+      (:func:`kansr.symbolic.expressions.canonical`): exponents of numbers of at most 1000 in
+      magnitude (rational ones of at most 50 digits), exact numbers of at most 4,000 digits
+      (100,000 in all), magnitudes of at most ``2**10000``, roots of numbers of at most 100
+      digits (1,000 in all) and 200,000 bits of float arguments of functions in all. The
+      loaded ``equations_`` hold the evaluated formulas (what kansr saves is evaluated
+      already, and comes back equal);
     * ``equations_`` may have 10,000 rows and 64 columns, the network a spline order of at
       most 20, strictly increasing finite knots, and the device ``"cpu"``, ``"cuda"`` or
       ``"cuda:N"``.
@@ -453,10 +473,23 @@ def load(path: str | os.PathLike):
     with open(path, "rb") as fh:
         if os.fstat(fh.fileno()).st_size > MAX_FILE_BYTES:
             raise InvalidModelFile(_too_large(name))
-        raw = fh.read(MAX_FILE_BYTES + 1)  # the size on disk may change, or not be known
+        raw = _read_at_most(fh, MAX_FILE_BYTES + 1)  # the size on disk may change, or be 0
     if len(raw) > MAX_FILE_BYTES:
         raise InvalidModelFile(_too_large(name))
     return _decode_checked(_parse(raw, name))
+
+
+def _read_at_most(fh, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``fh``, in chunks: memory grows with what is there (one
+    ``read(limit)`` would allocate ``limit`` bytes at once)."""
+    chunks, total = [], 0
+    while total < limit:
+        chunk = fh.read(min(2**20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(name: str) -> str:
@@ -888,7 +921,8 @@ def _decode_equations(obj: Any, n_features: int) -> pd.DataFrame | None:
             data[name] = pd.Series([_str(v, cw) for v in values])
         else:
             exprs = [
-                _decode_formula(v, f"{cw}[{r}]", n_features, budget) for r, v in enumerate(values)
+                _decode_formula(v, f"{cw}[{r}]", n_features, budget)[1]
+                for r, v in enumerate(values)
             ]
             data[name] = pd.Series(exprs, dtype=object)
     for required, kind in _REQUIRED_COLUMNS:
@@ -900,11 +934,12 @@ def _decode_equations(obj: Any, n_features: int) -> pd.DataFrame | None:
 
 
 class _Budget:
-    """What the formulas of one file may use together: nodes and exact digits."""
+    """What the formulas of one file may use together: nodes, and what sympy computes as it
+    evaluates them."""
 
     def __init__(self) -> None:
         self.nodes = 0
-        self.digits = 0.0
+        self.evaluation = EvaluationBudget(_LIMITS, **_FILE_BUDGET)
 
 
 def decode_expr(tree: Any, where: str = "expression", n_features: int | None = None) -> sympy.Expr:
@@ -912,34 +947,21 @@ def decode_expr(tree: Any, where: str = "expression", n_features: int | None = N
 
     Only whitelisted node kinds are accepted and each is built with its sympy constructor
     (``evaluate=False``, so the rebuilt tree is the saved one); nothing is parsed or executed.
-    Symbols must be ``x<i>`` (with ``i < n_features`` when given). The tree may have at most
-    50,000 nodes, and sympy's re-evaluation of it may create exact numbers of at most 4,000
-    digits (see :func:`kansr.symbolic.expressions.exact_digits`). :class:`InvalidModelFile`
-    (a ``ValueError``) otherwise.
+    Symbols must be ``x<i>`` (with ``i < n_features`` when given). The tree is checked as
+    :func:`load` checks formulas (its size, and what sympy computes as it evaluates it);
+    :class:`InvalidModelFile` (a ``ValueError``) otherwise.
     """
-    return _decode_formula(tree, where, n_features, _Budget())
+    return _decode_formula(tree, where, n_features, _Budget())[0]
 
 
 def _decode_formula(tree: Any, where: str, n_features: int | None, budget: _Budget):
+    """The tree as saved, and as sympy evaluates it (checked: see ``canonical``)."""
     expr = _decode_node(tree, where, n_features, 0, budget)
     try:
-        digits = exact_digits(expr)
+        evaluated = canonical(expr, budget.evaluation)
     except ValueError as exc:
-        _fail(where, str(exc))
-    if digits > _MAX_FORMULA_DIGITS:
-        _fail(
-            where,
-            f"sympy's evaluation of the formula may create numbers of {math.ceil(digits)} "
-            f"digits (at most {_MAX_FORMULA_DIGITS} are allowed)",
-        )
-    budget.digits += digits
-    if budget.digits > _MAX_TOTAL_DIGITS:
-        _fail(
-            where,
-            "sympy's evaluation of the formulas may create numbers of more than "
-            f"{_MAX_TOTAL_DIGITS} digits in all",
-        )
-    return expr
+        _fail(where, f"formula refused: as sympy evaluates it, {exc}")
+    return expr, evaluated
 
 
 def _decode_node(node: Any, where: str, n_features: int | None, depth: int, budget: _Budget) -> Any:
@@ -975,9 +997,14 @@ def _decode_node(node: Any, where: str, n_features: int | None, depth: int, budg
         ):
             _fail(where, f"invalid assumptions of symbol {name}")
         try:
-            return sympy.Symbol(name, **assumptions)
+            symbol = sympy.Symbol(name, **assumptions)
         except ValueError:  # sympy's InconsistentAssumptions
             _fail(where, f"inconsistent assumptions of symbol {name}")
+        # kansr's symbols are real; others (positive, integer, ...) make sympy's evaluation
+        # ask questions that can take long (the real roots of a polynomial in the symbol)
+        if symbol.assumptions0 != _REAL_ASSUMPTIONS:
+            _fail(where, f"symbol {name} is not real (only real=True symbols are supported)")
+        return symbol
     if kind == "Integer":
         arity(1)
         return sympy.Integer(_int_text(args[0], where))
