@@ -409,37 +409,6 @@ class SymbolicLibrary:
         """New library with the named functions of this one, in the given order."""
         return SymbolicLibrary(self[n] for n in _check_names(names, self._index))
 
-    # ------------------------------------------------------------------ batch evaluation
-    def evaluate_numpy(self, u: np.ndarray | float) -> np.ndarray:
-        """Safe numpy forms of every function on the same arguments.
-
-        Parameters
-        ----------
-        u : ndarray, shape (...)
-            Arguments ``a*x + b`` (any shape, e.g. ``(n_edges, n_samples)``).
-
-        Returns
-        -------
-        ndarray, shape (n_functions, ...)
-            ``out[k] = library[k].safe_numpy(u)``; finite wherever ``u`` is not NaN.
-        """
-        u = _as_float_array(u)
-        return np.stack([f.safe_numpy(u) for f in self._functions], axis=0)
-
-    def evaluate_torch(self, u: torch.Tensor) -> torch.Tensor:
-        """Safe torch forms of every function on the same arguments.
-
-        Parameters
-        ----------
-        u : Tensor, shape (...)
-
-        Returns
-        -------
-        Tensor, shape (n_functions, ...)
-            ``out[k] = library[k].safe_torch(u)``.
-        """
-        return torch.stack([f.safe_torch(u) for f in self._functions], dim=0)
-
 
 def _check_names(names: Iterable[str], known: Iterable[str]) -> list[str]:
     names = list(names)
