@@ -5,6 +5,10 @@ The evaluators walk the expression tree; they never generate or execute code (no
 Only the operations kansr's formulas use are supported; anything else is a ``ValueError``.
 
 Formulas use the internal symbols ``x0 .. x{n-1}``: column ``i`` of ``X`` is ``x{i}``.
+
+:data:`OPERATIONS` is the one registry of the functions formulas may use (sympy class, numpy
+and torch forms, name in saved files). :func:`canonical` evaluates a formula the way sympy
+does, refusing steps that would compute huge numbers (for formulas from files).
 """
 
 from __future__ import annotations
