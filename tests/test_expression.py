@@ -5,17 +5,9 @@ import pytest
 import sympy
 import torch
 
-from kansr.symbolic.expressions import (
-    OPERATIONS,
-    EvaluationBudget,
-    EvaluationLimits,
-    TorchFormula,
-    canonical,
-    evaluate,
-    operation,
-    refit_constants,
-    symbol_index,
-)
+from kansr.symbolic.canonical import EvaluationBudget, EvaluationLimits, canonical
+from kansr.symbolic.expressions import TorchFormula, evaluate, refit_constants, symbol_index
+from kansr.symbolic.operations import OPERATIONS, operation
 
 x0, x1 = sympy.symbols("x0 x1", real=True)
 

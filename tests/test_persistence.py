@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 import kansr
 from kansr import KANRegressor, MetaKANRegressor
 from kansr.io import persistence
-from kansr.symbolic.expressions import OPERATIONS
+from kansr.symbolic.operations import OPERATIONS
 
 
 def _data(n=200, seed=0):

@@ -161,3 +161,13 @@ def test_parsimony_never_trades_a_real_gain_for_simplicity():
     # but within 1 % of R^2 (and 1.5x the loss) the simpler law wins
     table = _table([1, 18, 165], [0.953, 0.01455, 0.01129], [1, 4, 26])
     assert select(table, "bic", n_samples=4000, variance=0.953) == 1
+
+
+def test_standard_errors_survive_overflowing_jacobians():
+    # exp(40*x) on x up to 30 overflows: no error, the errors are simply not available
+    x0 = sympy.Symbol("x0", real=True)
+    X = np.linspace(0, 30, 50)[:, None]
+    expr = sympy.Float(1e-300) * sympy.exp(sympy.Float(40.0) * x0) + sympy.Float(2.0)
+    errors = standard_errors(expr, X, np.ones(50))
+    assert len(errors) == len(fitted_constants(expr)) == 3
+    assert all(not np.isfinite(e) or e >= 0 for e in errors.values())

@@ -7,6 +7,7 @@ A mixin of :class:`~kansr.estimators.kan.KANRegressor`; it reads the fitted netw
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -189,6 +190,11 @@ def _variance(y: np.ndarray, w: np.ndarray | None) -> float:
 def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, w=None) -> str:
     """Standard errors of the fitted constants of ``expr`` on ``X, y`` (weights ``w``) as
     text (comma separated, in the order of
-    :func:`~kansr.symbolic.uncertainty.fitted_constants`)."""
-    errors = standard_errors(expr, X, y, w)
-    return ",".join(repr(errors[c]) for c in fitted_constants(expr))
+    :func:`~kansr.symbolic.uncertainty.fitted_constants`; ``nan`` where they cannot be
+    estimated: the fit never fails for want of them)."""
+    constants = fitted_constants(expr)
+    try:
+        errors = standard_errors(expr, X, y, w)
+    except Exception:  # noqa: BLE001 - numpy or sympy failed on this formula
+        errors = {}
+    return ",".join(repr(errors.get(c, math.nan)) for c in constants)

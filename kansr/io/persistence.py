@@ -14,7 +14,7 @@ the formulas of ``equations_`` as expression trees. :func:`load` never calls ``p
   tensors whose dtype and shapes are checked against the network's widths,
 * every formula from a whitelist of sympy constructors (``Add``, ``Mul``, ``Pow``, numbers,
   ``pi``, ``E``, the internal feature symbols ``x<i>`` and the functions of
-  :data:`kansr.symbolic.expressions.OPERATIONS`), with every float kept bit for bit.
+  :data:`kansr.symbolic.operations.OPERATIONS`), with every float kept bit for bit.
 
 Safe also means bounded: :func:`load` reads at most :data:`MAX_FILE_BYTES` (64 MiB), and
 bounds the formulas' size and the numbers sympy may compute from them later (printing a
@@ -52,14 +52,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from kansr._version import __version__
 from kansr.nn.network import DTYPES, KAN
-from kansr.symbolic.expressions import (
-    OPERATIONS,
-    EvaluationBudget,
-    EvaluationLimits,
-    canonical,
-    operation,
-)
+from kansr.symbolic.canonical import EvaluationBudget, EvaluationLimits, canonical
 from kansr.symbolic.library import DEFAULT_FUNCTIONS, SymbolicFunction, make_library
+from kansr.symbolic.operations import OPERATIONS, operation
 
 __all__ = ["FORMAT", "MAX_FILE_BYTES", "VERSION", "InvalidModelFile", "load", "save"]
 
@@ -75,7 +70,7 @@ _MAX_JSON_VALUES = 1_000_000  # commas and opening brackets: bounds what parsing
 _MAX_DEPTH = 200  # nesting of one formula
 _MAX_NODES = 50_000  # nodes of all formulas together
 # what sympy may compute from the formulas as it evaluates them (printing, renaming symbols):
-# see kansr.symbolic.expressions.canonical
+# see kansr.symbolic.canonical.canonical
 _LIMITS = EvaluationLimits(
     exponent=1000,  # |exponent| of a power (also c in exp(c*log(b)) = b**c)
     exponent_digits=50,  # digits of a rational exponent
@@ -447,7 +442,7 @@ def load(path: str | os.PathLike):
     * the formulas may have 50,000 nodes in all, and floats of at most 512 bits of precision.
       Each formula is evaluated by sympy once, as it will be whenever something rebuilds it
       (printing, renaming symbols, ``xreplace``), and every step is checked before it runs
-      (:func:`kansr.symbolic.expressions.canonical`): exponents of numbers of at most 1000 in
+      (:func:`kansr.symbolic.canonical.canonical`): exponents of numbers of at most 1000 in
       magnitude (rational ones of at most 50 digits), exact numbers of at most 4,000 digits
       (100,000 in all), magnitudes of at most ``2**10000``, roots of numbers of at most 100
       digits (1,000 in all) and 200,000 bits of float arguments of functions in all. The

@@ -57,14 +57,19 @@ def constant_covariance(
     resid = np.asarray(y, dtype=np.float64) - pred
     if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(resid))):
         return constants, np.full((p, p), math.nan)
-    s2 = float(np.sum(w * resid**2) / (n - p))
-    info = jac.T @ (w[:, None] * jac)
-    scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
-    normed = info / np.outer(scale, scale)
-    if np.linalg.cond(normed) > 1e12:  # constants the data do not determine
-        cov = np.full((p, p), math.inf)
-        return constants, cov
-    cov = s2 * np.linalg.inv(normed) / np.outer(scale, scale)
+    with np.errstate(all="ignore"):  # overflow is caught below: not finite -> nan
+        s2 = float(np.sum(w * resid**2) / (n - p))
+        info = jac.T @ (w[:, None] * jac)
+        scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+        normed = info / np.outer(scale, scale)
+    if not (np.isfinite(s2) and np.all(np.isfinite(normed))):
+        return constants, np.full((p, p), math.nan)
+    try:
+        if np.linalg.cond(normed) > 1e12:  # constants the data do not determine
+            return constants, np.full((p, p), math.inf)
+        cov = s2 * np.linalg.inv(normed) / np.outer(scale, scale)
+    except np.linalg.LinAlgError:
+        return constants, np.full((p, p), math.nan)
     return constants, cov
 
 
@@ -88,7 +93,8 @@ def _jacobian(expr, constants, X) -> tuple[np.ndarray | None, np.ndarray | None]
             h = 1e-6 * max(abs(value), 1e-3)
             up = evaluate(expr.xreplace({c: sympy.Float(value + h, 17)}), X)
             down = evaluate(expr.xreplace({c: sympy.Float(value - h, 17)}), X)
-            columns.append((up - down) / (2 * h))
+            with np.errstate(all="ignore"):  # (inf - inf: caught below)
+                columns.append((up - down) / (2 * h))
     except (ValueError, TypeError, ArithmeticError, RecursionError):
         return None, None
     jac = np.column_stack(columns)
