@@ -9,8 +9,17 @@ run the stages), ``kansr.io`` (files, exports, plots) and ``kansr.benchmarks``.
 from kansr._version import __version__
 from kansr.estimators.kan import KANRegressor
 from kansr.estimators.metakan import MetaKANRegressor
-from kansr.io.persistence import load, save
+from kansr.io.persistence import InvalidModelFile, load, save
 from kansr.nn.metakan import MetaKAN
 from kansr.nn.network import KAN
 
-__all__ = ["KAN", "KANRegressor", "MetaKAN", "MetaKANRegressor", "__version__", "load", "save"]
+__all__ = [
+    "KAN",
+    "InvalidModelFile",
+    "KANRegressor",
+    "MetaKAN",
+    "MetaKANRegressor",
+    "__version__",
+    "load",
+    "save",
+]
