@@ -174,6 +174,19 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
             "kansr.load). Problems with the file or the columns exit with code 2."
         ),
     )
+    # declared in this order, which is the order of the usage line and of --help
+    _add_fit_data_options(parser)
+    _add_fit_training_options(parser)
+    _add_fit_loss_options(parser)
+    _add_fit_selection_options(parser)
+    parser.add_argument(
+        "--verbose", "-v", action="count", default=0, help="name every stage as it runs"
+    )
+    parser.set_defaults(func=_run_fit)
+
+
+def _add_fit_data_options(parser: argparse.ArgumentParser) -> None:
+    """``kansr fit``: the CSV file, its columns and where the model goes."""
     parser.add_argument("csv", help="CSV file with a header row")
     parser.add_argument("--target", required=True, metavar="COL", help="column to predict")
     parser.add_argument(
@@ -182,6 +195,10 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated input columns (default: every column except the target)",
     )
     parser.add_argument("--save", metavar="MODEL", help="write the fitted model to this file")
+
+
+def _add_fit_training_options(parser: argparse.ArgumentParser) -> None:
+    """``kansr fit``: the time budget, the seed, the network and its training."""
     parser.add_argument(
         "--max-time",
         type=_positive_float,
@@ -218,6 +235,10 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="parallel workers for the restarts (-1: all cores; default: 1)",
     )
+
+
+def _add_fit_loss_options(parser: argparse.ArgumentParser) -> None:
+    """``kansr fit``: what the fit minimises (sample weights, sparsity penalty)."""
     parser.add_argument(
         "--weights",
         metavar="COL",
@@ -230,6 +251,10 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         metavar="L",
         help="weight of the KAN sparsity penalty (default: the estimator's, 0)",
     )
+
+
+def _add_fit_selection_options(parser: argparse.ArgumentParser) -> None:
+    """``kansr fit``: which formulas are candidates and how one is chosen."""
     parser.add_argument(
         "--model-selection",
         choices=("bic", "best", "accuracy"),
@@ -248,10 +273,6 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         metavar="F,G,...",
         help="comma-separated edge functions, e.g. x,x^2,exp,sin (default: the full library)",
     )
-    parser.add_argument(
-        "--verbose", "-v", action="count", default=0, help="name every stage as it runs"
-    )
-    parser.set_defaults(func=_run_fit)
 
 
 def _nonnegative_float(text: str) -> float:
@@ -303,9 +324,8 @@ def _fit_columns(frame, args: argparse.Namespace) -> list[str]:
     return features
 
 
-def _run_fit(args: argparse.Namespace) -> int:
-    from kansr import KANRegressor
-
+def _fit_data(args: argparse.Namespace):
+    """The feature names, ``X``, ``y`` and sample weights (or ``None``) of ``kansr fit``."""
     frame = _read_csv(args.csv)
     frame.columns = [str(c) for c in frame.columns]
     features = _fit_columns(frame, args)
@@ -324,6 +344,11 @@ def _run_fit(args: argparse.Namespace) -> int:
             raise UsageError(f"weights column {args.weights!r} must be >= 0, not all 0")
     if len(frame) < 2:
         raise UsageError(f"{args.csv} needs at least 2 data rows, got {len(frame)}")
+    return features, X, y, weights
+
+
+def _fit_params(args: argparse.Namespace) -> dict:
+    """The KANRegressor parameters that the options of ``kansr fit`` set."""
     params: dict = {
         "hidden_layer_sizes": args.hidden,
         "random_state": args.seed,
@@ -345,11 +370,12 @@ def _run_fit(args: argparse.Namespace) -> int:
             make_library(params["library"])
         except ValueError as exc:
             raise UsageError(f"--library: {exc}") from None
-    est = KANRegressor(**params)
-    print(f"data:       {len(X)} rows, features {', '.join(features)}, target {args.target}")
-    sys.stdout.flush()
-    est.fit(X, y, sample_weight=weights)
-    print(f"formula:    {args.target} = {est.sympy_expr()}")
+    return params
+
+
+def _print_fit_report(est, X, y, target: str) -> None:
+    """The chosen formula, its constants, the fit and the Pareto front of a fitted ``est``."""
+    print(f"formula:    {target} = {est.sympy_expr()}")
     print(f"latex:      {est.latex()}")
     print(f"R^2 (train): {est.score(X, y):.6f}")
     constants = est.constants_
@@ -370,6 +396,17 @@ def _run_fit(args: argparse.Namespace) -> int:
             f"{mark} {int(table['complexity'].iloc[i]):>10}  {table['loss'].iloc[i]:>11.4g}  "
             f"{table['score'].iloc[i]:>9.4g}  {est.sympy_expr(i)}"
         )
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from kansr import KANRegressor
+
+    features, X, y, weights = _fit_data(args)
+    est = KANRegressor(**_fit_params(args))
+    print(f"data:       {len(X)} rows, features {', '.join(features)}, target {args.target}")
+    sys.stdout.flush()
+    est.fit(X, y, sample_weight=weights)
+    _print_fit_report(est, X, y, args.target)
     if args.save is not None:
         est.save(args.save)
         print()

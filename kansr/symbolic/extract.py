@@ -11,7 +11,7 @@ import torch
 from kansr.nn.network import KAN
 from kansr.symbolic.finish import finish
 from kansr.symbolic.library import SymbolicLibrary
-from kansr.symbolic.matching import match_edges
+from kansr.symbolic.matching import EdgeMatches, match_edges
 from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
 from kansr.symbolic.pareto import Formula
 from kansr.utils.deadline import Deadline, OutOfTime
@@ -62,6 +62,113 @@ def _refit(
     return after
 
 
+def _edge_samples(
+    model: KAN, z_match: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[float], list[tuple[int, int, int]]]:
+    """Inputs, outputs, output-node variance and ``(level, i, o)`` of every active edge of
+    ``model`` on the samples ``z_match``, all layers at once."""
+    xs, ys, refs, where = [], [], [], []
+    with torch.no_grad():
+        for level, (inputs, phi) in enumerate(model.edge_activations(z_match)):
+            layer = model.layers[level]
+            out_var = layer(inputs).double().var(0)  # (n_out,)
+            for i, o in zip(*torch.nonzero(layer.mask > 0, as_tuple=True), strict=True):
+                xs.append(inputs[:, i].double())
+                ys.append(phi[:, i, o].double())
+                refs.append(float(out_var[o]))
+                where.append((level, int(i), int(o)))
+    return xs, ys, refs, where
+
+
+def _edge_matches(
+    model: KAN, z_match: torch.Tensor, library: SymbolicLibrary, deadline: Deadline
+) -> tuple[list[tuple[int, int, int]], EdgeMatches | None]:
+    """``(level, i, o)`` of every active edge of ``model`` and their matches against
+    ``library`` on the samples ``z_match`` (``[], None`` when no edge is active)."""
+    xs, ys, refs, where = _edge_samples(model, z_match)
+    if not where:
+        return [], None
+    matches = match_edges(
+        torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs), deadline=deadline
+    )
+    return where, matches
+
+
+def _choose(
+    matches: EdgeMatches, library: SymbolicLibrary, weight: float
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Index and name of every edge's kept candidate, re-ranked with complexity ``weight``."""
+    cplx = np.array([[library[n].complexity for n in row] for row in matches.names])
+    score = np.log10(matches.relative_error + 1e-12) + weight * cplx
+    pick = np.argmin(score, axis=1)
+    choice = tuple(matches.names[e][pick[e]] for e in range(len(matches.names)))
+    return pick, choice
+
+
+def _standardised(
+    X: np.ndarray,
+    y: np.ndarray,
+    x_mean: np.ndarray,
+    x_scale: np.ndarray,
+    y_mean: float,
+    y_scale: float,
+    sample_weight: np.ndarray | None,
+) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``z`` as an array and a tensor, the standardised target ``t (n, 1)`` and the row
+    weights ``(n, 1)`` (``None`` without ``sample_weight``)."""
+    z_np = (X - x_mean) / x_scale
+    z = torch.as_tensor(z_np, dtype=torch.float64)
+    t = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)[:, None]
+    row_weight = None
+    if sample_weight is not None:
+        row_weight = torch.as_tensor(sample_weight, dtype=torch.float64)[:, None]
+    return z_np, z, t, row_weight
+
+
+def _symbolic_network(
+    model: KAN,
+    where: list[tuple[int, int, int]],
+    matches: EdgeMatches,
+    library: SymbolicLibrary,
+    pick: np.ndarray,
+    choice: tuple[str, ...],
+    biases: list[np.ndarray],
+) -> SymbolicNetwork:
+    """The network of ``model`` with every active edge replaced by its chosen candidate."""
+    layers: list[list[SymbolicEdge]] = [[] for _ in model.layers]
+    for e, (level, i, o) in enumerate(where):
+        fn = library[choice[e]]
+        layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
+    return SymbolicNetwork(layers, biases, model.width)
+
+
+def _network_formula(
+    net: SymbolicNetwork,
+    inputs: list[sympy.Expr],
+    X: np.ndarray,
+    y: np.ndarray,
+    y_mean: float,
+    y_scale: float,
+    snap_r2_tol: float,
+    deadline: Deadline,
+    sample_weight: np.ndarray | None,
+) -> Formula | None:
+    """The (refit) ``net`` as a finished formula in the original units, or ``None``."""
+    edges, fitted_biases = net.export()
+    out = compose(edges, fitted_biases, inputs)[0]
+    expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
+    return finish(
+        expr,
+        X,
+        y,
+        deadline=deadline,
+        refit=False,
+        expand_first=True,
+        r2_tol=snap_r2_tol,
+        sample_weight=sample_weight,
+    )
+
+
 def extract_formulas(
     model: KAN,
     X: np.ndarray,
@@ -92,68 +199,31 @@ def extract_formulas(
     complexity weight no further candidates are built; what was found is returned.
     """
     symbols = sympy.symbols(f"x0:{X.shape[1]}", real=True)
-    z_np = (X - x_mean) / x_scale
-    z = torch.as_tensor(z_np, dtype=torch.float64)
-    t = torch.as_tensor((y - y_mean) / y_scale, dtype=torch.float64)[:, None]
-    row_weight = None
-    if sample_weight is not None:
-        row_weight = torch.as_tensor(sample_weight, dtype=torch.float64)[:, None]
+    z_np, z, t, row_weight = _standardised(X, y, x_mean, x_scale, y_mean, y_scale, sample_weight)
     step = max(1, X.shape[0] // n_match_samples)
     z_match = torch.as_tensor(z_np[::step], dtype=dtype)
     model = model.cpu()
     deadline = deadline or Deadline()
 
-    # every active edge's samples, all layers at once
-    xs, ys, refs, where = [], [], [], []
-    with torch.no_grad():
-        for level, (inputs, phi) in enumerate(model.edge_activations(z_match)):
-            layer = model.layers[level]
-            out_var = layer(inputs).double().var(0)  # (n_out,)
-            for i, o in zip(*torch.nonzero(layer.mask > 0, as_tuple=True), strict=True):
-                xs.append(inputs[:, i].double())
-                ys.append(phi[:, i, o].double())
-                refs.append(float(out_var[o]))
-                where.append((level, int(i), int(o)))
+    where, matches = _edge_matches(model, z_match, library, deadline)
     if not where:
         return []
-    matches = match_edges(
-        torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs), deadline=deadline
-    )
-    widths = model.width
     biases = [layer.bias.detach().double().numpy().copy() for layer in model.layers]
     inputs = [(s - m) / sc for s, m, sc in zip(symbols, x_mean, x_scale, strict=True)]
 
     formulas: list[Formula] = []
     seen = set()
-    for weight in complexity_weights:
+    for weight in complexity_weights:  # one candidate per complexity weight
         if formulas and deadline.expired():
             break
-        # re-rank the kept candidates with this complexity weight
-        cplx = np.array([[library[n].complexity for n in row] for row in matches.names])
-        score = np.log10(matches.relative_error + 1e-12) + weight * cplx
-        pick = np.argmin(score, axis=1)
-        choice = tuple(matches.names[e][pick[e]] for e in range(len(where)))
+        pick, choice = _choose(matches, library, weight)
         if choice in seen:
             continue
         seen.add(choice)
-        layers: list[list[SymbolicEdge]] = [[] for _ in model.layers]
-        for e, (level, i, o) in enumerate(where):
-            fn = library[choice[e]]
-            layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
-        net = SymbolicNetwork(layers, biases, widths)
+        net = _symbolic_network(model, where, matches, library, pick, choice, biases)
         _refit(net, z, t, refit_iter, deadline, row_weight)
-        edges, fitted_biases = net.export()
-        out = compose(edges, fitted_biases, inputs)[0]
-        expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
-        formula = finish(
-            expr,
-            X,
-            y,
-            deadline=deadline,
-            refit=False,
-            expand_first=True,
-            r2_tol=snap_r2_tol,
-            sample_weight=sample_weight,
+        formula = _network_formula(
+            net, inputs, X, y, y_mean, y_scale, snap_r2_tol, deadline, sample_weight
         )
         if formula is not None:
             formulas.append(formula)

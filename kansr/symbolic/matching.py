@@ -142,6 +142,115 @@ def _refine(
     return torch.stack([a, b, c, d], dim=1), mse
 
 
+def _edge_tensors(
+    x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` and ``y`` as float64 tensors, checked to be finite ``(n_edges, n_samples)``."""
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
+    if xt.ndim != 2 or xt.shape != yt.shape:
+        raise ValueError(f"x and y must both be (n_edges, n_samples); got {xt.shape}, {yt.shape}")
+    if not (torch.isfinite(xt).all() and torch.isfinite(yt).all()):
+        raise ValueError("edge samples contain NaN or infinity")
+    return xt, yt
+
+
+def _is_zero(fn) -> bool:
+    """Whether ``fn`` is the zero function, fitted as ``y ~ d``."""
+    return fn.complexity == 0 or fn.name == "0"
+
+
+def _zero_fit(yt: torch.Tensor, var_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Params ``(E, 4)`` and mse of the zero function: ``y ~ d``."""
+    params = torch.zeros(yt.shape[0], 4, dtype=torch.float64)
+    params[:, 0] = 1.0
+    params[:, 3] = yt.mean(-1)
+    return params, var_y.clone()
+
+
+def _standardised(xt: torch.Tensor, yt: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``mu, sigma`` of every edge's inputs, the standardised inputs, the centred outputs and
+    their norms."""
+    mu, sigma = xt.mean(-1, keepdim=True), xt.std(-1, unbiased=False, keepdim=True)
+    sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+    xs = (xt - mu) / sigma
+    yc = yt - yt.mean(-1, keepdim=True)
+    y_norm = yc.norm(dim=-1)
+    return mu, sigma, xs, yc, y_norm
+
+
+def _fit_candidate(
+    fn, xt: torch.Tensor, yt: torch.Tensor, standard: tuple[torch.Tensor, ...], n_refine: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Params ``(E, 4)`` and mse of ``c * fn(a*x + b) + d`` for every edge: the coarse grid in
+    standardised coordinates (``standard``: :func:`_standardised`), then Levenberg-Marquardt."""
+    mu, sigma, xs, yc, y_norm = standard
+    ab = _coarse(fn, xs, yc, y_norm)
+    # back to raw coordinates: a*xs + b = (a/sigma) x + (b - a mu / sigma)
+    a = ab[:, 0] / sigma[:, 0]
+    b = ab[:, 1] - ab[:, 0] * mu[:, 0] / sigma[:, 0]
+    return _refine(fn, xt, yt, a, b, n_refine)
+
+
+def _fit_library(
+    lib: SymbolicLibrary,
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    var_y: torch.Tensor,
+    n_refine: int,
+    deadline: Deadline | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Params ``(E, F, 4)`` and mse ``(E, F)`` of every candidate of ``lib`` for every edge;
+    the candidates skipped at ``deadline`` get an infinite error."""
+    n_edges = xt.shape[0]
+    standard = _standardised(xt, yt)
+    all_params, all_mse = [], []
+    n_fitted = 0
+    for fn in lib:
+        if (
+            deadline is not None and n_fitted > 0 and not _is_zero(fn) and deadline.expired()
+        ):  # out of time: this candidate never wins
+            all_params.append(torch.zeros(n_edges, 4, dtype=torch.float64))
+            all_mse.append(torch.full((n_edges,), math.inf, dtype=torch.float64))
+            continue
+        if _is_zero(fn):
+            params, mse = _zero_fit(yt, var_y)
+        else:
+            params, mse = _fit_candidate(fn, xt, yt, standard, n_refine)
+            n_fitted += 1
+        all_params.append(params)
+        all_mse.append(mse)
+    return torch.stack(all_params, 1), torch.stack(all_mse, 1)
+
+
+def _ranked(
+    lib: SymbolicLibrary,
+    params: torch.Tensor,
+    mse: torch.Tensor,
+    ref: torch.Tensor,
+    var_y: torch.Tensor,
+    complexity_weight: float,
+    top: int,
+) -> EdgeMatches:
+    """The ``top`` candidates of every edge by ``log10(relative error) + complexity_weight *
+    complexity``, best first."""
+    rel = mse / ref[:, None]
+    complexity = torch.as_tensor(lib.complexities, dtype=torch.float64)
+    score = torch.log10(rel + _ERROR_FLOOR) + complexity_weight * complexity
+    score = torch.where(torch.isfinite(score), score, torch.inf)
+    order = torch.argsort(score, dim=1, stable=True)[:, :top]
+    names = [[lib.names[j] for j in row] for row in order.tolist()]
+    pick = order[..., None].expand(-1, -1, 4)
+    r2 = 1 - mse / var_y.clamp_min(1e-300)[:, None]
+    return EdgeMatches(
+        names=names,
+        params=torch.gather(params, 1, pick).numpy(),
+        relative_error=torch.gather(rel, 1, order).numpy(),
+        r2=torch.gather(r2, 1, order).numpy(),
+        score=torch.gather(score, 1, order).numpy(),
+    )
+
+
 def match_edges(
     x: np.ndarray | torch.Tensor,
     y: np.ndarray | torch.Tensor,
@@ -170,64 +279,9 @@ def match_edges(
         function always run.
     """
     lib = library if library is not None else make_library()
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
-    if xt.ndim != 2 or xt.shape != yt.shape:
-        raise ValueError(f"x and y must both be (n_edges, n_samples); got {xt.shape}, {yt.shape}")
-    if not (torch.isfinite(xt).all() and torch.isfinite(yt).all()):
-        raise ValueError("edge samples contain NaN or infinity")
-    n_edges = xt.shape[0]
+    xt, yt = _edge_tensors(x, y)
     var_y = yt.var(-1, unbiased=False)
     ref = var_y if reference_var is None else torch.as_tensor(reference_var, dtype=torch.float64)
     ref = ref.clamp_min(1e-300)
-    mu, sigma = xt.mean(-1, keepdim=True), xt.std(-1, unbiased=False, keepdim=True)
-    sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
-    xs = (xt - mu) / sigma
-    yc = yt - yt.mean(-1, keepdim=True)
-    y_norm = yc.norm(dim=-1)
-
-    all_params, all_mse = [], []
-    n_fitted = 0
-    for fn in lib:
-        if (
-            deadline is not None
-            and n_fitted > 0
-            and fn.complexity != 0
-            and fn.name != "0"
-            and deadline.expired()
-        ):  # out of time: this candidate never wins
-            all_params.append(torch.zeros(n_edges, 4, dtype=torch.float64))
-            all_mse.append(torch.full((n_edges,), math.inf, dtype=torch.float64))
-            continue
-        if fn.complexity == 0 or fn.name == "0":  # the zero function: y ~ d
-            params = torch.zeros(n_edges, 4, dtype=torch.float64)
-            params[:, 0] = 1.0
-            params[:, 3] = yt.mean(-1)
-            all_params.append(params)
-            all_mse.append(var_y.clone())
-            continue
-        ab = _coarse(fn, xs, yc, y_norm)
-        # back to raw coordinates: a*xs + b = (a/sigma) x + (b - a mu / sigma)
-        a = ab[:, 0] / sigma[:, 0]
-        b = ab[:, 1] - ab[:, 0] * mu[:, 0] / sigma[:, 0]
-        params, mse = _refine(fn, xt, yt, a, b, n_refine)
-        n_fitted += 1
-        all_params.append(params)
-        all_mse.append(mse)
-    params = torch.stack(all_params, 1)  # (E, F, 4)
-    mse = torch.stack(all_mse, 1)  # (E, F)
-    rel = mse / ref[:, None]
-    complexity = torch.as_tensor(lib.complexities, dtype=torch.float64)
-    score = torch.log10(rel + _ERROR_FLOOR) + complexity_weight * complexity
-    score = torch.where(torch.isfinite(score), score, torch.inf)
-    order = torch.argsort(score, dim=1, stable=True)[:, :top]
-    names = [[lib.names[j] for j in row] for row in order.tolist()]
-    pick = order[..., None].expand(-1, -1, 4)
-    r2 = 1 - mse / var_y.clamp_min(1e-300)[:, None]
-    return EdgeMatches(
-        names=names,
-        params=torch.gather(params, 1, pick).numpy(),
-        relative_error=torch.gather(rel, 1, order).numpy(),
-        r2=torch.gather(r2, 1, order).numpy(),
-        score=torch.gather(score, 1, order).numpy(),
-    )
+    params, mse = _fit_library(lib, xt, yt, var_y, n_refine, deadline)
+    return _ranked(lib, params, mse, ref, var_y, complexity_weight, top)

@@ -368,6 +368,82 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
     return raw
 
 
+def _subsample(
+    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """At most ``_MAX_SAMPLES`` rows of ``X``, ``y`` and ``sample_weight``, drawn with ``seed``."""
+    n = X.shape[0]
+    if n > _MAX_SAMPLES:
+        rows = np.random.default_rng(seed).choice(n, _MAX_SAMPLES, replace=False)
+        ws = None if sample_weight is None else sample_weight[rows]
+        return X[rows], y[rows], ws
+    return X, y, sample_weight
+
+
+def _raw_candidates(
+    X: np.ndarray,
+    y: np.ndarray,
+    symbols: list[sympy.Symbol],
+    library: SymbolicLibrary,
+    max_split: int,
+    budget: _Budget,
+) -> list[sympy.Expr]:
+    """Every raw (not refit) candidate of the search, and the plain monomial fit."""
+    raw = _search(X, y, list(range(X.shape[1])), symbols, library, 2, max_split, budget)
+    mono = monomial_formula(X, y, symbols)
+    if mono is not None:
+        raw.append(mono)
+    return raw
+
+
+def _most_promising(
+    raw: list[sympy.Expr], X: np.ndarray, y: np.ndarray, w: np.ndarray | None, max_finish: int
+) -> list[sympy.Expr]:
+    """The ``max_finish`` distinct candidates of lowest (finite) error, then complexity."""
+    unique = {sympy.srepr(e): e for e in raw}
+    scored = sorted(
+        ((mse(e, X, y, w), complexity(e), e) for e in unique.values()),
+        key=lambda t: (t[0], t[1]),
+    )
+    return [expr for error, _, expr in scored if math.isfinite(error)][:max_finish]
+
+
+def _finish_candidates(
+    exprs: list[sympy.Expr],
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    Xs: np.ndarray,
+    ys: np.ndarray,
+    ws: np.ndarray | None,
+    deadline: Deadline,
+) -> list[tuple[sympy.Expr, float]]:
+    """Finish (refit, snap, simplify) ``exprs`` on the subsample ``Xs, ys, ws``, best first,
+    until ``deadline``; ``(expression, loss)`` on all rows ``X, y`` of the finite ones."""
+    results = []
+    for expr in exprs:
+        if deadline.expired():
+            break
+        try:
+            finished = finish(
+                expr,
+                Xs,
+                ys,
+                deadline=deadline,
+                max_nodes=_MAX_SIMPLIFY_NODES,
+                sympy_timeout=_SYMPY_TIMEOUT,
+                sample_weight=ws,
+            )
+        except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
+            continue  # a candidate sympy cannot handle is dropped, the others stay
+        if finished is None:
+            continue
+        formula = formula_if_finite(finished.expr, X, y, sample_weight)  # (on all rows)
+        if formula is not None:
+            results.append((formula.expr, formula.loss))
+    return results
+
+
 def structure_formulas(
     X: np.ndarray,
     y: np.ndarray,
@@ -393,46 +469,11 @@ def structure_formulas(
     n, m = X.shape
     if n < _MIN_ROWS or np.var(y) == 0:
         return []
-    if n > _MAX_SAMPLES:
-        rows = np.random.default_rng(seed).choice(n, _MAX_SAMPLES, replace=False)
-        Xs, ys = X[rows], y[rows]
-        ws = None if sample_weight is None else sample_weight[rows]
-    else:
-        Xs, ys, ws = X, y, sample_weight
+    Xs, ys, ws = _subsample(X, y, sample_weight, seed)
     symbols = list(sympy.symbols(f"x0:{m}", real=True))
     deadline = deadline or Deadline()
     budget = _Budget(max_searches, deadline.share(0.5))
-    raw = _search(Xs, ys, list(range(m)), symbols, library, 2, max_split, budget)
-    mono = monomial_formula(Xs, ys, symbols)
-    if mono is not None:
-        raw.append(mono)
-
+    raw = _raw_candidates(Xs, ys, symbols, library, max_split, budget)
     # finish (refit, snap, simplify) the most promising candidates only, best first
-    unique = {sympy.srepr(e): e for e in raw}
-    scored = sorted(
-        ((mse(e, Xs, ys, ws), complexity(e), e) for e in unique.values()),
-        key=lambda t: (t[0], t[1]),
-    )
-    scored = [t for t in scored if math.isfinite(t[0])][:max_finish]
-    results = []
-    for _, _, expr in scored:
-        if deadline.expired():
-            break
-        try:
-            finished = finish(
-                expr,
-                Xs,
-                ys,
-                deadline=deadline,
-                max_nodes=_MAX_SIMPLIFY_NODES,
-                sympy_timeout=_SYMPY_TIMEOUT,
-                sample_weight=ws,
-            )
-        except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError):
-            continue  # a candidate sympy cannot handle is dropped, the others stay
-        if finished is None:
-            continue
-        formula = formula_if_finite(finished.expr, X, y, sample_weight)  # (on all rows)
-        if formula is not None:
-            results.append((formula.expr, formula.loss))
-    return results
+    best = _most_promising(raw, Xs, ys, ws, max_finish)
+    return _finish_candidates(best, X, y, sample_weight, Xs, ys, ws, deadline)
