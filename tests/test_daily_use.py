@@ -79,3 +79,35 @@ def test_max_time_with_parallel_restarts_does_not_pay_worker_start_up():
         est.set_params(random_state=0).fit(X, y)
     # 3 s of budget, at least 2 s for the symbolic stage, one indivisible step of slack
     assert time.perf_counter() - start < 3 + 2 + 4
+
+
+def test_feature_importances_follow_the_network_and_survive_saving(tmp_path):
+    import kansr
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (300, 3))
+    y = np.sin(2 * X[:, 0]) + 0.1 * X[:, 1]  # x2 is not used at all
+    est = KANRegressor(max_iter=20, random_state=0).fit(X, y)
+    imp = est.feature_importances_
+    assert imp.shape == (3,) and np.isclose(imp.sum(), 1.0) and np.all(imp >= 0)
+    assert imp[0] > imp[1] > imp[2]
+    est.save(tmp_path / "m.json")
+    np.testing.assert_array_equal(kansr.load(tmp_path / "m.json").feature_importances_, imp)
+
+
+def test_printing_equations_shows_the_formulas(capsys):
+    X, y = _data()
+    est = KANRegressor(max_iter=5, random_state=0).fit(X, y)
+    print(est.equations_)
+    out = capsys.readouterr().out
+    assert "rows x" not in out and "columns]" not in out
+    for text in est.equations_["equation"]:
+        assert text in out
+
+
+def test_warm_start_with_another_dtype_is_refused():
+    X, y = _data()
+    est = KANRegressor(max_iter=3, warm_start=True, symbolic=False, random_state=0).fit(X, y)
+    est.set_params(dtype="float32")
+    with pytest.raises(ValueError, match="warm_start continues the fitted network in float64"):
+        est.fit(X, y)

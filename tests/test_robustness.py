@@ -356,7 +356,8 @@ def test_snapping_survives_a_recursion_error_in_sympy(monkeypatch):
     monkeypatch.setattr(sympy.Basic, "xreplace", deep)
     assert snap_constants(expr, X, y, loss, 1.0) == (expr, loss)
     formula = finish(expr, X, y, refit=False)
-    assert formula is not None and formula.expr == expr and np.isfinite(formula.loss)
+    # the candidate survives (its additive terms refit linearly need no xreplace)
+    assert formula is not None and np.isfinite(formula.loss) and formula.loss <= loss
 
 
 def test_any_sympy_failure_while_snapping_leaves_the_fit_a_valid_formula(monkeypatch):

@@ -23,7 +23,7 @@ from kansr.symbolic.expressions import complexity
 from kansr.symbolic.extract import extract_formulas
 from kansr.symbolic.finish import formula_if_finite
 from kansr.symbolic.library import make_library
-from kansr.symbolic.names import formula_latex, named_expr
+from kansr.symbolic.names import EquationTable, formula_latex, named_expr
 from kansr.symbolic.pareto import Formula, pareto_table, select
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
@@ -160,7 +160,7 @@ class SymbolicStage:
         )
         table["latex"] = [formula_latex(e, names) for e in table["sympy_format"]]
         table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
-        self.equations_ = table
+        self.equations_ = EquationTable(table)
         n_rows = len(y) if w is None else int(np.count_nonzero(w))
         self.selected_index_ = select(
             table, self.model_selection, floor, n_samples=n_rows, variance=_variance(y, w)

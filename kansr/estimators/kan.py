@@ -180,6 +180,12 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         ``latex``), simplest first; ``None`` when ``symbolic=False``.
     selected_index_ : int or None
         Row of ``equations_`` chosen by ``model_selection``.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Share of each feature in the trained network's output (before pruning): the sum of
+        its first-layer edges' scores (:meth:`kansr.nn.network.KAN.node_scores`: an edge's
+        standard deviation over its node's, weighted by the node's own importance; outputs
+        count 1) on up to 10,000 training rows, normalised to sum 1 (all 0 for a constant
+        target).
     constants_ : pandas.DataFrame
         The fitted constants of the selected formula (see :meth:`constants`): ``value``,
         ``std_error`` (as nonlinear least squares reports it) and ``relative_error``.
@@ -451,6 +457,12 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
                 f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
                 "set warm_start=False to start afresh"
             )
+        fitted = next(self._trained_module().parameters()).dtype
+        if fitted != DTYPES[self.dtype]:
+            raise ValueError(
+                f"warm_start continues the fitted network in {str(fitted).split('.')[-1]}, "
+                f"but dtype={self.dtype!r}; set dtype back or warm_start=False"
+            )
         return self.x_mean_, self.x_scale_, constant_features, self.y_mean_, self.y_scale_
 
     def _validation_split(self, n_samples: int, rng) -> tuple[np.ndarray | None, np.ndarray]:
@@ -541,6 +553,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         self.loss_curve_ = result.loss_curve
         self.validation_scores_ = result.validation_curve if self.early_stopping else None
         self.stop_reason_ = result.stop_reason
+        self.feature_importances_ = _importances(self.module_, data.z)
         self.equations_, self.selected_index_ = None, None
         if result.stop_reason == "interrupted":
             warnings.warn(
@@ -576,6 +589,17 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
 
 
 persistence.register_estimator(KANRegressor)
+
+
+def _importances(module, z: torch.Tensor, max_rows: int = 10_000) -> np.ndarray:
+    """Normalised input-node scores ``(n_features,)`` of ``module`` on ``z`` (every
+    ``ceil(n / max_rows)``-th row)."""
+    rows = z[:: max(1, -(-z.shape[0] // max_rows))]
+    with torch.no_grad():
+        scores = module.node_scores(rows)[0].double().cpu().numpy()
+    scores = np.where(np.isfinite(scores), np.maximum(scores, 0.0), 0.0)
+    total = scores.sum()
+    return scores / total if total > 0 else np.zeros_like(scores)
 
 
 def _normalised_weights(sample_weight, X: np.ndarray) -> np.ndarray | None:

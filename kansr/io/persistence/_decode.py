@@ -39,6 +39,7 @@ from kansr.io.persistence._reading import _read_document
 from kansr.io.persistence._registry import _classes
 from kansr.nn.network import DTYPES
 from kansr.symbolic.library import make_library
+from kansr.symbolic.names import EquationTable
 
 
 def load(path: str | os.PathLike):
@@ -210,6 +211,13 @@ def _decode_attributes(obj: Any) -> dict:
         obj["loss_curve_"], f"{where}.loss_curve_", dtype="float64", finite=False, ndim=1
     )
     out["loss_curve_"] = [float(v) for v in curve]
+    if "feature_importances_" in obj:
+        importances = _array(
+            obj["feature_importances_"], f"{where}.feature_importances_", (n,), "float64"
+        )
+        if np.any(importances < 0):
+            _fail(f"{where}.feature_importances_", "must not be negative")
+        out["feature_importances_"] = importances
     scores = obj.get("validation_scores_")
     out["validation_scores_"] = (
         None
@@ -271,7 +279,7 @@ def _decode_equations(obj: Any, n_features: int) -> pd.DataFrame | None:
             _fail(where, f"missing column {required!r} of kind {kind!r}")
     if not np.all(np.isfinite(data["loss"].to_numpy())):
         _fail(f"{where}.loss", "contains NaN or infinite values where finite numbers are required")
-    return pd.DataFrame(data)
+    return EquationTable(pd.DataFrame(data))
 
 
 def _decode_column(

@@ -196,6 +196,9 @@ def _encode_attributes(est) -> dict:
     names = getattr(est, "feature_names_in_", None)
     if names is not None:
         out["feature_names_in_"] = [str(n) for n in names]
+    importances = getattr(est, "feature_importances_", None)
+    if importances is not None:
+        out["feature_importances_"] = _encode_array(importances, "float64")
     scores = getattr(est, "validation_scores_", None)
     if scores is not None:
         out["validation_scores_"] = _encode_array(list(scores), "float64")

@@ -107,8 +107,9 @@ _ATTRIBUTE_KEYS = {
     "stop_reason_",
     "fit_time_",
     "selected_index_",
+    "feature_importances_",
 }
-_OPTIONAL_ATTRIBUTES = {"feature_names_in_", "validation_scores_"}
+_OPTIONAL_ATTRIBUTES = {"feature_names_in_", "validation_scores_", "feature_importances_"}
 _MODULE_KEYS = {"width", "k", "base_fun", "dtype", "layers"}
 _LAYER_KEYS = {"knots", "mask", "weight", "bias"}
 _ARRAY_KEYS = {"dtype", "shape", "data"}
