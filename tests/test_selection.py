@@ -171,3 +171,21 @@ def test_standard_errors_survive_overflowing_jacobians():
     errors = standard_errors(expr, X, np.ones(50))
     assert len(errors) == len(fitted_constants(expr)) == 3
     assert all(not np.isfinite(e) or e >= 0 for e in errors.values())
+
+
+def test_snapping_prefers_a_simple_number_inside_the_interval():
+    # 0.99745 is within 1e-3 of 5*sqrt(2)/(4*sqrt(pi)), but 1 lies inside its 95 % interval
+    from kansr.symbolic.expressions import mse
+    from kansr.symbolic.snap import snap_constants
+
+    x0 = sympy.Symbol("x0", real=True)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, (1000, 1))
+    y = X[:, 0] ** 2 + rng.normal(0, 0.05, 1000)
+    c = sympy.Float(0.99745)
+    loss = mse(c * x0**2, X, y)
+    snapped, _ = snap_constants(c * x0**2, X, y, loss, loss * 1.004, std_errors={c: 0.002})
+    assert snapped == x0**2
+    # without an interval (exact data) only numbers within 1e-3 are tried
+    exact, _ = snap_constants(c * x0**2, X, y, loss, loss * 1.004)
+    assert exact != x0**2

@@ -114,7 +114,8 @@ def snap_constants(
         return expr, loss
     for atom in floats:
         wide = _simplest_within(float(atom), _tolerance(atom, std_errors))
-        for exact in [sympy.Integer(0), *snap_candidates(float(atom)), *wide]:
+        # the simplest numbers inside the confidence interval before less simple ones at 1e-3
+        for exact in [sympy.Integer(0), *wide, *snap_candidates(float(atom))]:
             if limit.expired():
                 return expr, loss
             try:
