@@ -54,3 +54,14 @@ def test_finish_uses_it():
     X, y = _data()
     formula = finish(_network_like(), X, y, refit=False)
     assert sympy.simplify(formula.expr - x0 * x1) == 0 and formula.loss < 1e-20
+
+
+def test_hundreds_of_negligible_terms_go_at_once():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (2000, 100))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.5 * X[:, 2]
+    xs = sympy.symbols("x0:100", real=True)
+    law = sympy.sin(2 * xs[0]) + xs[1] ** 2 + sympy.Float(0.5) * xs[2]
+    noise = sum(sympy.Float(1e-9 * (i % 7 - 3)) * xs[i] for i in range(3, 100))
+    expr, loss = prune_terms(law + noise, X, y, floor=1e-6 * np.var(y))
+    assert expr.free_symbols == set(xs[:3]) and loss < 1e-20
