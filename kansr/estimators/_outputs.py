@@ -68,10 +68,7 @@ class FormulaOutputs:
         identifiers that ``sympy.parse_expr`` reads back (``"mass (kg)"`` -> ``mass_kg``,
         ``"pi"`` -> ``pi_``; :func:`kansr.io.export.symbol_names` maps them to the columns).
         """
-        check_is_fitted(self)
-        if self.equations_ is None:
-            raise ValueError("no formulas: this estimator was fitted with symbolic=False")
-        row = self.selected_index_ if index is None else index
+        row = self._row(index)
         return rename(self.equations_["sympy_format"].iloc[row], self._feature_names())
 
     def latex(self, index: int | None = None) -> str:

@@ -19,7 +19,7 @@ from kansr.estimators._fit_data import FitData
 from kansr.nn.fitting import prune_and_retrain
 from kansr.nn.network import DTYPES
 from kansr.nn.training import TrainingDiverged
-from kansr.symbolic.expressions import complexity
+from kansr.symbolic.expressions import complexity, n_rows, weighted_variance
 from kansr.symbolic.extract import extract_formulas
 from kansr.symbolic.finish import formula_if_finite
 from kansr.symbolic.library import make_library
@@ -55,7 +55,7 @@ class SymbolicStage:
                 if self.search_structure and np.ptp(y) > 0 and active.size:
                     found = self._structure_candidates(X, y, w, active, library, deadline)
                     formulas.extend(found)
-            exact = _EXACT * _variance(y, w)
+            exact = _EXACT * weighted_variance(y, w)
             with log.stage("prune, retrain and read formulas off the network"):
                 if not any(f.loss <= exact for f in formulas):
                     formulas.extend(self._network_candidates(X, y, z, t, w, library, deadline))
@@ -146,8 +146,9 @@ class SymbolicStage:
             formulas = [f for f in formulas if f.complexity <= self.maxsize]
         mean = float(np.average(y, weights=w))
         constant = sympy.Float(mean, 15)  # always a valid, finite formula
-        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=_variance(y, w))]
-        floor = _LOSS_FLOOR * _variance(y, w)
+        variance = weighted_variance(y, w)
+        formulas = [*formulas, Formula(expr=constant, complexity=1, loss=variance)]
+        floor = _LOSS_FLOOR * variance
         table = pareto_table(formulas, floor)
         names = self._feature_names()
         # the formulas in the features' safe names: as text (what formula_text gives) and
@@ -161,9 +162,12 @@ class SymbolicStage:
         table["latex"] = [formula_latex(e, names) for e in table["sympy_format"]]
         table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
         self.equations_ = EquationTable(table)
-        n_rows = len(y) if w is None else int(np.count_nonzero(w))
         self.selected_index_ = select(
-            table, self.model_selection, floor, n_samples=n_rows, variance=_variance(y, w)
+            table,
+            self.model_selection,
+            floor,
+            n_samples=n_rows(y, w),
+            variance=variance,
         )
 
     def _warn_symbolic_cut(self, cut: str) -> None:
@@ -179,12 +183,6 @@ class SymbolicStage:
             UserWarning if cut == "interrupted" else ConvergenceWarning,
             stacklevel=4,
         )
-
-
-def _variance(y: np.ndarray, w: np.ndarray | None) -> float:
-    """Variance of ``y``, weighted by ``w`` (mean 1) when given."""
-    mean = np.average(y, weights=w)
-    return float(np.average((y - mean) ** 2, weights=w))
 
 
 def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, w=None) -> str:

@@ -43,7 +43,6 @@ from kansr.utils.validation import (
 
 __all__ = ["KANRegressor"]
 
-_DTYPES = DTYPES
 _MIN_SYMBOLIC_TIME = 2.0  # seconds the symbolic stage always gets under max_time
 
 
@@ -328,7 +327,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
             grid=self.grid,
             k=self.spline_order,
             base_fun=self.base_function,
-            dtype=_DTYPES[self.dtype],
+            dtype=DTYPES[self.dtype],
             device=self.device,
             seed=seed,
         )
@@ -342,7 +341,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         return self.module_
 
     def _torch(self, values: np.ndarray) -> torch.Tensor:
-        return torch.tensor(values, dtype=_DTYPES[self.dtype], device=self.device)
+        return torch.tensor(values, dtype=DTYPES[self.dtype], device=self.device)
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(

@@ -25,6 +25,8 @@ __all__ = [
     "mse",
     "refit_constants",
     "symbol_index",
+    "n_rows",
+    "weighted_variance",
 ]
 
 
@@ -202,6 +204,17 @@ def mse(
     if sample_weight is not None:
         return float(np.average((pred - y) ** 2, weights=sample_weight))
     return float(np.mean((pred - y) ** 2))
+
+
+def weighted_variance(y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """Variance of ``y (n,)``, weighted by ``sample_weight (n,)`` when given."""
+    mean = np.average(y, weights=sample_weight)
+    return float(np.average((y - mean) ** 2, weights=sample_weight))
+
+
+def n_rows(y: np.ndarray, sample_weight: np.ndarray | None = None) -> int:
+    """Rows that count: those of nonzero weight (all without weights)."""
+    return len(y) if sample_weight is None else int(np.count_nonzero(sample_weight))
 
 
 def complexity(expr: sympy.Expr) -> int:

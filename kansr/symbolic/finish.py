@@ -14,7 +14,14 @@ import math
 import numpy as np
 import sympy
 
-from kansr.symbolic.expressions import complexity, mse, refit_constants, symbol_index
+from kansr.symbolic.expressions import (
+    complexity,
+    mse,
+    n_rows,
+    refit_constants,
+    symbol_index,
+    weighted_variance,
+)
 from kansr.symbolic.pareto import Formula
 from kansr.symbolic.snap import snap_constants, within_size
 from kansr.symbolic.terms import prune_terms
@@ -169,7 +176,7 @@ def _pruned(expr, loss, budget, X, y, r2_tol, w):
     (:func:`~kansr.symbolic.terms.prune_terms`) when that is smaller and within ``budget``;
     with the new loss and snapping budget."""
     try:
-        floor = r2_tol * float(np.var(y) if w is None else _weighted_var(y, w))
+        floor = r2_tol * weighted_variance(y, w)
         pruned = prune_terms(expr, X, y, floor, w)
     except Exception:  # noqa: BLE001 - sympy or numpy failed: the candidate stays
         return expr, loss, budget
@@ -183,19 +190,12 @@ def _pruned(expr, loss, budget, X, y, r2_tol, w):
     return candidate, candidate_loss, min(budget, new_budget)
 
 
-def _weighted_var(y: np.ndarray, w: np.ndarray) -> float:
-    mean = np.average(y, weights=w)
-    return float(np.average((y - mean) ** 2, weights=w))
-
-
 def _snap_budget(expr, loss: float, y: np.ndarray, r2_tol: float, w) -> float:
     """The loss snapping may reach: ``r2_tol`` of the variance of ``y``, or 4 residual
     variances more in the residual sum of squares (``n`` rows, ``p`` constants), or 0.1 %."""
-    n = len(y) if w is None else int(np.count_nonzero(w))
+    n = n_rows(y, w)
     p = len(expr.atoms(sympy.Float))
-    mean = np.average(y, weights=w)
-    var = float(np.average((y - mean) ** 2, weights=w))
-    return max(loss * (1 + 4.0 / max(n - p, 1)), loss * 1.001, r2_tol * var)
+    return max(loss * (1 + 4.0 / max(n - p, 1)), loss * 1.001, r2_tol * weighted_variance(y, w))
 
 
 def _snap(expr, loss, *, X, y, budget, deadline, timeout, w):

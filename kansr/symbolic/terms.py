@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from kansr.symbolic.expressions import evaluate
+from kansr.symbolic.expressions import evaluate, n_rows
 
 __all__ = ["prune_terms"]
 
@@ -73,8 +73,7 @@ def prune_terms(
     coef, loss = _fit(design, y, sample_weight, keep)
     if not np.isfinite(loss):
         return None
-    n = len(y) if sample_weight is None else int(np.count_nonzero(sample_weight))
-    budget = max(loss * (1 + 4.0 / max(n - len(terms), 1)), floor)
+    budget = max(loss * (1 + 4.0 / max(n_rows(y, sample_weight) - len(terms), 1)), floor)
     keep, coef, loss = _drop_negligible(design, y, sample_weight, keep, coef, loss, budget, floor)
     while 1 < keep.sum() <= _MAX_ELIMINATION:
         trials = []
