@@ -19,6 +19,7 @@ from kansr.estimators._fit_data import FitData
 from kansr.nn.fitting import prune_and_retrain
 from kansr.nn.network import DTYPES
 from kansr.nn.training import TrainingDiverged
+from kansr.symbolic.decompose.candidates import decomposition_formulas
 from kansr.symbolic.expressions import complexity, n_rows, weighted_variance
 from kansr.symbolic.extract import extract_formulas
 from kansr.symbolic.finish import formula_if_finite
@@ -94,7 +95,9 @@ class SymbolicStage:
     def _network_candidates(self, X, y, z, t, w, library, deadline) -> list[Formula]:
         """Prune the network, retrain it briefly and read formulas off its edges."""
         try:
+            found = []
             if self.stop_reason_ != "constant_target":
+                found = self._decomposition_candidates(X, y, w, library, deadline)
                 config = self._train_config()
                 weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
                 stop = prune_and_retrain(
@@ -108,7 +111,7 @@ class SymbolicStage:
                 )
                 if stop == "interrupted":
                     raise KeyboardInterrupt
-            return extract_formulas(
+            return found + extract_formulas(
                 self.module_,
                 X,
                 y,
@@ -123,6 +126,28 @@ class SymbolicStage:
             )
         except TrainingDiverged as exc:  # the pruned network could not be retrained
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
+            return []
+
+    def _decomposition_candidates(self, X, y, w, library, deadline) -> list[Formula]:
+        """Formulas of the trained (not yet pruned) network split into modules
+        (:func:`~kansr.symbolic.decompose.candidates.decomposition_formulas`)."""
+        active = np.flatnonzero(np.ptp(X, axis=0) > 0)
+        try:
+            return decomposition_formulas(
+                self.module_,
+                X,
+                y,
+                self.x_mean_,
+                self.x_scale_,
+                self.y_mean_,
+                self.y_scale_,
+                library,
+                active=active,
+                deadline=deadline,
+                sample_weight=w,
+            )
+        except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
+            warnings.warn(f"decomposition skipped: {exc}", RuntimeWarning, stacklevel=4)
             return []
 
     @staticmethod

@@ -94,9 +94,12 @@ class TorchFormula(torch.nn.Module):
             torch.tensor([float(f) for f in self.floats], dtype=torch.float64)
         )
         self._slot = {f: i for i, f in enumerate(self.floats)}
+        self._batch: torch.Tensor | None = None  # (B, 1, p) constant sets of `batched`
 
     def _eval(self, expr: sympy.Expr, x: torch.Tensor):
         if expr.is_Float:
+            if self._batch is not None:
+                return self._batch[..., self._slot[expr]]
             return self.constants[self._slot[expr]]
         if expr.is_Symbol:
             return x[:, symbol_index(expr)]
@@ -130,6 +133,17 @@ class TorchFormula(torch.nn.Module):
         if not torch.is_tensor(out):
             out = torch.tensor(out, dtype=torch.float64)
         return out.expand(x.shape[0])
+
+    def batched(self, x: torch.Tensor, constant_sets: torch.Tensor) -> torch.Tensor:
+        """Values ``(B, batch)`` for ``B`` sets of constants ``(B, p)`` in one pass (no
+        gradient to ``constants``)."""
+        self._batch = constant_sets.to(torch.float64)[:, None, :]
+        try:
+            out = self._eval(self.expr, x)
+        finally:
+            self._batch = None
+        out = torch.as_tensor(out, dtype=torch.float64)
+        return out.expand(constant_sets.shape[0], x.shape[0])
 
     def export(self) -> sympy.Expr:
         """``expr`` with the current constants."""

@@ -1,0 +1,199 @@
+"""A smooth model of the data as an oracle: a function of some variables on a box, with the
+sympy expression of every variable, from which smaller problems are cut.
+
+The trained KAN is such a model (AI Feynman uses a neural network the same way): it can be
+evaluated anywhere inside the data's box, exactly differentiated, and restricted to a few
+variables with the others held fixed. An :class:`Oracle` never samples outside its box; the
+sub-problems it makes (a group of variables, a product of two, a transform of the output)
+carry boxes of their own, chosen so that every point maps back inside the parent's box.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+import torch
+
+__all__ = ["COMBINATIONS", "Oracle", "network_oracle"]
+
+TorchFn = Callable[[torch.Tensor], torch.Tensor]
+
+#: Two variables ``(u, v)`` joined into one: name -> (sympy form, torch form).
+COMBINATIONS: dict[str, tuple[Callable, Callable]] = {
+    "product": (lambda u, v: u * v, lambda u, v: u * v),
+    "quotient": (lambda u, v: u / v, lambda u, v: u / v),
+    "sum": (lambda u, v: u + v, lambda u, v: u + v),
+    "difference": (lambda u, v: u - v, lambda u, v: u - v),
+}
+
+
+@dataclass
+class Oracle:
+    """``fn``: ``(m, k)`` float64 tensor -> ``(m,)`` values of a smooth function of ``k``
+    variables on the box ``[lo, hi]`` (``(k,)`` arrays); ``exprs[i]`` is variable ``i`` as a
+    sympy expression in the data's symbols; ``error``: the RMS error of the values (in the
+    function's units), which sets the tolerance of every structure test."""
+
+    fn: TorchFn
+    lo: np.ndarray
+    hi: np.ndarray
+    exprs: list[sympy.Expr]
+    error: float = 0.0
+
+    @property
+    def n_vars(self) -> int:
+        return len(self.exprs)
+
+    def sample(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        """``(m, k)`` points drawn uniformly from the box."""
+        return rng.uniform(self.lo, self.hi, size=(m, self.n_vars))
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """Values ``(m,)`` at ``points (m, k)``."""
+        with torch.no_grad():
+            out = self.fn(torch.as_tensor(points, dtype=torch.float64))
+        return out.numpy().astype(np.float64)
+
+    def gradient(self, points: np.ndarray) -> np.ndarray:
+        """``(m, k)`` partial derivatives at ``points (m, k)`` (autograd)."""
+        x = torch.as_tensor(points, dtype=torch.float64).clone().requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(self.fn(x).sum(), x)
+        return grad.detach().numpy()
+
+    # ------------------------------------------------------------------ smaller problems
+    def restricted(self, keep: Sequence[int], reference: np.ndarray) -> Oracle:
+        """The function of the variables ``keep`` with the others at ``reference (k,)``."""
+        keep = list(keep)
+        ref = torch.as_tensor(reference, dtype=torch.float64)
+        parent = self.fn
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            full = ref.expand(x.shape[0], -1).clone()
+            full[:, keep] = x
+            return parent(full)
+
+        exprs = [self.exprs[i] for i in keep]
+        return Oracle(fn, self.lo[keep], self.hi[keep], exprs, self.error)
+
+    def combined(self, i: int, j: int, kind: str) -> Oracle:
+        """The function of ``u = combine(x_i, x_j)`` (in place of ``x_i``) and the other
+        variables (``x_j`` removed): each ``u`` is mapped back to an ``(x_i, x_j)`` in the box,
+        with ``x_j`` in the middle of the values that allow it."""
+        a, b, c, d = self.lo[i], self.hi[i], self.lo[j], self.hi[j]
+        corners = [COMBINATIONS[kind][1](p, q) for p in (a, b) for q in (c, d)]
+        u_lo, u_hi = float(min(corners)), float(max(corners))
+        parent = self.fn
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            u = x[:, i]
+            xj = _feasible_partner(u, kind, a, b, c, d)
+            xi = _inverse(u, xj, kind)
+            return parent(_with_column(x, i, j, xi, xj))
+
+        keep = [k for k in range(self.n_vars) if k != j]
+        lo, hi = self.lo.copy(), self.hi.copy()
+        lo[i], hi[i] = u_lo, u_hi
+        exprs = list(self.exprs)
+        exprs[i] = COMBINATIONS[kind][0](self.exprs[i], self.exprs[j])
+        return _dropping(Oracle(fn, lo, hi, exprs, self.error), j, keep)
+
+    def transformed(self, forward: TorchFn, rng: np.random.Generator) -> Oracle:
+        """The oracle of ``forward(f)``; its error is the RMS change of ``forward`` under
+        a change of ``f`` by the error, at points of the box."""
+        parent = self.fn
+        with torch.no_grad():
+            values = parent(torch.as_tensor(self.sample(256, rng)))
+            moved = forward(values + self.error) - forward(values)
+        error = float(torch.sqrt(torch.mean(moved**2)))
+        return Oracle(lambda x: forward(parent(x)), self.lo, self.hi, self.exprs, error)
+
+
+def _with_column(x: torch.Tensor, i: int, j: int, xi, xj) -> torch.Tensor:
+    out = x.clone()
+    out[:, i] = xi
+    out[:, j] = xj
+    return out
+
+
+def _dropping(oracle: Oracle, j: int, keep: list[int]) -> Oracle:
+    """``oracle`` as a function of the variables ``keep`` (variable ``j``, which it ignores,
+    filled with zeros)."""
+    parent, k = oracle.fn, oracle.n_vars
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        full = torch.zeros(x.shape[0], k, dtype=x.dtype)
+        full[:, keep] = x
+        return parent(full)
+
+    exprs = [oracle.exprs[m] for m in keep]
+    return Oracle(fn, oracle.lo[keep], oracle.hi[keep], exprs, oracle.error)
+
+
+def _feasible_partner(u: torch.Tensor, kind: str, a, b, c, d) -> torch.Tensor:
+    """For ``u = combine(x_i, x_j)`` with ``x_i`` in ``[a, b]``, ``x_j`` in ``[c, d]``: the
+    middle of the ``x_j`` that keep ``x_i`` in ``[a, b]`` (geometric middle for products
+    and quotients of positive variables)."""
+    if kind == "product":  # x_i = u / x_j
+        low, high = torch.clamp(u / b, min=c), torch.clamp(u / a, max=d)
+        return torch.sqrt(low * high)
+    if kind == "quotient":  # x_i = u * x_j
+        low, high = torch.clamp(a / u, min=c), torch.clamp(b / u, max=d)
+        return torch.sqrt(low * high)
+    if kind == "sum":  # x_i = u - x_j
+        low, high = torch.clamp(u - b, min=c), torch.clamp(u - a, max=d)
+        return 0.5 * (low + high)
+    low, high = torch.clamp(a - u, min=c), torch.clamp(b - u, max=d)  # x_i = u + x_j
+    return 0.5 * (low + high)
+
+
+def _inverse(u: torch.Tensor, xj: torch.Tensor, kind: str) -> torch.Tensor:
+    """``x_i`` with ``combine(x_i, x_j) = u``."""
+    if kind == "product":
+        return u / xj
+    if kind == "quotient":
+        return u * xj
+    if kind == "sum":
+        return u - xj
+    return u + xj
+
+
+def network_oracle(
+    model: torch.nn.Module,
+    x_mean: np.ndarray,
+    x_scale: np.ndarray,
+    y_mean: float,
+    y_scale: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    symbols: Sequence[sympy.Expr],
+    columns: Sequence[int],
+    error: float = 0.0,
+) -> Oracle:
+    """The trained ``model`` (on standardised inputs and target) as an oracle of the data's
+    ``columns`` in original units on the box ``[lo, hi]`` of those columns; the other inputs
+    are held at their mean (a float64 copy of the model; ``model`` is not changed); ``error``
+    is its RMS error on the data."""
+    net = copy.deepcopy(model).cpu().double().eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    columns = list(columns)
+    mean = torch.as_tensor(np.asarray(x_mean, float))
+    scale = torch.as_tensor(np.asarray(x_scale, float))
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        full = mean.expand(x.shape[0], -1).clone()
+        full[:, columns] = x
+        return net((full - mean) / scale)[:, 0] * y_scale + y_mean
+
+    return Oracle(
+        fn,
+        np.asarray(lo, float)[columns],
+        np.asarray(hi, float)[columns],
+        [symbols[c] for c in columns],
+        float(error),
+    )

@@ -1,0 +1,186 @@
+"""Divide and conquer on an oracle (AI Feynman's recursion, with the trained KAN as the
+smooth model): split off additive or multiplicative groups of variables, join two variables
+into their product, quotient, sum or difference, or transform the output (``log``, ``1/f``,
+``f^2``, ``sqrt``) when that reveals such structure; functions of one variable are matched
+against the library (``c*f(a*x + b) + d``, the KAN's own edge matching).
+
+:func:`decompose` returns raw candidate expressions in the data's symbols; their constants
+are refit jointly on the data afterwards (:func:`kansr.symbolic.finish.finish`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+import torch
+
+from kansr.symbolic.decompose.oracle import Oracle
+from kansr.symbolic.decompose.separability import (
+    Tolerance,
+    best_combination,
+    product_groups,
+    relevant_variables,
+    separable_groups,
+)
+from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.matching import match_edges
+from kansr.utils.deadline import Deadline
+
+__all__ = ["Recursion", "decompose"]
+
+_LEAF_POINTS = 256
+_MAX_ALTERNATIVES = 2
+_AWAY_FROM_ZERO = 1e-3  # |f| above this share of max |f| everywhere: log and 1/f are safe
+
+
+@dataclass
+class Recursion:
+    """Settings of one decomposition.
+
+    ``library``: functions for the one-variable pieces; ``tolerance``: of the structure
+    tests (:class:`~kansr.symbolic.decompose.separability.Tolerance`); ``max_depth``: levels
+    of splitting; ``transforms``: output transforms allowed along one path; ``deadline``:
+    stop splitting; ``rng``: the points the tests draw (seeded: the same splits every run).
+    """
+
+    library: SymbolicLibrary
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    max_depth: int = 12
+    transforms: int = 1
+    deadline: Deadline = field(default_factory=Deadline)
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+
+def _number(value: float) -> sympy.Expr:
+    return sympy.Float(float(value), 15)
+
+
+def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
+    """Library matches ``c*f(a*u + b) + d`` of a function of one variable ``u``: the
+    simplest whose error is within what the tolerance allows, then the best ranked."""
+    u = np.linspace(oracle.lo[0], oracle.hi[0], _LEAF_POINTS)
+    values = oracle(u[:, None])
+    if not np.isfinite(values).all():
+        return []
+    if np.ptp(values) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))):
+        return [_number(values.mean())]
+    matches = match_edges(u[None], values[None], settings.library, top=5)
+    names, errors = matches.names[0], matches.relative_error[0]
+    tol = settings.tolerance(oracle.error, float(np.std(values)))
+    allowed = max(4 * tol**2, 1e-10)
+    simple = [r for r in range(len(names)) if errors[r] <= allowed]
+    simple.sort(key=lambda r: (settings.library[names[r]].complexity, errors[r]))
+    order = list(dict.fromkeys([*simple[:1], 0]))
+    out = []
+    for rank in order:
+        fn = settings.library[names[rank]]
+        a, b, c, d = (_number(p) for p in matches.params[0, rank])
+        out.append(d if fn.complexity == 0 else c * fn.sympy_expr(a * oracle.exprs[0] + b) + d)
+    return out[:_MAX_ALTERNATIVES]
+
+
+def _reference(oracle: Oracle, settings: Recursion) -> np.ndarray:
+    """A point of the box where ``|f|`` is typical (the median of some draws): the fixed
+    values of the variables outside a group."""
+    points = oracle.sample(64, settings.rng)
+    values = np.abs(oracle(points))
+    order = np.argsort(values)
+    return points[order[len(order) // 2]]
+
+
+def _alternatives(parts: list[list[sympy.Expr]], join: Callable) -> list[sympy.Expr]:
+    """``join`` of the parts' first alternatives, then of their second ones (where any)."""
+    n = max(len(p) for p in parts)
+    return [join([p[min(k, len(p) - 1)] for p in parts]) for k in range(n)]
+
+
+def _split(oracle: Oracle, groups, offset: float | None, settings: Recursion, depth: int):
+    """``f`` as a sum of functions of the ``groups`` (``offset`` None) or as ``offset`` plus
+    their product; each function is ``f`` with the other variables at a reference point."""
+    ref = _reference(oracle, settings)
+    base = float(oracle(ref[None])[0])
+    if offset is not None and abs(base - offset) <= 1e-12 * max(abs(base), 1e-300):
+        return []
+    parts = []
+    for group in groups:
+        sub = decompose(oracle.restricted(group, ref), settings, depth + 1)
+        if not sub:
+            return []
+        parts.append(sub)
+    k = len(groups)
+    if offset is None:
+        return _alternatives(parts, lambda xs: sympy.Add(*xs) - (k - 1) * _number(base))
+    c, scale = _number(offset), _number(base - offset)
+    return _alternatives(parts, lambda xs: c + sympy.Mul(*[x - c for x in xs]) / scale ** (k - 1))
+
+
+def _sign(oracle: Oracle, settings: Recursion) -> int:
+    """+1 or -1 when ``f`` keeps that sign, away from zero, on the box; else 0."""
+    values = oracle(oracle.sample(256, settings.rng))
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    if not np.isfinite(values).all() or top == 0:
+        return 0
+    if (values > _AWAY_FROM_ZERO * top).all():
+        return 1
+    if (values < -_AWAY_FROM_ZERO * top).all():
+        return -1
+    return 0
+
+
+def _transforms(sign: int):
+    """``(forward on torch, inverse on sympy)`` output transforms valid for the sign."""
+    if not sign:
+        return []
+    return [
+        (lambda f: torch.log(sign * f), lambda e: sign * sympy.exp(e)),
+        (lambda f: 1 / f, lambda e: 1 / e),
+        (lambda f: f**2, lambda e: sign * sympy.sqrt(e)),
+        (lambda f: torch.sqrt(sign * f), lambda e: sign * e**2),
+    ]
+
+
+def _structured(oracle: Oracle, settings: Recursion) -> bool:
+    """Whether one of the splits applies to ``oracle``."""
+    if len(separable_groups(oracle, settings.tolerance, settings.rng)) > 1:
+        return True
+    if len(product_groups(oracle, settings.tolerance, settings.rng)[0]) > 1:
+        return True
+    return best_combination(oracle, settings.tolerance, settings.rng) is not None
+
+
+def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy.Expr]:
+    """Candidate expressions of the oracle's function in the data's symbols (``[]`` when it
+    cannot be split down to functions of one variable)."""
+    if settings.deadline.expired() or depth > settings.max_depth:
+        return []
+    keep = relevant_variables(oracle, settings.tolerance, settings.rng)
+    if not keep:
+        return [_number(float(np.mean(oracle(oracle.sample(64, settings.rng)))))]
+    if len(keep) < oracle.n_vars:
+        oracle = oracle.restricted(keep, _reference(oracle, settings))
+    if oracle.n_vars == 1:
+        return _leaf(oracle, settings)
+    groups = separable_groups(oracle, settings.tolerance, settings.rng)
+    if len(groups) > 1:
+        return _split(oracle, groups, None, settings, depth)
+    groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
+    if len(groups) > 1:
+        return _split(oracle, groups, offset, settings, depth)
+    sign = _sign(oracle, settings)
+    pair = best_combination(oracle, settings.tolerance, settings.rng)
+    if pair is not None:
+        return decompose(oracle.combined(*pair), settings, depth + 1)
+    if settings.transforms <= 0:
+        return []
+    for forward, inverse in _transforms(sign):
+        inner = oracle.transformed(forward, settings.rng)
+        if not _structured(inner, settings):
+            continue
+        fewer = Recursion(**{**settings.__dict__, "transforms": settings.transforms - 1})
+        found = decompose(inner, fewer, depth + 1)
+        if found:
+            return [inverse(e) for e in found]
+    return []

@@ -1,0 +1,199 @@
+"""Tests of modular structure on an :class:`~kansr.symbolic.decompose.oracle.Oracle`.
+
+All tests use values or exact gradients of the oracle at points drawn from its box, never
+finite differences of data, and return a *relative* measure (0 for an exact structure), so
+that one tolerance, set from the oracle's own error, serves every problem:
+
+* **dependence** — how much ``f`` moves when one variable is redrawn;
+* **additive coupling** of ``x_i, x_j`` — ``f(a, b) - f(a', b) - f(a, b') + f(a', b')`` with the
+  other variables fixed (zero for ``f = g(x_i, ..) + h(x_j, ..)``); on ``log|f|`` it tests
+  multiplicative separability;
+* **combinations** — ``f`` depends on ``x_i, x_j`` only through ``x_i x_j`` (then
+  ``x_i df/dx_i = x_j df/dx_j``), ``x_i / x_j``, ``x_i + x_j`` or ``x_i - x_j``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kansr.symbolic.decompose.oracle import Oracle
+
+__all__ = [
+    "Tolerance",
+    "best_combination",
+    "product_groups",
+    "relevant_variables",
+    "separable_groups",
+]
+
+_N_POINTS = 256
+_TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Largest relative measure that counts as an exact structure: ``factor`` times the
+    oracle's error relative to the size the measure is taken against, within
+    ``[floor, cap]``; combinations (from gradients, which are less accurate) get
+    ``combination`` times that."""
+
+    factor: float = 10.0
+    floor: float = 2e-3
+    cap: float = 0.1
+    combination: float = 3.0
+
+    def __call__(self, error: float, size: float) -> float:
+        ratio = error / size if size > 0 else np.inf
+        return float(np.clip(self.factor * ratio, self.floor, self.cap))
+
+
+def _redrawn(points: np.ndarray, columns: list[int], alternative: np.ndarray) -> np.ndarray:
+    out = points.copy()
+    out[:, columns] = alternative[:, columns]
+    return out
+
+
+def relevant_variables(oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator) -> list[int]:
+    """Variables whose redrawing changes ``f`` by more than the tolerance of its spread."""
+    points, other = oracle.sample(_N_POINTS, rng), oracle.sample(_N_POINTS, rng)
+    base = oracle(points)
+    spread = max(float(np.std(base)), float(np.mean(np.abs(base))) * 1e-12, _TINY)
+    tol = tolerance(oracle.error, spread)
+    keep = []
+    for i in range(oracle.n_vars):
+        change = oracle(_redrawn(points, [i], other)) - base
+        if np.sqrt(np.mean(change**2)) > tol * spread:
+            keep.append(i)
+    return keep
+
+
+def _components(n: int, coupled: np.ndarray) -> list[list[int]]:
+    """Connected components of the graph with adjacency ``coupled (n, n)``."""
+    seen, groups = set(), []
+    for start in range(n):
+        if start in seen:
+            continue
+        stack, group = [start], []
+        seen.add(start)
+        while stack:
+            node = stack.pop()
+            group.append(node)
+            for other in np.flatnonzero(coupled[node]):
+                if int(other) not in seen:
+                    seen.add(int(other))
+                    stack.append(int(other))
+        groups.append(sorted(group))
+    return groups
+
+
+def _pair_terms(oracle: Oracle, rng: np.random.Generator):
+    """Values at points ``P`` and with variable ``i`` redrawn (``single[i]``), and a function
+    giving the values with ``i`` and ``j`` redrawn."""
+    points, other = oracle.sample(_N_POINTS, rng), oracle.sample(_N_POINTS, rng)
+    base = oracle(points)
+    single = [oracle(_redrawn(points, [i], other)) for i in range(oracle.n_vars)]
+    return base, single, lambda i, j: oracle(_redrawn(points, [i, j], other))
+
+
+def separable_groups(
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+) -> list[list[int]]:
+    """Groups of variables with ``f = sum_groups f_G(x_G)``: ``f(a,b) - f(a',b) - f(a,b') +
+    f(a',b')`` over the spread of ``f`` for every pair. One group: not separable."""
+    k = oracle.n_vars
+    base, single, both = _pair_terms(oracle, rng)
+    spread = max(float(np.std(base)), _TINY)
+    tol = tolerance(oracle.error, spread)
+    coupled = np.zeros((k, k), bool)
+    for i in range(k):
+        for j in range(i + 1, k):
+            cross = base - single[i] - single[j] + both(i, j)
+            measure = np.sqrt(np.mean(cross**2)) / spread
+            coupled[i, j] = coupled[j, i] = not measure <= tol  # nan counts as coupled
+    return _components(k, coupled)
+
+
+def product_groups(
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+) -> tuple[list[list[int]], float]:
+    """Groups of variables and an offset ``c`` with ``f = c + prod_groups f_G(x_G)``.
+
+    For every pair, ``(f(a,b) - c)(f(a',b') - c) - (f(a',b) - c)(f(a,b') - c)`` is linear
+    in ``c``; ``c = 0`` is tried first, then one ``c`` fitted over all pairs; each pair's
+    residual is measured against the size of those products (no logarithm: a product that
+    changes sign is found too). One group: not separable."""
+    k = oracle.n_vars
+    base, single, both = _pair_terms(oracle, rng)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    terms = []
+    for i, j in pairs:
+        other = both(i, j)
+        products = base * other - single[i] * single[j]
+        sums = base + other - single[i] - single[j]
+        terms.append((products, sums))
+    groups = _product_components(oracle, tolerance, base, pairs, terms, 0.0)
+    if len(groups) > 1:
+        return groups, 0.0
+    denominator = sum(float(np.sum(d * d)) for _, d in terms)
+    offset = sum(float(np.sum(p * d)) for p, d in terms) / denominator if denominator else 0.0
+    if not np.isfinite(offset) or offset == 0.0:
+        return groups, 0.0
+    return _product_components(oracle, tolerance, base, pairs, terms, offset), offset
+
+
+def _product_components(oracle, tolerance, base, pairs, terms, offset) -> list[list[int]]:
+    """Groups of :func:`product_groups` for a given ``offset``."""
+    shifted = base - offset
+    size = float(np.sqrt(np.mean(shifted**2)))
+    tol = tolerance(oracle.error, size)
+    k = oracle.n_vars
+    coupled = np.zeros((k, k), bool)
+    for (i, j), (products, sums) in zip(pairs, terms, strict=True):
+        measure = np.sqrt(np.mean((products - offset * sums) ** 2)) / max(size**2, _TINY)
+        coupled[i, j] = coupled[j, i] = not measure <= tol
+    return _components(k, coupled)
+
+
+def _combination_measures(
+    points: np.ndarray, grad: np.ndarray, i: int, j: int, positive: bool
+) -> dict:
+    xi, xj, gi, gj = points[:, i], points[:, j], grad[:, i], grad[:, j]
+
+    def rel(residual, left, right):
+        scale = np.sqrt(np.mean(left**2)) + np.sqrt(np.mean(right**2))
+        return np.sqrt(np.mean(residual**2)) / max(scale, _TINY)
+
+    out = {
+        "sum": rel(gi - gj, gi, gj),
+        "difference": rel(gi + gj, gi, gj),
+    }
+    if positive:
+        out["product"] = rel(xi * gi - xj * gj, xi * gi, xj * gj)
+        out["quotient"] = rel(xi * gi + xj * gj, xi * gi, xj * gj)
+    return out
+
+
+def best_combination(
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+) -> tuple[int, int, str] | None:
+    """``(i, j, kind)`` of the pair of variables that ``f`` depends on only through their
+    ``kind`` (product, quotient, sum, difference) with the smallest measure below the
+    tolerance; ``None`` when there is none. Products and quotients need positive
+    variables."""
+    points = oracle.sample(_N_POINTS, rng)
+    spread = float(np.std(oracle(points)))
+    tol = min(tolerance.combination * tolerance(oracle.error, spread), tolerance.cap)
+    grad = oracle.gradient(points)
+    if not np.isfinite(grad).all():
+        return None
+    best, best_measure = None, tol
+    for i in range(oracle.n_vars):
+        for j in range(i + 1, oracle.n_vars):
+            positive = bool(oracle.lo[i] > 0 and oracle.lo[j] > 0)
+            measures = _combination_measures(points, grad, i, j, positive)
+            for kind, measure in measures.items():
+                if measure < best_measure:
+                    best, best_measure = (i, j, kind), measure
+    return best

@@ -1,0 +1,129 @@
+"""The decomposition of a smooth oracle into modules (kansr.symbolic.decompose)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from kansr import KANRegressor
+from kansr.symbolic.decompose.oracle import Oracle
+from kansr.symbolic.decompose.recursion import Recursion, decompose
+from kansr.symbolic.decompose.separability import (
+    Tolerance,
+    best_combination,
+    product_groups,
+    relevant_variables,
+    separable_groups,
+)
+from kansr.symbolic.expressions import evaluate
+from kansr.symbolic.library import make_library
+
+SYMBOLS = sympy.symbols("x0:5", real=True)
+
+
+def oracle(fn, lo, hi, error=1e-9) -> Oracle:
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    return Oracle(fn, lo, hi, list(SYMBOLS[: lo.size]), error)
+
+
+def rng():
+    return np.random.default_rng(1)
+
+
+def test_separable_groups_split_a_sum_and_keep_coupled_variables_together():
+    o = oracle(lambda x: x[:, 0] * x[:, 1] + torch.sin(x[:, 2]), [1, 1, 1], [2, 3, 4])
+    assert separable_groups(o, Tolerance(), rng()) == [[0, 1], [2]]
+    assert len(product_groups(o, Tolerance(), rng())[0]) == 1
+
+
+def test_product_groups_find_a_product_that_changes_sign_and_one_with_an_offset():
+    o = oracle(lambda x: x[:, 0] * torch.sin(x[:, 1]), [1, 1], [2, 5])  # sin < 0 past pi
+    groups, offset = product_groups(o, Tolerance(), rng())
+    assert groups == [[0], [1]] and offset == 0.0
+    shifted = oracle(lambda x: 3.0 + x[:, 0] * torch.sin(x[:, 1]), [1, 1], [2, 5])
+    groups, offset = product_groups(shifted, Tolerance(), rng())
+    assert groups == [[0], [1]] and offset == pytest.approx(3.0, rel=1e-6)
+
+
+def test_a_noisy_oracle_gets_a_wider_tolerance():
+    coupled = oracle(lambda x: x[:, 0] + x[:, 1] + 0.01 * x[:, 0] * x[:, 1], [1, 1], [2, 2])
+    assert separable_groups(coupled, Tolerance(), rng()) == [[0, 1]]  # exact: coupled
+    coupled.error = 0.05  # an oracle this inaccurate cannot tell
+    assert separable_groups(coupled, Tolerance(), rng()) == [[0], [1]]
+
+
+@pytest.mark.parametrize(
+    ("fn", "kind"),
+    [
+        (lambda x: torch.exp(-x[:, 0] * x[:, 1]), "product"),
+        (lambda x: torch.sin(x[:, 0] / x[:, 1]), "quotient"),
+        (lambda x: torch.sqrt(x[:, 0] + x[:, 1]), "sum"),
+        (lambda x: torch.exp(-((x[:, 0] - x[:, 1]) ** 2)), "difference"),
+    ],
+)
+def test_best_combination_finds_how_two_variables_are_joined(fn, kind):
+    o = oracle(fn, [1, 1], [2, 3])
+    assert best_combination(o, Tolerance(), rng()) == (0, 1, kind)
+
+
+def test_no_combination_where_there_is_none():
+    o = oracle(lambda x: torch.sin(x[:, 0]) * x[:, 1] + x[:, 1] ** 2, [1, 1], [2, 3])
+    assert best_combination(o, Tolerance(), rng()) is None
+
+
+def test_relevant_variables_drop_what_the_function_ignores():
+    o = oracle(lambda x: x[:, 0] ** 2 + 0 * x[:, 1] + x[:, 2], [1, 1, 1], [2, 2, 2])
+    assert relevant_variables(o, Tolerance(), rng()) == [0, 2]
+
+
+def _close(expr, truth, lo, hi):
+    points = np.random.default_rng(3).uniform(lo, hi, size=(200, len(lo)))
+    got, want = evaluate(expr, points), evaluate(truth, points)
+    return np.sqrt(np.mean((got - want) ** 2)) <= 1e-3 * np.std(want)
+
+
+x0, x1, x2, x3, x4 = SYMBOLS
+CASES = [
+    (x0 * x1, [1, 1], [5, 5]),
+    (x0 / x1, [1, 1], [5, 5]),
+    (x0 * x1 * x2, [1, 1, 1], [5, 5, 5]),
+    (x0 * (x1 + x2 * x3 * sympy.sin(x4)), [1] * 5, [5] * 5),
+    (x0 * (x1**2 + x2**2 + x3**2) / 2, [1] * 4, [5] * 4),
+    (sympy.exp(-x0 * x1 / x2), [1, 1, 1], [2, 2, 3]),
+    (1 / ((x0 - x1) ** 2 + x2**2), [3, 1, 1], [4, 2, 2]),
+    (x0 * sympy.atan(x1 * x2), [1, 1, 1], [3, 2, 2]),
+]
+
+
+@pytest.mark.parametrize(("truth", "lo", "hi"), CASES, ids=[str(c[0]) for c in CASES])
+def test_decompose_an_exact_oracle_down_to_the_law(truth, lo, hi):
+    from kansr.symbolic.expressions import TorchFormula
+
+    fn = TorchFormula(truth)
+    o = oracle(lambda x: fn(x), lo, hi)
+    found = decompose(o, Recursion(library=make_library()))
+    assert found, "no decomposition"
+    assert any(_close(e, truth, lo, hi) for e in found), found
+
+
+def test_decompose_gives_up_on_what_does_not_split():
+    o = oracle(lambda x: torch.sin(x[:, 0] + x[:, 1] ** 2 * x[:, 2]), [1, 1, 1], [2, 2, 2])
+    assert decompose(o, Recursion(library=make_library(), transforms=0)) == []
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["x0*x1", "x0/x1", "x0*x1*x2"],
+)
+def test_the_network_path_alone_finds_products_and_quotients(formula):
+    rs = np.random.default_rng(0)
+    X = rs.uniform(1, 5, size=(500, 3))
+    truth = sympy.sympify(formula, locals={f"x{i}": SYMBOLS[i] for i in range(3)})
+    y = evaluate(truth, X)
+    est = KANRegressor(search_structure=False, random_state=0).fit(X, y)
+    got = est.sympy_expr()
+    plain = {s: sympy.Symbol(s.name) for s in got.free_symbols}
+    names = {f"x{i}": sympy.Symbol(f"x{i}") for i in range(3)}
+    assert sympy.simplify(got.xreplace(plain) - sympy.sympify(formula, locals=names)) == 0, got
