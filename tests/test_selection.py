@@ -189,3 +189,21 @@ def test_snapping_prefers_a_simple_number_inside_the_interval():
     # without an interval (exact data) only numbers within 1e-3 are tried
     exact, _ = snap_constants(c * x0**2, X, y, loss, loss * 1.004)
     assert exact != x0**2
+
+
+def test_a_constant_the_data_do_not_pin_down_is_not_snapped_to_a_less_simple_number():
+    # 0.7853 is within 1e-3 of pi/4; measured to +-0.01 the data cannot tell them apart (and
+    # no integer, half, third or quarter lies inside its interval)
+    from kansr.symbolic.expressions import mse
+    from kansr.symbolic.snap import snap_constants
+
+    x0 = sympy.Symbol("x0", real=True)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, (30, 1))
+    y = 0.7853 * X[:, 0] + rng.normal(0, 0.02, 30)
+    c = sympy.Float(0.7853)
+    loss = mse(c * x0, X, y)
+    kept, _ = snap_constants(c * x0, X, y, loss, loss * 1.2, std_errors={c: 0.01})
+    assert kept == c * x0
+    precise, _ = snap_constants(c * x0, X, y, loss, loss * 1.2, std_errors={c: 1e-4})
+    assert precise == sympy.pi * x0 / 4

@@ -15,6 +15,7 @@ from kansr.utils.deadline import Deadline, call_with_timeout
 MAX_SNAP_NODES = 300  # larger expressions are not snapped (sympy rebuilds them per trial)
 MAX_SNAP_DEPTH = 60  # nor deeper ones (sympy recurses through them)
 SNAP_TIMEOUT = 5.0  # seconds for all of one expression's snapping trials
+_PRECISE = 1e-2  # 95 % interval (relative) below which less simple numbers are tried
 
 _SIMPLE_FRACTIONS = sorted(
     {Fraction(p, q) for q in (1, 2, 3, 4, 5, 6, 8) for p in range(-24, 25)},
@@ -98,7 +99,9 @@ def snap_constants(
     (relative), or, for the simplest numbers (integers, halves, thirds, quarters), within
     its 95 % confidence interval (two ``std_errors``, at most 10 % of the value): on noisy
     data the constants of the true law are off by about their standard error, far more
-    than 1e-3, while a wide interval would admit too many less simple numbers.
+    than 1e-3, while a wide interval would admit too many less simple numbers. The less
+    simple numbers (other fractions, multiples of pi, sqrt(2) ...) are tried only when the
+    interval is narrower than 1 %: a measured 1.644 ± 0.05 stays 1.644, not pi**2/6.
 
     Bounded so that no sympy call can take a fit down: expressions over ``max_nodes`` nodes
     or :data:`MAX_SNAP_DEPTH` levels are returned as they are; a trial that fails in sympy
@@ -113,9 +116,13 @@ def snap_constants(
     except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss
     for atom in floats:
-        wide = _simplest_within(float(atom), _tolerance(atom, std_errors))
-        # the simplest numbers inside the confidence interval before less simple ones at 1e-3
-        for exact in [sympy.Integer(0), *wide, *snap_candidates(float(atom))]:
+        tolerance = _tolerance(atom, std_errors)
+        wide = _simplest_within(float(atom), tolerance)
+        # the simplest numbers inside the confidence interval before less simple ones at
+        # 1e-3; those only for a constant the data pin down (interval within 1 %): else the
+        # data cannot tell pi**2/6 from 1.644 or 5/3
+        close = snap_candidates(float(atom)) if tolerance <= _PRECISE else []
+        for exact in [sympy.Integer(0), *wide, *close]:
             if limit.expired():
                 return expr, loss
             try:
