@@ -98,7 +98,9 @@ def _expression(exps_p, exps_q, a, b, symbols) -> sympy.Expr:
             for sym, power in zip(symbols, e, strict=True):
                 if power:
                     mono *= sym**power
-            terms.append(sympy.Float(float(c), 15) * mono)
+            # the normalised coefficient stays an exact 1: a fitted constant there would
+            # scale P and Q together (a constant the data cannot determine)
+            terms.append(mono if c == 1.0 else sympy.Float(float(c), 15) * mono)
         return sympy.Add(*terms)
 
     return poly(exps_p, a) / poly(exps_q, b)
@@ -123,7 +125,9 @@ def rational_formulas(
     coefficients are tried by increasing total degree, for ``y`` and ``y**2`` in turn. An
     exact fit (relative error at rounding level, 1e-18) is returned alone as soon as it is
     found; otherwise the ``max_candidates`` best by BIC among the thresholded fits of total
-    degree up to ``max_noisy_degree``. Constants are not yet refit or snapped. The flag says
+    degree up to ``max_noisy_degree``, of ``P/Q`` and of ``sqrt(P/Q)`` each (on noisy data
+    the square root's linearised error can rank all its fits ahead of a plain ``P/Q`` such as
+    Michaelis-Menten's ``a*x/(b + x)``). Constants are not yet refit or snapped. The flag says
     whether the (single) candidate is exact. After ``deadline`` (a
     :class:`~kansr.utils.deadline.Deadline`) no further degree pair is tried.
     """
@@ -132,7 +136,7 @@ def rational_formulas(
     if float(np.var(y)) == 0 or m == 0 or not np.all(np.isfinite(y)):
         return [], False
     fit = _Search(X, y, symbols, max_degree, max_terms, squared)
-    scored: list[tuple[float, sympy.Expr]] = []
+    scored: dict[bool, list[tuple[float, sympy.Expr]]] = {False: [], True: []}
     for p, q in _degree_pairs(max_degree):
         if deadline is not None and deadline.expired():
             break
@@ -147,9 +151,13 @@ def rational_formulas(
             if exact is not None:
                 return [fit.expression(pair, *exact, system.root)], True
             if p + q <= max_noisy_degree:
-                scored += _thresholded_candidates(fit, system, sub, pair)
-    scored.sort(key=lambda t: t[0])
-    return [expr for _, expr in scored[:max_candidates]], False
+                scored[system.root] += _thresholded_candidates(fit, system, sub, pair)
+    out: list[sympy.Expr] = []
+    for found in scored.values():  # the best of P/Q and of sqrt(P/Q) each
+        found.sort(key=lambda t: t[0])
+        unique = list(dict.fromkeys(expr for _, expr in found))
+        out += unique[:max_candidates]
+    return out, False
 
 
 def _degree_pairs(max_degree: int) -> list[tuple[int, int]]:
