@@ -129,3 +129,22 @@ def test_predict_falls_back_to_the_network_outside_the_formula_domain():
         out = est.predict(np.array([[2.0], [-1.0]]))
     assert np.all(np.isfinite(out))
     assert out[0] == pytest.approx(np.log(2.0), rel=1e-9)
+
+
+def test_arrhenius_on_fourteen_noisy_rows_is_found_as_exp_of_a_rational():
+    # vapour pressure, Clausius-Clapeyron: p = A exp(-B / T); log p is rational in T
+    import sympy
+
+    from kansr.symbolic.library import make_library
+    from kansr.symbolic.structure.search import structure_formulas
+
+    rng = np.random.default_rng(0)
+    T = np.linspace(273.0, 373.0, 14)[:, None]
+    p = 8.06e8 * np.exp(-5169.0 / T[:, 0]) * (1 + rng.normal(0, 0.01, 14))
+    found = structure_formulas(T, p, make_library())
+    x = sympy.Symbol("x0", real=True)
+    a, b = sympy.Wild("a", exclude=[x]), sympy.Wild("b", exclude=[x])
+    matches = [e for e, _ in found if e.match(a * sympy.exp(b / x))]
+    assert matches, [e for e, _ in found]
+    best = min(found, key=lambda t: t[1])[1]
+    assert min(loss for e, loss in found if e in matches) <= 1.5 * best

@@ -215,9 +215,10 @@ def mse(
         return math.inf
     if not np.all(np.isfinite(pred)):
         return math.inf
-    if sample_weight is not None:
-        return float(np.average((pred - y) ** 2, weights=sample_weight))
-    return float(np.mean((pred - y) ** 2))
+    with np.errstate(over="ignore"):  # a finite but huge prediction: inf, not a warning
+        if sample_weight is not None:
+            return float(np.average((pred - y) ** 2, weights=sample_weight))
+        return float(np.mean((pred - y) ** 2))
 
 
 def weighted_variance(y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:

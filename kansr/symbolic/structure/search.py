@@ -14,7 +14,8 @@ direct searches give such laws their natural, simplest form:
   divided out, and the rest is fitted as a sum (``m*(u^2 + v^2)/2``).
 * **rational** — ``P(x)/Q(x)`` or ``sqrt(P(x)/Q(x))`` by linear algebra
   (:mod:`kansr.symbolic.structure.rational`), for the target and for what is left after
-  dividing out a monomial; an exact one ends the search of that target.
+  dividing out a monomial; an exact one ends the search of that target. Also ``exp(P/Q)`` of
+  low degree from ``log|y|`` (Arrhenius, Clausius-Clapeyron, Gaussians).
 
 Every result is only a *candidate*: its mean squared error on the data decides, through the
 Pareto front, whether it is chosen. Formulas use the internal symbols ``x0 .. x{n-1}``.
@@ -299,6 +300,29 @@ def _transformed_monomials(
     return out
 
 
+def _exp_rational(X, target, cols, symbols, deadline) -> list[sympy.Expr]:
+    """``±exp(P/Q)`` of low degree (``P/Q`` from the rational search on ``log|target|``) for a
+    one-signed target: Arrhenius and Clausius-Clapeyron ``exp(a + b/T)``, Gaussians,
+    Boltzmann factors. Not yet refit."""
+    sign = _one_signed(target)
+    if sign == 0:
+        return []
+    with np.errstate(all="ignore"):
+        logs = np.log(np.abs(target))
+    if not np.all(np.isfinite(logs)):
+        return []
+    found, _ = rational_formulas(
+        X[:, cols],
+        logs,
+        [symbols[i] for i in cols],
+        max_degree=2,
+        max_noisy_degree=2,
+        squared=False,
+        deadline=deadline,
+    )
+    return [sign * sympy.exp(e) for e in found]
+
+
 def _splits(powers: list[tuple[float, float]], cols: list[int], max_split: int):
     """Sets of columns to divide out as a monomial: the most power-like single columns and
     prefixes of the columns ordered by how power-like their piece of ``log|y|`` is."""
@@ -336,6 +360,8 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
         )
         if exact:  # nothing simpler to look for in this target
             return rational
+        if depth == 2 and budget.spend():
+            rational += _exp_rational(X, target, cols, symbols, budget.deadline)
     else:
         rational = []
     raw = rational + list(_sum_candidates(X, target, cols, symbols, library, budget.deadline))
