@@ -207,3 +207,24 @@ def test_a_constant_the_data_do_not_pin_down_is_not_snapped_to_a_less_simple_num
     assert kept == c * x0
     precise, _ = snap_constants(c * x0, X, y, loss, loss * 1.2, std_errors={c: 1e-4})
     assert precise == sympy.pi * x0 / 4
+
+
+def test_finish_fixes_a_constant_the_data_cannot_determine():
+    # c*exp(-k/(a*x + b)): k, a and b scale together; the finished formula has one constant
+    # less, no larger loss, and a finite standard error for every constant
+    from kansr.symbolic.expressions import refit_constants
+    from kansr.symbolic.finish import finish
+    from kansr.symbolic.uncertainty import standard_errors
+
+    x = sympy.Symbol("x0", real=True)
+    rng = np.random.default_rng(0)
+    X = np.linspace(3, 25, 84)[:, None]
+    y = 102.3 - 110.8 * np.exp(-0.0389 * X[:, 0]) + rng.normal(0, 1, 84)
+    F = sympy.Float
+    raw = F(118.0) * sympy.exp(F(-0.57) / (F(0.0306) * x + F(0.0816)))
+    _, raw_loss = refit_constants(raw, X, y, n_iter=200)
+    done = finish(raw, X, y)
+    assert len(done.expr.atoms(sympy.Float)) == 3
+    errors = standard_errors(done.expr, X, y)
+    assert all(np.isfinite(e) for e in errors.values())
+    assert done.loss <= 1.001 * raw_loss

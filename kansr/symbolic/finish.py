@@ -25,7 +25,7 @@ from kansr.symbolic.expressions import (
 from kansr.symbolic.pareto import Formula
 from kansr.symbolic.snap import snap_constants, within_size
 from kansr.symbolic.terms import prune_terms
-from kansr.symbolic.uncertainty import standard_errors
+from kansr.symbolic.uncertainty import constant_covariance, standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
 
 __all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
@@ -148,6 +148,7 @@ def finish(
         loss = _loss(expr, X, y, sample_weight)
     if not math.isfinite(loss):
         return None
+    expr, loss = _identifiable(expr, loss, X, y, sample_weight, deadline)
     budget = _snap_budget(expr, loss, y, r2_tol, sample_weight)
     if expand_first:  # kept within budget: multiplying out can cancel digits (large offsets)
         expanded = expand(expr, deadline, max_nodes)
@@ -169,6 +170,36 @@ def finish(
             if not deadline.expired():
                 expr, loss = snap(expr, loss)
     return formula_if_finite(expr, X, y, sample_weight)
+
+
+_MAX_IDENTIFIABLE_CONSTANTS = 16  # larger formulas are not checked for redundant constants
+
+
+def _identifiable(expr, loss, X, y, w, deadline: Deadline):
+    """``expr`` without constants the data cannot determine: while the Jacobian of the
+    constants is singular (``c*exp(a*x + b)``, ``k/(a*x + b)``: one constant too many), fix
+    one of them to ±1 and refit the others, when the loss stays within 0.1 %."""
+    for _ in range(_MAX_IDENTIFIABLE_CONSTANTS):
+        if deadline.expired():
+            break
+        try:
+            constants, cov = constant_covariance(expr, X, y, w)
+        except Exception:  # noqa: BLE001 - sympy or numpy failed: keep the candidate
+            break
+        if not (0 < len(constants) <= _MAX_IDENTIFIABLE_CONSTANTS and np.isinf(cov).any()):
+            break
+        for constant in sorted(constants, key=lambda c: abs(abs(float(c)) - 1)):
+            trial = expr.xreplace({constant: sympy.Integer(1 if float(constant) > 0 else -1)})
+            try:
+                trial, trial_loss = refit_constants(trial, X, y, sample_weight=w)
+            except Exception:  # noqa: BLE001 - this constant cannot be fixed: try the next
+                continue
+            if trial_loss <= loss * 1.001 + 1e-300:
+                expr, loss = trial, trial_loss
+                break
+        else:
+            break  # no constant could be fixed
+    return expr, loss
 
 
 def _pruned(expr, loss, budget, X, y, r2_tol, w):
