@@ -234,10 +234,22 @@ def main(argv=None) -> int:
         "README workflow, gplearn: SymbolicRegressor (see bench/contenders.py; installed "
         "separately)",
     )
+    parser.add_argument(
+        "--params",
+        default="{}",
+        help="JSON of estimator parameters, e.g. '{\"search_structure\": false}' (the network "
+        "path alone)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="CSV of every result")
     parser.add_argument("--markdown", default=None, help="append the summary to this file")
     args = parser.parse_args(argv)
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--params is not JSON: {exc}")
+    if not isinstance(params, dict):
+        parser.error("--params must be a JSON object")
     if args.estimator in CONTENDER_NAMES:
         contenders = _contenders()
         _, module, hint = contenders.CONTENDERS[args.estimator]
@@ -256,7 +268,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     results = []
     for result in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
-        delayed(run_problem)(row, seed, level, {}, args.estimator) for row, seed, level in jobs
+        delayed(run_problem)(row, seed, level, params, args.estimator) for row, seed, level in jobs
     ):
         results.append(result)
         print(
@@ -275,7 +287,7 @@ def main(argv=None) -> int:
     command = "python bench/recovery.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (
         f"### Recovery: {args.set} ({len(table)} problems), "
-        f"{LABELS[args.estimator]}\n\n"
+        f"{LABELS[args.estimator]}{f' with {params}' if params else ''}\n\n"
         f"- command: `{command}`\n- wall time: {wall:.0f} s with n_jobs={args.n_jobs}\n\n"
         + _markdown(summ)
         + "\n"

@@ -96,3 +96,23 @@ def test_plot_results_draws_the_runs(tmp_path):
         plot.load_runs(["no-equals-sign"])
     with pytest.raises(SystemExit, match="not found"):
         plot.load_runs([f"A={tmp_path / 'absent.csv'}"])
+
+
+def test_params_reach_the_estimator_and_the_report(tmp_path, monkeypatch):
+    recovery = _load("recovery")
+    seen = []
+
+    def fake_run(row, seed, noise, params, estimator="kan"):
+        seen.append(params)
+        return {"name": row["name"], "noise": noise, "seed": seed, "estimator": estimator,
+                "r2": 1.0, "symbolic_solution": True, "accuracy_solution": True,
+                "complexity": 3, "fit_time": 0.1, "formula": "x", "error": ""}  # fmt: skip
+
+    monkeypatch.setattr(recovery, "run_problem", fake_run)
+    md = tmp_path / "r.md"
+    argv = ["--set", "compositional", "--limit", "2", "--n-jobs", "1", "--markdown", str(md)]
+    assert recovery.main([*argv, "--params", '{"search_structure": false}']) == 0
+    assert seen == [{"search_structure": False}] * 2
+    assert "search_structure" in md.read_text()
+    with pytest.raises(SystemExit):
+        recovery.main([*argv, "--params", "[1]"])
