@@ -127,3 +127,15 @@ def test_the_network_path_alone_finds_products_and_quotients(formula):
     plain = {s: sympy.Symbol(s.name) for s in got.free_symbols}
     names = {f"x{i}": sympy.Symbol(f"x{i}") for i in range(3)}
     assert sympy.simplify(got.xreplace(plain) - sympy.sympify(formula, locals=names)) == 0, got
+
+
+def test_a_one_variable_piece_outside_the_library_is_found_through_a_transform():
+    # m / sqrt(1 - (v/c)**2): m times a function of v/c that is 1/sqrt of a parabola
+    m, v, c = SYMBOLS[:3]
+    truth = m / sympy.sqrt(1 - v**2 / c**2)
+    lo, hi = [1, 1, 3], [5, 2, 10]
+    from kansr.symbolic.expressions import TorchFormula
+
+    fn = TorchFormula(truth)
+    found = decompose(oracle(lambda x: fn(x), lo, hi), Recursion(library=make_library()))
+    assert any(_close(e, truth, lo, hi) for e in found), found

@@ -32,7 +32,7 @@ from kansr.utils.deadline import Deadline
 __all__ = ["Recursion", "decompose"]
 
 _LEAF_POINTS = 256
-_MAX_ALTERNATIVES = 2
+_MAX_ALTERNATIVES = 3
 _AWAY_FROM_ZERO = 1e-3  # |f| above this share of max |f| everywhere: log and 1/f are safe
 
 
@@ -58,28 +58,98 @@ def _number(value: float) -> sympy.Expr:
     return sympy.Float(float(value), 15)
 
 
+# output transforms of a one-variable piece, (numpy forward on positive values, numpy
+# inverse, sympy inverse): 1/sqrt(1 - u**2) is no library function, but 1/g**2 = 1 - u**2 is
+_LEAF_TRANSFORMS = (
+    (lambda v: 1 / v, lambda p: 1 / p, lambda e: 1 / e),
+    (lambda v: v**2, np.sqrt, sympy.sqrt),
+    (lambda v: 1 / v**2, lambda p: 1 / np.sqrt(p), lambda e: 1 / sympy.sqrt(e)),
+    (np.log, np.exp, sympy.exp),
+    (np.sqrt, lambda p: p**2, lambda e: e**2),
+)
+
+
+@dataclass
+class _Piece:
+    """A candidate for a one-variable piece: its expression, its values on the grid and its
+    complexity."""
+
+    expr: sympy.Expr
+    values: np.ndarray
+    complexity: int
+
+
+def _matched(u, values, variable, settings) -> tuple[list[_Piece], np.ndarray]:
+    """Library matches ``c*f(a*u + b) + d`` of ``values (n,)`` at ``u (n,)`` (the five best
+    ranked) and their relative errors."""
+    matches = match_edges(u[None], values[None], settings.library, top=5)
+    pieces = []
+    for rank, name in enumerate(matches.names[0]):
+        fn = settings.library[name]
+        a, b, c, d = matches.params[0, rank]
+        with np.errstate(all="ignore"):
+            fitted = c * fn.safe_numpy(a * u + b) + d if fn.complexity else np.full_like(u, d)
+        if fn.complexity == 0:
+            expr = _number(d)
+        else:
+            expr = _number(c) * fn.sympy_expr(_number(a) * variable + _number(b)) + _number(d)
+        pieces.append(_Piece(expr, fitted, fn.complexity))
+    return pieces, matches.relative_error[0]
+
+
+def _parabola_error(u: np.ndarray, values: np.ndarray) -> float:
+    """Relative mean squared error of the least-squares parabola through ``values``."""
+    fit = np.polyval(np.polyfit(u, values, 2), u)
+    return float(np.mean((fit - values) ** 2) / max(np.var(values), 1e-300))
+
+
 def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
-    """Library matches ``c*f(a*u + b) + d`` of a function of one variable ``u``: the
-    simplest whose error is within what the tolerance allows, then the best ranked."""
+    """A function ``g`` of one variable ``u``: library matches of it and of those transforms
+    (``1/g``, ``g^2``, ``1/g^2``, ``log g``, ``sqrt g`` for a one-signed ``g``) that a parabola
+    fits better than the best match, with the inverse applied. Returns the simplest
+    candidate within the tolerance, the simplest transformed one, the most accurate."""
     u = np.linspace(oracle.lo[0], oracle.hi[0], _LEAF_POINTS)
     values = oracle(u[:, None])
     if not np.isfinite(values).all():
         return []
-    if np.ptp(values) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))):
+    spread = float(np.std(values))
+    if np.ptp(values) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))) or spread == 0:
         return [_number(values.mean())]
-    matches = match_edges(u[None], values[None], settings.library, top=5)
-    names, errors = matches.names[0], matches.relative_error[0]
-    tol = settings.tolerance(oracle.error, float(np.std(values)))
+    variable = oracle.exprs[0]
+    pieces, _ = _matched(u, values, variable, settings)
+    sign = 1 if (values > 0).all() else -1 if (values < 0).all() else 0
+
+    def error(piece: _Piece) -> float:
+        with np.errstate(all="ignore"):
+            e = float(np.mean((piece.values - values) ** 2)) / spread**2
+        return e if np.isfinite(e) else np.inf
+
+    direct = min(error(p) for p in pieces)
+    n_direct = len(pieces)
+    if sign and direct > 1e-12:
+        for forward, inverse_np, inverse in _LEAF_TRANSFORMS:
+            with np.errstate(all="ignore"):
+                moved = forward(sign * values)
+            if not np.isfinite(moved).all() or np.ptp(moved) == 0:
+                continue
+            # matched only when a parabola already fits it better (a cheap test)
+            if _parabola_error(u, moved) > direct:
+                continue
+            for p in _matched(u, moved, variable, settings)[0][:2]:
+                with np.errstate(all="ignore"):
+                    back = sign * inverse_np(p.values)
+                pieces.append(_Piece(sign * inverse(p.expr), back, p.complexity + 1))
+    tol = settings.tolerance(oracle.error, spread)
     allowed = max(4 * tol**2, 1e-10)
-    simple = [r for r in range(len(names)) if errors[r] <= allowed]
-    simple.sort(key=lambda r: (settings.library[names[r]].complexity, errors[r]))
-    order = list(dict.fromkeys([*simple[:1], 0]))
-    out = []
-    for rank in order:
-        fn = settings.library[names[rank]]
-        a, b, c, d = (_number(p) for p in matches.params[0, rank])
-        out.append(d if fn.complexity == 0 else c * fn.sympy_expr(a * oracle.exprs[0] + b) + d)
-    return out[:_MAX_ALTERNATIVES]
+    scored = [(error(p), p) for p in pieces]
+    simple = sorted((p.complexity, e, k) for k, (e, p) in enumerate(scored) if e <= allowed)
+    best = min(range(len(scored)), key=lambda k: scored[k][0])
+    # through the oracle's error a transformed exact form can look no better than a direct
+    # approximant: the best transformed one is a candidate of its own, the data decide
+    transformed = [k for k in range(n_direct, len(scored)) if scored[k][0] <= allowed]
+    transformed.sort(key=lambda k: (scored[k][1].complexity, scored[k][0]))
+    order = list(dict.fromkeys([*(k for _, _, k in simple[:1]), *transformed[:1], best]))
+    return [scored[k][1].expr for k in order][:_MAX_ALTERNATIVES]
 
 
 def _reference(oracle: Oracle, settings: Recursion) -> np.ndarray:
@@ -92,9 +162,16 @@ def _reference(oracle: Oracle, settings: Recursion) -> np.ndarray:
 
 
 def _alternatives(parts: list[list[sympy.Expr]], join: Callable) -> list[sympy.Expr]:
-    """``join`` of the parts' first alternatives, then of their second ones (where any)."""
-    n = max(len(p) for p in parts)
-    return [join([p[min(k, len(p) - 1)] for p in parts]) for k in range(n)]
+    """``join`` of the parts' first alternatives, then with one part at a time changed to
+    one of its other alternatives (at most ``_MAX_ALTERNATIVES`` in all)."""
+    first = [p[0] for p in parts]
+    out = [join(first)]
+    for i, part in enumerate(parts):
+        for other in part[1:]:
+            if len(out) >= _MAX_ALTERNATIVES:
+                return out
+            out.append(join([*first[:i], other, *first[i + 1 :]]))
+    return out
 
 
 def _split(oracle: Oracle, groups, offset: float | None, settings: Recursion, depth: int):
@@ -166,13 +243,16 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     groups = separable_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, None, settings, depth)
+    groups, _ = product_groups(oracle, settings.tolerance, settings.rng, offset=False)
+    if len(groups) > 1:
+        return _split(oracle, groups, 0.0, settings, depth)
+    pair = best_combination(oracle, settings.tolerance, settings.rng)
+    if pair is not None:  # (before a product with an offset: that test is looser)
+        return decompose(oracle.combined(*pair), settings, depth + 1)
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)
     sign = _sign(oracle, settings)
-    pair = best_combination(oracle, settings.tolerance, settings.rng)
-    if pair is not None:
-        return decompose(oracle.combined(*pair), settings, depth + 1)
     if settings.transforms <= 0:
         return []
     for forward, inverse in _transforms(sign):

@@ -116,13 +116,13 @@ def separable_groups(
 
 
 def product_groups(
-    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator, offset: bool = True
 ) -> tuple[list[list[int]], float]:
     """Groups of variables and an offset ``c`` with ``f = c + prod_groups f_G(x_G)``.
 
     For every pair, ``(f(a,b) - c)(f(a',b') - c) - (f(a',b) - c)(f(a,b') - c)`` is linear
-    in ``c``; ``c = 0`` is tried first, then one ``c`` fitted over all pairs; each pair's
-    residual is measured against the size of those products (no logarithm: a product that
+    in ``c``; ``c = 0`` is tried first, then (with ``offset``) one ``c`` fitted over all
+    pairs; each pair's residual is measured against the size of those products (no logarithm: a product that
     changes sign is found too). One group: not separable."""
     k = oracle.n_vars
     base, single, both = _pair_terms(oracle, rng)
@@ -134,7 +134,7 @@ def product_groups(
         sums = base + other - single[i] - single[j]
         terms.append((products, sums))
     groups = _product_components(oracle, tolerance, base, pairs, terms, 0.0)
-    if len(groups) > 1:
+    if len(groups) > 1 or not offset:
         return groups, 0.0
     denominator = sum(float(np.sum(d * d)) for _, d in terms)
     offset = sum(float(np.sum(p * d)) for p, d in terms) / denominator if denominator else 0.0
@@ -145,8 +145,9 @@ def product_groups(
 
 def _product_components(oracle, tolerance, base, pairs, terms, offset) -> list[list[int]]:
     """Groups of :func:`product_groups` for a given ``offset``."""
-    shifted = base - offset
-    size = float(np.sqrt(np.mean(shifted**2)))
+    # the size of f - c, or with an offset the spread of f: a free offset must not make the
+    # measure small by moving f - c away from zero
+    size = float(np.std(base)) if offset else float(np.sqrt(np.mean(base**2)))
     tol = tolerance(oracle.error, size)
     k = oracle.n_vars
     coupled = np.zeros((k, k), bool)
