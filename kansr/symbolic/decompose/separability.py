@@ -122,8 +122,8 @@ def product_groups(
 
     For every pair, ``(f(a,b) - c)(f(a',b') - c) - (f(a',b) - c)(f(a,b') - c)`` is linear
     in ``c``; ``c = 0`` is tried first, then (with ``offset``) one ``c`` fitted over all
-    pairs; each pair's residual is measured against the size of those products (no logarithm: a product that
-    changes sign is found too). One group: not separable."""
+    pairs; each pair's residual is measured against the size of those products (no
+    logarithm: a product that changes sign is found too). One group: not separable."""
     k = oracle.n_vars
     base, single, both = _pair_terms(oracle, rng)
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
