@@ -94,6 +94,7 @@ CASES = [
     (sympy.exp(-x0 * x1 / x2), [1, 1, 1], [2, 2, 3]),
     (1 / ((x0 - x1) ** 2 + x2**2), [3, 1, 1], [4, 2, 2]),
     (x0 * sympy.atan(x1 * x2), [1, 1, 1], [3, 2, 2]),
+    (x0 ** sympy.Rational(3, 2) / x1**2, [1, 1], [5, 5]),  # a power outside the library
 ]
 
 

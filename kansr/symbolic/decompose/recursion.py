@@ -97,6 +97,24 @@ def _matched(u, values, variable, settings) -> tuple[list[_Piece], np.ndarray]:
     return pieces, matches.relative_error[0]
 
 
+def _power(u: np.ndarray, values: np.ndarray, variable) -> _Piece | None:
+    """``c * u**p`` with ``p`` a multiple of 1/2 or 1/3 (the slope of ``log|g|`` on ``log u``,
+    when that close to one) for positive ``u`` and one-signed ``g``; ``None`` otherwise."""
+    if not ((u > 0).all() and ((values > 0).all() or (values < 0).all())):
+        return None
+    slope = float(np.polyfit(np.log(u), np.log(np.abs(values)), 1)[0])
+    for denominator in (1, 2, 3):
+        power = round(slope * denominator) / denominator
+        if power != 0 and abs(power - slope) <= 0.05:
+            break
+    else:
+        return None
+    basis = u**power
+    c = float(basis @ values / (basis @ basis))
+    exponent = sympy.Rational(round(power * 6), 6)
+    return _Piece(_number(c) * variable**exponent, c * basis, 2)
+
+
 def _parabola_error(u: np.ndarray, values: np.ndarray) -> float:
     """Relative mean squared error of the least-squares parabola through ``values``."""
     fit = np.polyval(np.polyfit(u, values, 2), u)
@@ -104,7 +122,8 @@ def _parabola_error(u: np.ndarray, values: np.ndarray) -> float:
 
 
 def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
-    """A function ``g`` of one variable ``u``: library matches of it and of those transforms
+    """A function ``g`` of one variable ``u``: a power ``c*u**p``, library matches of it and of
+    those transforms
     (``1/g``, ``g^2``, ``1/g^2``, ``log g``, ``sqrt g`` for a one-signed ``g``) that a parabola
     fits better than the best match, with the inverse applied. Returns the simplest
     candidate within the tolerance, the simplest transformed one, the most accurate."""
@@ -117,6 +136,9 @@ def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
         return [_number(values.mean())]
     variable = oracle.exprs[0]
     pieces, _ = _matched(u, values, variable, settings)
+    power = _power(u, values, variable)
+    if power is not None:
+        pieces.append(power)
     sign = 1 if (values > 0).all() else -1 if (values < 0).all() else 0
 
     def error(piece: _Piece) -> float:
