@@ -169,7 +169,21 @@ def finish(
             expr, loss = simpler, simpler_loss
             if not deadline.expired():
                 expr, loss = snap(expr, loss)
+    expr, loss = _polished(expr, loss, X, y, sample_weight, deadline)
     return formula_if_finite(expr, X, y, sample_weight)
+
+
+def _polished(expr, loss, X, y, w, deadline: Deadline):
+    """``expr`` with its remaining floats refit once more after snapping and simplifying
+    moved them (kept when the loss falls): the constants and their standard errors are
+    those of the optimum."""
+    if deadline.expired() or not expr.atoms(sympy.Float):
+        return expr, loss
+    try:
+        refit, refit_loss = refit_constants(expr, X, y, n_iter=100, sample_weight=w)
+    except Exception:  # noqa: BLE001 - sympy or torch failed: the candidate stays
+        return expr, loss
+    return (refit, refit_loss) if refit_loss < loss else (expr, loss)
 
 
 _MAX_IDENTIFIABLE_CONSTANTS = 16  # larger formulas are not checked for redundant constants
