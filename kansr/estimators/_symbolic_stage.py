@@ -59,7 +59,8 @@ class SymbolicStage:
             exact = _EXACT * weighted_variance(y, w)
             with log.stage("prune, retrain and read formulas off the network"):
                 if not any(f.loss <= exact for f in formulas):
-                    formulas.extend(self._network_candidates(X, y, z, t, w, library, deadline))
+                    found = self._network_candidates(X, y, z, t, w, active, library, deadline)
+                    formulas.extend(found)
         except KeyboardInterrupt:
             cut = "interrupted"
         if cut is None and deadline.expired():
@@ -92,12 +93,12 @@ class SymbolicStage:
             for expr, loss in found
         ]
 
-    def _network_candidates(self, X, y, z, t, w, library, deadline) -> list[Formula]:
+    def _network_candidates(self, X, y, z, t, w, active, library, deadline) -> list[Formula]:
         """Prune the network, retrain it briefly and read formulas off its edges."""
         try:
             found = []
             if self.stop_reason_ != "constant_target":
-                found = self._decomposition_candidates(X, y, w, library, deadline)
+                found = self._decomposition_candidates(X, y, w, active, library, deadline)
                 config = self._train_config()
                 weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
                 stop = prune_and_retrain(
@@ -128,10 +129,10 @@ class SymbolicStage:
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
             return []
 
-    def _decomposition_candidates(self, X, y, w, library, deadline) -> list[Formula]:
-        """Formulas of the trained (not yet pruned) network split into modules
+    def _decomposition_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
+        """Formulas of the trained (not yet pruned) network split into modules over the
+        ``active`` (non-constant) columns
         (:func:`~kansr.symbolic.decompose.candidates.decomposition_formulas`)."""
-        active = np.flatnonzero(np.ptp(X, axis=0) > 0)
         try:
             return decomposition_formulas(
                 self.module_,

@@ -51,7 +51,7 @@ def constant_covariance(
         return constants, np.zeros((0, 0))
     if n <= p:
         return constants, np.full((p, p), math.nan)
-    jac, pred = _jacobian(expr, constants, X)
+    jac, pred = _jacobian(expr, X)
     if jac is None:
         return constants, np.full((p, p), math.nan)
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -83,14 +83,13 @@ def standard_errors(
     return {c: float(e) for c, e in zip(constants, errors, strict=True)}
 
 
-def _jacobian(expr, constants, X) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``J (n, p)`` of the predictions by ``constants`` and the predictions ``(n,)``;
+def _jacobian(expr, X) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``J (n, p)`` of the predictions by the fitted constants (in the order of
+    :func:`fitted_constants`, which is :class:`TorchFormula`'s) and the predictions ``(n,)``;
     ``(None, None)`` when they are not finite or cannot be evaluated. Central differences
     of the formula as a torch module (all constant sets in one vectorised pass)."""
     try:
         module = TorchFormula(expr)
-        if [float(c) for c in module.floats] != [float(c) for c in constants]:
-            return None, None
         x = torch.from_numpy(np.array(X, dtype=np.float64))
         start = module.constants.detach().clone()
         steps = 1e-6 * torch.clamp(start.abs(), min=1e-3)

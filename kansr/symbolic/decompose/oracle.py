@@ -86,21 +86,24 @@ class Oracle:
         with ``x_j`` in the middle of the values that allow it."""
         a, b, c, d = self.lo[i], self.hi[i], self.lo[j], self.hi[j]
         corners = [COMBINATIONS[kind][1](p, q) for p in (a, b) for q in (c, d)]
-        u_lo, u_hi = float(min(corners)), float(max(corners))
-        parent = self.fn
+        keep = [m for m in range(self.n_vars) if m != j]
+        at = keep.index(i)  # where u sits among the remaining variables
+        parent, k = self.fn, self.n_vars
 
         def fn(x: torch.Tensor) -> torch.Tensor:
-            u = x[:, i]
+            u = x[:, at]
             xj = _feasible_partner(u, kind, a, b, c, d)
-            xi = _inverse(u, xj, kind)
-            return parent(_with_column(x, i, j, xi, xj))
+            full = torch.empty(x.shape[0], k, dtype=x.dtype)
+            full[:, keep] = x
+            full[:, i] = _inverse(u, xj, kind)
+            full[:, j] = xj
+            return parent(full)
 
-        keep = [k for k in range(self.n_vars) if k != j]
-        lo, hi = self.lo.copy(), self.hi.copy()
-        lo[i], hi[i] = u_lo, u_hi
-        exprs = list(self.exprs)
-        exprs[i] = COMBINATIONS[kind][0](self.exprs[i], self.exprs[j])
-        return _dropping(Oracle(fn, lo, hi, exprs, self.error), j, keep)
+        lo, hi = self.lo[keep], self.hi[keep]
+        lo[at], hi[at] = float(min(corners)), float(max(corners))
+        exprs = [self.exprs[m] for m in keep]
+        exprs[at] = COMBINATIONS[kind][0](self.exprs[i], self.exprs[j])
+        return Oracle(fn, lo, hi, exprs, self.error)
 
     def transformed(self, forward: TorchFn, rng: np.random.Generator) -> Oracle:
         """The oracle of ``forward(f)``; its error is the RMS change of ``forward`` under
@@ -111,27 +114,6 @@ class Oracle:
             moved = forward(values + self.error) - forward(values)
         error = float(torch.sqrt(torch.mean(moved**2)))
         return Oracle(lambda x: forward(parent(x)), self.lo, self.hi, self.exprs, error)
-
-
-def _with_column(x: torch.Tensor, i: int, j: int, xi, xj) -> torch.Tensor:
-    out = x.clone()
-    out[:, i] = xi
-    out[:, j] = xj
-    return out
-
-
-def _dropping(oracle: Oracle, j: int, keep: list[int]) -> Oracle:
-    """``oracle`` as a function of the variables ``keep`` (variable ``j``, which it ignores,
-    filled with zeros)."""
-    parent, k = oracle.fn, oracle.n_vars
-
-    def fn(x: torch.Tensor) -> torch.Tensor:
-        full = torch.zeros(x.shape[0], k, dtype=x.dtype)
-        full[:, keep] = x
-        return parent(full)
-
-    exprs = [oracle.exprs[m] for m in keep]
-    return Oracle(fn, oracle.lo[keep], oracle.hi[keep], exprs, oracle.error)
 
 
 def _feasible_partner(u: torch.Tensor, kind: str, a, b, c, d) -> torch.Tensor:

@@ -10,6 +10,7 @@ are refit jointly on the data afterwards (:func:`kansr.symbolic.finish.finish`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -281,7 +282,7 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
         inner = oracle.transformed(forward, settings.rng)
         if not _structured(inner, settings):
             continue
-        fewer = Recursion(**{**settings.__dict__, "transforms": settings.transforms - 1})
+        fewer = dataclasses.replace(settings, transforms=settings.transforms - 1)
         found = decompose(inner, fewer, depth + 1)
         if found:
             return [inverse(e) for e in found]
