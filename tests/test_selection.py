@@ -228,3 +228,81 @@ def test_finish_fixes_a_constant_the_data_cannot_determine():
     errors = standard_errors(done.expr, X, y)
     assert all(np.isfinite(e) for e in errors.values())
     assert done.loss <= 1.001 * raw_loss
+
+
+def _power_law_data(exponent, noise, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform([8, 60], [20, 90], (31, 2))
+    y = 0.0021 * X[:, 0] ** 2 * X[:, 1] ** exponent * (1 + rng.normal(0, noise, 31))
+    return X, y
+
+
+def test_snapping_refits_the_other_constants_of_a_correlated_law():
+    # the exponent 1.08 +- 0.2 is 1 inside its interval, but the prefactor must move from
+    # 0.00147 to 0.0021 with it: replacing the exponent alone fails, a refit of the prefactor
+    # passes the likelihood-ratio budget
+    from kansr.symbolic.expressions import refit_constants
+    from kansr.symbolic.snap import snap_constants, snap_with_refit
+
+    g, h = sympy.symbols("x0 x1", real=True)
+    X, y = _power_law_data(1.0, 0.03)
+    free = sympy.Float(0.0015) * g**2 * h ** sympy.Float(1.08)
+    free, loss = refit_constants(free, X, y, n_iter=200)
+    errors = standard_errors(free, X, y)
+    exponent = max(free.atoms(sympy.Float), key=float)
+    assert abs(float(exponent) - 1) < 2 * errors[exponent]  # 1 is inside the interval
+    budget = loss * (1 + 4 / 29)
+    alone, _ = snap_constants(free, X, y, loss, budget, std_errors=errors)
+    assert len(alone.atoms(sympy.Float)) == 2  # without refits nothing snaps
+    snapped, snapped_loss = snap_with_refit(free, X, y, loss, budget)
+    assert snapped.free_symbols == {g, h}
+    (prefactor,) = snapped.atoms(sympy.Float)
+    assert snapped == prefactor * g**2 * h
+    assert snapped_loss <= budget
+    assert float(prefactor) == pytest.approx(0.0021, rel=0.05)
+
+
+def test_snapping_with_refits_keeps_an_exponent_the_data_pin_down():
+    from kansr.symbolic.expressions import refit_constants
+    from kansr.symbolic.snap import snap_with_refit
+
+    g, h = sympy.symbols("x0 x1", real=True)
+    X, y = _power_law_data(2.57, 0.002)
+    free = sympy.Float(0.0015) * g**2 * h ** sympy.Float(2.5)
+    free, loss = refit_constants(free, X, y, n_iter=200)
+    kept, kept_loss = snap_with_refit(free, X, y, loss, loss * (1 + 4 / 29))
+    assert len(kept.atoms(sympy.Float)) == 2
+    assert kept_loss == loss
+
+
+def test_a_number_the_data_chose_costs_what_its_digits_do_at_most_a_constant():
+    from kansr.symbolic.pareto import number_cost
+
+    x = sympy.Symbol("x0", real=True)
+    assert number_cost(sympy.Float(2.5) * x, 100) == 0  # fitted floats count as constants
+    assert number_cost(x / (x + 1), 100) == 0  # 1 and -1 are free
+    assert number_cost(x**2, 100) == pytest.approx(2 * math.log(2))
+    assert number_cost(sympy.exp(-6 * x), 100) == pytest.approx(2 * math.log(6))
+    assert number_cost(sympy.exp(-6 * x), 12) == pytest.approx(math.log(12))  # capped
+    assert number_cost(x / 3 + x**2, 1000) == pytest.approx(2 * math.log(3) + 2 * math.log(2))
+
+
+def test_the_front_keeps_a_formula_with_fewer_chosen_numbers_for_the_criterion():
+    # 12 rows of saturation kinetics: a - b*exp(-6*x) (its 6 snapped from a fitted 6.38)
+    # fits a little better than a*x/(x + b) at the same size; the plain front drops the
+    # Michaelis-Menten law, the criterion's front keeps it and the criterion prefers it
+    from kansr.symbolic.pareto import Formula, pareto_table
+
+    x = sympy.Symbol("x0", real=True)
+    F = sympy.Float
+    rise = Formula(F(202.33) - F(151.57) * sympy.exp(-6 * x), 8, 85.23)
+    michaelis = Formula(F(212.68) * x / (x + F(0.0641)), 8, 99.62)
+    constant = Formula(F(141.58), 1, 2571.6)
+    plain = pareto_table([constant, rise, michaelis])
+    assert list(plain["sympy_format"]) == [constant.expr, rise.expr]
+    table = pareto_table([constant, rise, michaelis], n_samples=12)
+    assert list(table["sympy_format"]) == [constant.expr, rise.expr, michaelis.expr]
+    assert select(table, "bic", n_samples=12, variance=2571.6) == 2
+    # on 1000 rows the better fit is worth its chosen number: the same losses pick it
+    big = pareto_table([constant, rise, michaelis], n_samples=1000)
+    assert select(big, "bic", n_samples=1000, variance=2571.6) == 1

@@ -175,7 +175,7 @@ class SymbolicStage:
         variance = weighted_variance(y, w)
         formulas = [*formulas, Formula(expr=constant, complexity=1, loss=variance)]
         floor = _LOSS_FLOOR * variance
-        table = pareto_table(formulas, floor)
+        table = pareto_table(formulas, floor, n_samples=n_rows(y, w))
         names = self._feature_names()
         # the formulas in the features' safe names: as text (what formula_text gives) and
         # LaTeX; sympy_format keeps the internal x0 .. (predict and save read it)

@@ -23,7 +23,7 @@ from kansr.symbolic.expressions import (
     weighted_variance,
 )
 from kansr.symbolic.pareto import Formula
-from kansr.symbolic.snap import snap_constants, within_size
+from kansr.symbolic.snap import snap_constants, snap_with_refit, within_size
 from kansr.symbolic.terms import prune_terms
 from kansr.symbolic.uncertainty import constant_covariance, standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
@@ -248,7 +248,7 @@ def _snap(expr, loss, *, X, y, budget, deadline, timeout, w):
     keeping ``expr`` when sympy cannot handle it."""
     try:
         errors = standard_errors(expr, X, y, w)
-        return snap_constants(
+        expr, loss = snap_constants(
             expr,
             X,
             y,
@@ -260,4 +260,10 @@ def _snap(expr, loss, *, X, y, budget, deadline, timeout, w):
             std_errors=errors,
         )
     except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
+        return expr, loss
+    try:
+        return snap_with_refit(
+            expr, X, y, loss, budget, deadline=deadline, timeout=timeout, sample_weight=w
+        )
+    except Exception:  # noqa: BLE001 - sympy or torch failed: what was snapped stays
         return expr, loss

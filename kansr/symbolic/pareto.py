@@ -24,7 +24,9 @@ class Formula:
     loss: float
 
 
-def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.DataFrame:
+def pareto_table(
+    formulas: Sequence[Formula], loss_floor: float = 0.0, n_samples: int | None = None
+) -> pd.DataFrame:
     """The complexity/loss Pareto front as a table, simplest first.
 
     Columns: ``complexity``, ``loss`` (mean squared error), ``score`` (PySR's
@@ -33,6 +35,13 @@ def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.Dat
     internal symbols ``x0 ..``). Losses below
     ``loss_floor`` (rounding level, e.g. ``1e-12 * var(y)``) count as equal: a formula must
     beat a simpler one by more than rounding to be on the front.
+
+    With ``n_samples`` the front also keeps every formula whose
+    :func:`information_criterion` is lower than that of each formula as simple and as
+    accurate (one with fewer fitted constants than a slightly better formula of the same
+    size: ``a*x/(x + b)`` beside ``a - b*exp(-6*x)``), so that the criterion chooses among
+    all the formulas it could prefer; such rows are not on the plain front (a simpler or
+    equally simple formula is more accurate).
     """
     floor = max(float(loss_floor), 1e-300)
     rows = sorted(formulas, key=lambda f: (f.complexity, f.loss))
@@ -43,6 +52,8 @@ def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.Dat
                 front[-1] = f
             else:
                 front.append(f)
+    if n_samples is not None:
+        front = _criterion_front(rows, front, n_samples, floor)
     scores = [0.0]
     for prev, cur in zip(front, front[1:]):  # noqa: B905 - front[1:] is one shorter
         ratio = math.log(max(cur.loss, floor)) - math.log(max(prev.loss, floor))
@@ -58,6 +69,36 @@ def pareto_table(formulas: Sequence[Formula], loss_floor: float = 0.0) -> pd.Dat
     )
 
 
+def _criterion_front(
+    rows: list[Formula], front: list[Formula], n_samples: int, floor: float
+) -> list[Formula]:
+    """``front`` and the ``rows`` (sorted by complexity, then loss) that no formula as
+    simple, as accurate and with no higher criterion dominates, simplest first."""
+    crit = _criterion(
+        np.array([f.complexity for f in rows], dtype=float),
+        np.maximum(np.array([f.loss for f in rows], dtype=float), floor),
+        np.array([len(f.expr.atoms(sympy.Float)) for f in rows], dtype=float),
+        np.array([number_cost(f.expr, n_samples) for f in rows]),
+        n_samples,
+    )
+    size = np.array([f.complexity for f in rows])
+    loss = np.maximum(np.array([f.loss for f in rows]), floor)
+    on_front = {id(f) for f in front}
+    kept = []
+    for i, f in enumerate(rows):
+        if id(f) in on_front:
+            kept.append(f)
+            continue
+        if not np.isfinite(crit[i]):
+            continue
+        others = np.arange(len(rows)) != i
+        # dominated: as simple, as accurate and no worse by the criterion (ties: the earlier)
+        dominated = others & (size <= size[i]) & (loss <= loss[i]) & (crit <= crit[i])
+        if not dominated.any():
+            kept.append(f)
+    return kept
+
+
 SELECTION_RULES = ("bic", "best", "accuracy")
 _NODE_COST = 2.0  # description length of one node of the expression tree (nats)
 _PARSIMONY = 1.5  # a simpler formula within this factor of the chosen one's loss ...
@@ -69,21 +110,54 @@ def information_criterion(
 ) -> np.ndarray:
     """Bayesian information criterion of every row, with a description length of the tree.
 
-    ``n ln(mse) + p ln(n) + 2 complexity + 2 (p + 1)(p + 2) / (n - p - 2)`` for ``n`` rows and
-    ``p`` fitted constants: the first two terms are the BIC of a least-squares fit with an
-    estimated noise variance, the third charges each node of the formula (Operon's MDL idea,
-    about ln 7 nats a node), the last is the small-sample correction of AICc, which grows
-    without bound as the constants approach the rows. Rows with ``p >= n - 2`` (more constants
-    than the data support) get ``inf``. Losses below ``loss_floor`` count as equal.
+    ``n ln(mse) + p ln(n) + 2 complexity + numbers + 2 (p + 1)(p + 2) / (n - p - 2)`` for
+    ``n`` rows and ``p`` fitted constants: the first two terms are the BIC of a least-squares
+    fit with an estimated noise variance, the third charges each node of the formula
+    (Operon's MDL idea, about ln 7 nats a node), ``numbers`` the exact numbers in it
+    (:func:`number_cost`: a 6 snapped from a fitted 6.38 was chosen by the data too), the
+    last is the small-sample correction of AICc, which grows without bound as the constants
+    approach the rows. Rows with ``p >= n - 2`` (more constants than the data support) get
+    ``inf``. Losses below ``loss_floor`` count as equal.
     """
     n = int(n_samples)
-    loss = np.maximum(table["loss"].to_numpy(dtype=float), max(float(loss_floor), 1e-300))
-    p = table["n_constants"].to_numpy(dtype=float)
-    size = table["complexity"].to_numpy(dtype=float)
+    exprs = table["sympy_format"] if "sympy_format" in table else [None] * len(table)
+    return _criterion(
+        table["complexity"].to_numpy(dtype=float),
+        np.maximum(table["loss"].to_numpy(dtype=float), max(float(loss_floor), 1e-300)),
+        table["n_constants"].to_numpy(dtype=float),
+        np.array([0.0 if e is None else number_cost(e, n) for e in exprs]),
+        n,
+    )
+
+
+def _criterion(size, loss, p, numbers, n: int) -> np.ndarray:
+    """:func:`information_criterion` from its parts (arrays of one length)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         small = np.where(n - p - 2 > 0, 2 * (p + 1) * (p + 2) / (n - p - 2), np.inf)
-        crit = n * np.log(loss) + p * math.log(max(n, 2)) + _NODE_COST * size + small
+        crit = n * np.log(loss) + p * math.log(max(n, 2)) + _NODE_COST * size + numbers + small
     return np.where(np.isfinite(crit), crit, np.inf)
+
+
+_NAMED_NUMBER_COST = 2 * math.log(3)  # pi, E: about as much as a small integer
+
+
+def number_cost(expr: sympy.Expr, n_samples: int) -> float:
+    """Description length (nats, in the units of ``n ln(mse)``) of the exact numbers of
+    ``expr``: ``2 ln|p| + 2 ln q`` for each rational ``p/q`` (0, 1 and -1 are free, ``x**2``
+    costs 2 ln 2), a small integer's worth for pi and E, each at most ``ln n`` (what a
+    fitted constant costs: a number the data chose is never cheaper to leave free).
+    Fitted floats are not counted here."""
+    cap = math.log(max(int(n_samples), 2))
+    cost = 0.0
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Float):
+            continue
+        if isinstance(node, sympy.Rational):
+            bits = 2 * (math.log(max(abs(int(node.p)), 1)) + math.log(int(node.q)))
+            cost += min(bits, cap)
+        elif isinstance(node, sympy.NumberSymbol):
+            cost += min(_NAMED_NUMBER_COST, cap)
+    return cost
 
 
 def select(
@@ -96,10 +170,11 @@ def select(
     """Row chosen by ``rule``:
 
     * ``"bic"``: the lowest :func:`information_criterion` on ``n_samples`` rows, then the
-      simplest formula whose loss is within 1.5 times that one's and whose R² is within 0.01
-      of it (``variance``: of the target; an improvement that small, and smaller than half
-      the noise level, is not worth a more complex law): the most accurate formula on exact
-      data (its loss is far below every other), a parsimonious one on noisy or small data;
+      simplest (smaller) formula whose loss is within 1.5 times that one's and whose R² is
+      within 0.01 of it (``variance``: of the target; an improvement that small, and
+      smaller than half the noise level, is not worth a more complex law): the most
+      accurate formula on exact data (its loss is far below every other), a parsimonious
+      one on noisy or small data;
     * ``"accuracy"``: the lowest loss;
     * ``"best"``: PySR's rule, the highest score among formulas whose loss is at most 1.5
       times the lowest (designed for exact data: on noisy data it rewards any fall in
@@ -125,8 +200,10 @@ def select(
         chosen = int(np.argmin(crit))
         floored = np.maximum(loss, max(float(loss_floor), 1e-300))
         slack = _PARSIMONY_R2 * (float(loss[0]) if variance is None else float(variance))
+        size = table["complexity"].to_numpy()
         close = np.flatnonzero(
             np.isfinite(crit)
+            & ((size < size[chosen]) | (np.arange(len(table)) == chosen))
             & (floored <= _PARSIMONY * floored[chosen])
             & (loss <= loss[chosen] + slack)
         )

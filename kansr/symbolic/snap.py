@@ -9,7 +9,8 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from kansr.symbolic.expressions import mse
+from kansr.symbolic.expressions import mse, refit_constants
+from kansr.symbolic.uncertainty import standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
 
 MAX_SNAP_NODES = 300  # larger expressions are not snapped (sympy rebuilds them per trial)
@@ -140,6 +141,93 @@ def snap_constants(
                 expr, loss = trial, trial_loss
                 break
     return expr, loss
+
+
+MAX_REFIT_FLOATS = 8  # formulas with more floats are not snapped with refits
+
+
+def snap_with_refit(
+    expr: sympy.Expr,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: float,
+    budget: float,
+    *,
+    deadline: Deadline | None = None,
+    timeout: float = SNAP_TIMEOUT,
+    sample_weight: np.ndarray | None = None,
+    max_floats: int = MAX_REFIT_FLOATS,
+) -> tuple[sympy.Expr, float]:
+    """Snap the floats :func:`snap_constants` left, refitting the others each time.
+
+    The constants of a law fitted to noisy data are correlated: ``0.00147*g**2*h**1.082``
+    is ``0.00211*g**2*h`` once the exponent is 1, but replacing the exponent alone moves
+    the fit far off. Here a candidate (0, or a simple number within the constant's 95 %
+    confidence interval; less simple ones when it is narrower than 1 %) replaces one float
+    and the other floats are refit: kept when the loss stays within ``budget`` (a
+    likelihood-ratio test of the simpler law). Candidates are tried simplest first, then
+    closest in standard errors; after each snap the standard errors are taken anew. Formulas with
+    more than ``max_floats`` floats are returned as they are; bounded by ``timeout``
+    seconds and ``deadline``.
+    """
+    limit = Deadline.after(timeout).earliest(deadline or Deadline())
+    while 0 < len(expr.atoms(sympy.Float)) <= max_floats and not limit.expired():
+        trials = _refit_trials(expr, X, y, sample_weight)
+        for atom, exact in trials:
+            if limit.expired():
+                return expr, loss
+            try:
+                trial, trial_loss = call_with_timeout(
+                    functools.partial(_refit_trial, expr, atom, exact, X, y, sample_weight, budget),
+                    limit.remaining(),
+                )
+            except TimeoutError:
+                return expr, loss
+            except Exception:  # noqa: BLE001 - sympy or torch failed: the next candidate
+                trial = None
+            if trial is not None and trial_loss <= budget:
+                expr, loss = trial, trial_loss
+                break  # each snap removes a float: at most max_floats rounds
+        else:
+            break  # no candidate passed
+    return expr, loss
+
+
+def _refit_trials(expr, X, y, w) -> list[tuple[sympy.Float, sympy.Expr]]:
+    """``(float, candidate)`` for every snapping candidate of every float of ``expr``:
+    simplest first (0 and integers, then by denominator, then multiples of pi ...), then
+    closest in standard errors."""
+    errors = standard_errors(expr, X, y, w)
+    scored = []
+    for position, atom in enumerate(sorted(errors, key=lambda a: (float(a), str(a)))):
+        value, error = float(atom), errors[atom]
+        if not (math.isfinite(error) and error > 0):
+            continue
+        tolerance = _tolerance(atom, errors)
+        options = list(_simplest_within(value, tolerance))
+        if abs(value) <= 2.0 * error:
+            options.insert(0, sympy.Integer(0))
+        if tolerance <= _PRECISE:
+            options += snap_candidates(value)
+        seen = set()
+        for exact in options:
+            if exact in seen:
+                continue
+            seen.add(exact)
+            rank = exact.q if isinstance(exact, sympy.Rational) else 10
+            scored.append((rank, abs(value - float(exact)) / error, position, atom, exact))
+    scored.sort(key=lambda t: t[:3])
+    return [(atom, exact) for *_, atom, exact in scored]
+
+
+def _refit_trial(expr, atom, exact, X, y, w, budget) -> tuple[sympy.Expr | None, float]:
+    """``expr`` with ``atom`` replaced by ``exact`` and its other floats refit, and its
+    loss; the refit is skipped when the replacement alone is within ``budget``."""
+    trial = expr.xreplace({atom: exact})
+    trial_loss = mse(trial, X, y, w)
+    if trial_loss <= budget or not trial.atoms(sympy.Float):
+        return trial, trial_loss
+    return refit_constants(trial, X, y, sample_weight=w)
 
 
 def _simplest_within(value: float, rel_tol: float) -> list[sympy.Expr]:

@@ -85,9 +85,19 @@ def _ratio(values_p: np.ndarray, values_q: np.ndarray) -> np.ndarray | None:
     return pred if np.all(np.isfinite(pred)) else None
 
 
+def _normalised_term(exps_q: list, b: np.ndarray, columns: np.ndarray) -> int:
+    """Index of the denominator's term whose coefficient becomes 1: the largest
+    non-constant term on the data (``|b_j| * rms(m_j)``, ``columns (n, len(b))`` the
+    monomials' values), the constant only when it is the sole term. ``a*x/(x + b)`` is
+    simpler than ``a*x/(b*x + 1)`` (no coefficient node), with as many constants."""
+    size = np.abs(b) * np.sqrt(np.mean(columns**2, axis=0))
+    varying = np.array([any(e) for e in exps_q]) & (b != 0)
+    return int(np.argmax(np.where(varying, size, -1.0))) if varying.any() else int(np.argmax(size))
+
+
 def _expression(exps_p, exps_q, a, b, symbols) -> sympy.Expr:
-    """``sum a_j m_j / sum b_j m_j`` with zero coefficients left out and the denominator
-    normalised (its constant term 1 when it has one, else its largest coefficient)."""
+    """``sum a_j m_j / sum b_j m_j`` with zero coefficients left out (the normalised
+    coefficient of the denominator, 1, stays exact)."""
 
     def poly(exps, coef):
         terms = []
@@ -228,7 +238,7 @@ class _Search:
 
     def expression(self, pair: _Pair, a: np.ndarray, b: np.ndarray, root: bool) -> sympy.Expr:
         """The candidate as sympy, normalised as :func:`_expression` (its root when ``root``)."""
-        scale = b[0] if b[0] != 0 else b[np.argmax(np.abs(b))]
+        scale = b[_normalised_term(pair.exps_q, b, self.design[:, : len(b)])]
         expr = _expression(pair.exps_p, pair.exps_q, a / scale, b / scale, self.symbols)
         return self.sign * sympy.sqrt(expr) if root else expr
 
