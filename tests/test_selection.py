@@ -306,3 +306,19 @@ def test_the_front_keeps_a_formula_with_fewer_chosen_numbers_for_the_criterion()
     # on 1000 rows the better fit is worth its chosen number: the same losses pick it
     big = pareto_table([constant, rise, michaelis], n_samples=1000)
     assert select(big, "bic", n_samples=1000, variance=2571.6) == 1
+
+
+def test_finish_snaps_a_phase_and_a_frequency_that_move_together():
+    # cos(0.9974*t + 0.0087): the phase is 0 within its interval, but the frequency is off 1
+    # until the phase is gone; snapping with refits finds the law, one constant at a time
+    from kansr.symbolic.finish import finish
+
+    t = sympy.Symbol("x0", real=True)
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 5, (1000, 1))
+    clean = -np.cos(X[:, 0])
+    y = clean + rng.normal(0, 0.01 * np.sqrt(np.mean(clean**2)), 1000)
+    F = sympy.Float
+    raw = F(-1.0044) * sympy.cos(F(0.9974) * t + F(0.0087)) + F(-0.0043)
+    done = finish(raw, X, y)
+    assert done.expr == -sympy.cos(t)

@@ -23,7 +23,12 @@ from kansr.symbolic.expressions import (
     weighted_variance,
 )
 from kansr.symbolic.pareto import Formula
-from kansr.symbolic.snap import snap_constants, snap_with_refit, within_size
+from kansr.symbolic.snap import (
+    MAX_REFIT_FLOATS,
+    snap_constants,
+    snap_with_refit,
+    within_size,
+)
 from kansr.symbolic.terms import prune_terms
 from kansr.symbolic.uncertainty import constant_covariance, standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
@@ -158,7 +163,14 @@ def finish(
                 expr, loss = expanded, expanded_loss
     expr, loss, budget = _pruned(expr, loss, budget, X, y, r2_tol, sample_weight)
     snap = functools.partial(
-        _snap, X=X, y=y, budget=budget, deadline=deadline, timeout=sympy_timeout, w=sample_weight
+        _snap,
+        X=X,
+        y=y,
+        budget=budget,
+        floor=r2_tol * weighted_variance(y, sample_weight),
+        deadline=deadline,
+        timeout=sympy_timeout,
+        w=sample_weight,
     )
     if not deadline.expired():
         expr, loss = snap(expr, loss)
@@ -243,10 +255,25 @@ def _snap_budget(expr, loss: float, y: np.ndarray, r2_tol: float, w) -> float:
     return max(loss * (1 + 4.0 / max(n - p, 1)), loss * 1.001, r2_tol * weighted_variance(y, w))
 
 
-def _snap(expr, loss, *, X, y, budget, deadline, timeout, w):
-    """:func:`snap_constants` (bounded in size and time) with the constants' standard errors,
-    keeping ``expr`` when sympy cannot handle it."""
+def _snap(expr, loss, *, X, y, budget, floor, deadline, timeout, w):
+    """Snap the constants (bounded in size and time): one at a time with refits of the
+    others (:func:`~kansr.symbolic.snap.snap_with_refit`) for formulas of at most
+    :data:`~kansr.symbolic.snap.MAX_REFIT_FLOATS` floats; larger ones first by
+    :func:`~kansr.symbolic.snap.snap_constants` with the constants' standard errors.
+    ``expr`` stays as it was when sympy cannot handle it."""
     try:
+        if len(expr.atoms(sympy.Float)) <= MAX_REFIT_FLOATS:
+            return snap_with_refit(
+                expr,
+                X,
+                y,
+                loss,
+                budget,
+                deadline=deadline,
+                timeout=timeout,
+                sample_weight=w,
+                floor=floor,
+            )
         errors = standard_errors(expr, X, y, w)
         expr, loss = snap_constants(
             expr,
@@ -263,7 +290,15 @@ def _snap(expr, loss, *, X, y, budget, deadline, timeout, w):
         return expr, loss
     try:
         return snap_with_refit(
-            expr, X, y, loss, budget, deadline=deadline, timeout=timeout, sample_weight=w
+            expr,
+            X,
+            y,
+            loss,
+            budget,
+            deadline=deadline,
+            timeout=timeout,
+            sample_weight=w,
+            floor=floor,
         )
     except Exception:  # noqa: BLE001 - sympy or torch failed: what was snapped stays
         return expr, loss

@@ -138,6 +138,16 @@ def _criterion(size, loss, p, numbers, n: int) -> np.ndarray:
     return np.where(np.isfinite(crit), crit, np.inf)
 
 
+def snap_gain(exact: sympy.Expr, n_samples: int, n_constants: int) -> float:
+    """What :func:`information_criterion` saves (nats) when one of ``n_constants`` fitted
+    constants becomes the exact number ``exact``: its ``ln n`` and its share of the
+    small-sample term, less :func:`number_cost` of ``exact`` (never negative)."""
+    n, p = int(n_samples), int(n_constants)
+    small = _criterion(np.zeros(2), np.ones(2), np.array([p, p - 1.0]), np.zeros(2), n)
+    saved = float(small[0] - small[1]) if np.isfinite(small).all() else math.inf
+    return max(saved - number_cost(exact, n), 0.0)
+
+
 _NAMED_NUMBER_COST = 2 * math.log(3)  # pi, E: about as much as a small integer
 
 
