@@ -322,3 +322,34 @@ def test_finish_snaps_a_phase_and_a_frequency_that_move_together():
     raw = F(-1.0044) * sympy.cos(F(0.9974) * t + F(0.0087)) + F(-0.0043)
     done = finish(raw, X, y)
     assert done.expr == -sympy.cos(t)
+
+
+def _line_with_slope_off_by(z_errors: float):
+    """20 rows of y = b*x + r with r orthogonal to x: the least-squares slope is
+    b = 3 + z_errors standard errors exactly."""
+    rng = np.random.default_rng(5)
+    x = np.linspace(1, 2, 20)
+    r = rng.normal(0, 1, 20)
+    r -= x * (r @ x) / (x @ x)
+    r *= 0.3 / np.sqrt(np.mean(r**2))
+    se = np.sqrt(np.sum(r**2) / 19 / (x @ x))
+    slope = 3 + z_errors * se
+    return x[:, None], slope * x + r, slope
+
+
+@pytest.mark.parametrize(("z_errors", "snapped"), [(0.5, True), (1.6, False)])
+def test_a_snap_must_not_raise_the_information_criterion(z_errors, snapped):
+    # on 20 rows the likelihood-ratio budget (4 residual variances) would take a slope 1.6
+    # standard errors from 3; what the snap saves (a constant, less the cost of a 3) does not
+    # pay for the loss it adds, so the criterion keeps the fitted slope
+    from kansr.symbolic.expressions import mse
+    from kansr.symbolic.snap import snap_with_refit
+
+    x0 = sympy.Symbol("x0", real=True)
+    X, y, slope = _line_with_slope_off_by(z_errors)
+    expr = sympy.Float(slope) * x0
+    loss = mse(expr, X, y)
+    budget = loss * (1 + 4 / 19)
+    assert mse(3 * x0, X, y) <= budget  # the likelihood-ratio budget alone would snap
+    out, _ = snap_with_refit(expr, X, y, loss, budget)
+    assert (out == 3 * x0) == snapped
