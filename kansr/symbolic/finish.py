@@ -129,7 +129,9 @@ def finish(
 
     Steps: refit every float constant (``refit``) -> multiply out (``expand_first``) -> snap
     constants to simple numbers (candidates within 1e-3 or within their 95 % confidence
-    interval, :func:`~kansr.symbolic.snap.snap_constants`) while the loss stays within budget
+    interval; one at a time with refits of the others and only when the information
+    criterion does not rise, :func:`~kansr.symbolic.snap.snap_with_refit`, for up to
+    :data:`~kansr.symbolic.snap.MAX_REFIT_FLOATS` floats) while the loss stays within budget
     (R² may drop by ``r2_tol``, or the residual sum of squares rise by 4 residual variances:
     what a constant moved by two standard errors costs) -> simplify (kept only when not
     larger and within budget) -> snap again (simplification merges constants) -> finite
