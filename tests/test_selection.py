@@ -283,7 +283,10 @@ def test_a_number_the_data_chose_costs_what_its_digits_do_at_most_a_constant():
     assert number_cost(x / (x + 1), 100) == 0  # 1 and -1 are free
     assert number_cost(x**2, 100) == pytest.approx(2 * math.log(2))
     assert number_cost(sympy.exp(-6 * x), 100) == pytest.approx(2 * math.log(6))
-    assert number_cost(sympy.exp(-6 * x), 12) == pytest.approx(math.log(12))  # capped
+    # capped at what a first fitted constant costs on 12 rows: ln 12 and AICc's rise
+    cap = math.log(12) + 2 * 2 * 3 / (12 - 3) - 2 * 1 * 2 / (12 - 2)
+    assert cap < 2 * math.log(6)
+    assert number_cost(sympy.exp(-6 * x), 12) == pytest.approx(cap)
     assert number_cost(x / 3 + x**2, 1000) == pytest.approx(2 * math.log(3) + 2 * math.log(2))
 
 
@@ -353,3 +356,15 @@ def test_a_snap_must_not_raise_the_information_criterion(z_errors, snapped):
     assert mse(3 * x0, X, y) <= budget  # the likelihood-ratio budget alone would snap
     out, _ = snap_with_refit(expr, X, y, loss, budget)
     assert (out == 3 * x0) == snapped
+
+
+def test_simplifying_does_not_turn_a_snapped_number_back_into_a_float():
+    # sympy.simplify writes -3*x1/2 + 915.8 as -1.5*x1 + 915.8: the finished formula keeps
+    # the exact 3/2 (a float there would be snapped again, each time with a new allowance)
+    from kansr.symbolic.finish import _simplify_on_data
+    from kansr.utils.deadline import Deadline
+
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    expr = sympy.Float(-6.68) * x0 - sympy.Rational(3, 2) * x1 + sympy.Float(915.8)
+    X = np.ones((3, 2))
+    assert _simplify_on_data(expr, X, Deadline(), 120, 5.0) is None

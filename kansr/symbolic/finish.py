@@ -96,7 +96,9 @@ def _simplify_on_data(
     expr: sympy.Expr, X: np.ndarray, deadline: Deadline, max_nodes: int, timeout: float
 ) -> sympy.Expr | None:
     """``sympy.simplify`` knowing which variables are positive on ``X`` (``sqrt(x**2) = x``
-    there); ``None`` when it fails or does not make the expression smaller."""
+    there); ``None`` when it fails, does not make the expression smaller or turns exact
+    numbers into floats (``-3*x/2 + 915.8`` into ``-1.5*x + 915.8``: a snapped constant
+    would be free again)."""
 
     def simplify():
         positive = {
@@ -106,7 +108,8 @@ def _simplify_on_data(
         }
         back = {d: s for s, d in positive.items()}
         simpler = sympy.simplify(expr.xreplace(positive)).xreplace(back)
-        return simpler if complexity(simpler) <= complexity(expr) else None
+        floats = len(simpler.atoms(sympy.Float)) <= len(expr.atoms(sympy.Float))
+        return simpler if floats and complexity(simpler) <= complexity(expr) else None
 
     return _bounded(simplify, expr, deadline, max_nodes, timeout)
 

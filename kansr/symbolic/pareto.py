@@ -138,26 +138,34 @@ def _criterion(size, loss, p, numbers, n: int) -> np.ndarray:
     return np.where(np.isfinite(crit), crit, np.inf)
 
 
+def _constant_cost(n: int, p: int) -> float:
+    """What the criterion charges for a ``p+1``-th fitted constant: ``ln n`` and the rise of
+    the small-sample term (``inf`` when the data cannot support it)."""
+    small = _criterion(np.zeros(2), np.ones(2), np.array([p + 1.0, p]), np.zeros(2), n)
+    return float(small[0] - small[1]) if np.isfinite(small).all() else math.inf
+
+
 def snap_gain(exact: sympy.Expr, n_samples: int, n_constants: int) -> float:
     """What :func:`information_criterion` saves (nats) when one of ``n_constants`` fitted
-    constants becomes the exact number ``exact``: its ``ln n`` and its share of the
-    small-sample term, less :func:`number_cost` of ``exact`` (never negative)."""
-    n, p = int(n_samples), int(n_constants)
-    small = _criterion(np.zeros(2), np.ones(2), np.array([p, p - 1.0]), np.zeros(2), n)
-    saved = float(small[0] - small[1]) if np.isfinite(small).all() else math.inf
-    return max(saved - number_cost(exact, n), 0.0)
+    constants becomes the exact number ``exact``: the constant's cost less
+    :func:`number_cost` of ``exact`` (never negative)."""
+    saved = _constant_cost(int(n_samples), int(n_constants) - 1)
+    return max(saved - number_cost(exact, n_samples, int(n_constants) - 1), 0.0)
 
 
 _NAMED_NUMBER_COST = 2 * math.log(3)  # pi, E: about as much as a small integer
 
 
-def number_cost(expr: sympy.Expr, n_samples: int) -> float:
+def number_cost(expr: sympy.Expr, n_samples: int, n_constants: int | None = None) -> float:
     """Description length (nats, in the units of ``n ln(mse)``) of the exact numbers of
     ``expr``: ``2 ln|p| + 2 ln q`` for each rational ``p/q`` (0, 1 and -1 are free, ``x**2``
-    costs 2 ln 2), a small integer's worth for pi and E, each at most ``ln n`` (what a
-    fitted constant costs: a number the data chose is never cheaper to leave free).
-    Fitted floats are not counted here."""
-    cap = math.log(max(int(n_samples), 2))
+    costs 2 ln 2), a small integer's worth for pi and E, each at most what one more fitted
+    constant would cost beside the ``n_constants`` (default: the floats of ``expr``):
+    ``ln n`` and its rise of the small-sample term. A number the data chose is never
+    cheaper to leave free, nor cheaper than a free constant by the small-sample term
+    alone. Fitted floats are not counted here."""
+    p = len(expr.atoms(sympy.Float)) if n_constants is None else int(n_constants)
+    cap = _constant_cost(int(n_samples), p)
     cost = 0.0
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, sympy.Float):
