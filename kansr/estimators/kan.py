@@ -176,7 +176,9 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
     equations_ : pandas.DataFrame or None
         Pareto front of formulas (``complexity``, ``loss`` = mean squared error on the training
         data, or on its subsample of 10,000 rows when larger, ``score``, ``sympy_format``,
-        ``latex``), simplest first; ``None`` when ``symbolic=False``.
+        ``latex``), simplest first, with the formulas the information criterion rates above
+        every simpler and more accurate one (fewer fitted constants); ``None`` when
+        ``symbolic=False``.
     selected_index_ : int or None
         Row of ``equations_`` chosen by ``model_selection``.
     feature_importances_ : ndarray of shape (n_features_in_,)
