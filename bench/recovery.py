@@ -50,7 +50,7 @@ def shared_dir() -> Path:
     return base
 
 
-SHARED_SETS = ("feynman", "strogatz")  # read from shared_dir()
+SHARED_SETS = ("feynman", "strogatz", "feynman_srsd")  # read from shared_dir()
 PACKAGE_SETS = ("compositional",)  # shipped in kansr/benchmarks/data/ only
 SETS = (*SHARED_SETS, *PACKAGE_SETS)
 
@@ -70,20 +70,62 @@ def shape_of(name: str) -> str:
     return parts[1] if len(parts) == 3 and parts[0] == "C" else ""
 
 
+_MAX_REDRAWS = 100  # SRSD: rounds of redrawing the points where the law is not finite
+
+
+def srsd_column(spec: dict, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` draws of one variable of ``feynman_srsd.csv`` (its ``sampling_json`` entry):
+    ``DefaultSampling`` |x| = 10**U(log10 low, log10 high) (uniform when not
+    ``log_uniform``), ``SimpleSampling`` |x| = U(low, high), ``IntegerSampling`` a uniform
+    integer in [low, high); negative when only ``negative``, a random sign when both."""
+    low, high, kind = float(spec["low"]), float(spec["high"]), spec["kind"]
+    if kind == "IntegerSampling":
+        magnitude = rng.integers(int(low), int(high), size=size).astype(float)
+    elif kind == "DefaultSampling" and spec.get("log_uniform", True):
+        magnitude = 10.0 ** rng.uniform(np.log10(low), np.log10(high), size=size)
+    elif kind in ("DefaultSampling", "SimpleSampling"):
+        magnitude = rng.uniform(low, high, size=size)
+    else:
+        raise ValueError(f"unknown SRSD sampling kind {kind!r}")
+    positive, negative = spec.get("positive", True), spec.get("negative", False)
+    if positive and negative:
+        return magnitude * rng.choice([-1.0, 1.0], size=size)
+    return -magnitude if negative else magnitude
+
+
 def make_problem(row: pd.Series, seed: int, noise: float, n: int = 1000):
-    """Train/test arrays of one problem (trusted benchmark formula)."""
+    """Train/test arrays of one problem (trusted benchmark formula): uniform over
+    ``ranges_json``, or SRSD's sampling (``sampling_json``, :func:`srsd_column`; points
+    where the law is not finite are drawn again, as SRSD does)."""
     import sympy
 
     variables = row["variables"].split()
     truth = parse_formula(row["formula"], variables)
     symbols = [sympy.Symbol(v) for v in variables]
     fn = sympy.lambdify(symbols, truth, "numpy")
-    ranges = json.loads(row["ranges_json"])
+    srsd = isinstance(row.get("sampling_json"), str)
+    ranges = json.loads(row["sampling_json"] if srsd else row["ranges_json"])
     rng = np.random.default_rng(seed)
 
+    def draw(size):
+        if srsd:
+            return np.column_stack([srsd_column(ranges[v], size, rng) for v in variables])
+        return np.column_stack([rng.uniform(*ranges[v], size=size) for v in variables])
+
+    def law(X):
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (len(X),)).copy()
+
     def sample():
-        X = np.column_stack([rng.uniform(*ranges[v], size=n) for v in variables])
-        return X, np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (n,)).copy()
+        X = draw(n)
+        y = law(X)
+        for _ in range(_MAX_REDRAWS):
+            bad = ~np.isfinite(y)
+            if not bad.any():
+                break
+            X[bad] = draw(int(bad.sum()))
+            y[bad] = law(X[bad])
+        return X, y
 
     X_train, y_train = sample()
     X_test, y_test = sample()
@@ -220,7 +262,8 @@ def main(argv=None) -> int:
         "--set",
         choices=SETS,
         default="feynman",
-        help="feynman, strogatz (from ../shared/benchmarks) or compositional (shipped with kansr)",
+        help="feynman, strogatz, feynman_srsd (from ../shared/benchmarks) or compositional "
+        "(shipped with kansr)",
     )
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems")

@@ -2,6 +2,7 @@
 and a clear exit when a contender is not installed."""
 
 import importlib.util
+import json
 import os
 from collections import namedtuple
 from pathlib import Path
@@ -116,3 +117,27 @@ def test_params_reach_the_estimator_and_the_report(tmp_path, monkeypatch):
     assert "search_structure" in md.read_text()
     with pytest.raises(SystemExit):
         recovery.main([*argv, "--params", "[1]"])
+
+
+def test_srsd_sampling_follows_the_kinds_signs_and_redraws():
+    recovery = _load("recovery")
+    rng = np.random.default_rng(0)
+    spec = {"kind": "DefaultSampling", "low": 0.1, "high": 10.0, "positive": True,
+            "negative": True, "log_uniform": True}  # fmt: skip
+    x = recovery.srsd_column(spec, 4000, rng)
+    assert 0.1 <= np.abs(x).min() and np.abs(x).max() <= 10.0
+    assert 0.4 < np.mean(x < 0) < 0.6  # both signs
+    assert 0.4 < np.mean(np.abs(x) < 1.0) < 0.6  # log-uniform: half the draws below 1
+    ints = recovery.srsd_column({"kind": "IntegerSampling", "low": 1, "high": 4}, 500, rng)
+    assert set(ints) == {1.0, 2.0, 3.0}
+    neg = recovery.srsd_column(
+        {"kind": "SimpleSampling", "low": 2, "high": 3, "positive": False, "negative": True},
+        100,
+        rng,
+    )
+    assert np.all((neg <= -2) & (neg >= -3))
+    # the law is drawn again where it is not finite (sqrt of a negative here)
+    row = pd.Series({"name": "t", "formula": "sqrt(a)", "variables": "a",
+                     "sampling_json": json.dumps({"a": spec})})  # fmt: skip
+    _, _, X, y, Xt, yt = recovery.make_problem(row, 0, 0.0, n=200)
+    assert np.all(X > 0) and np.all(np.isfinite(y)) and np.all(np.isfinite(yt))
