@@ -78,3 +78,13 @@ def test_bad_input():
         match_edges(np.zeros((2, 5)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="NaN"):
         match_edges(np.full((1, 5), np.nan), np.zeros((1, 5)))
+
+
+def test_a_sine_over_many_periods_is_matched():
+    # y = sin(x) over [-1.3, 28.8] (Strogatz's glider: about 5 periods, 8.7 radians per
+    # standard deviation of x): periodic functions are tried at frequencies beyond 6
+    x = np.linspace(-1.32, 28.77, 400)[None, :]
+    matches = match_edges(x, np.sin(x))
+    name, params = matches.best(0)
+    assert name in ("sin", "cos")
+    np.testing.assert_allclose(_evaluate(name, params, x[0]), np.sin(x[0]), atol=1e-6)

@@ -102,6 +102,9 @@ class SymbolicFunction:
         Range the safe forms additionally clamp arguments into, to keep outputs finite.
     eps : float
         Half-width of the guarded neighbourhood around open bounds and singular points.
+    periodic : bool
+        Whether ``f`` is periodic (``sin``, ``cos``): matching then tries higher frequencies
+        ``a``, for inputs that span many periods.
     """
 
     name: str
@@ -114,6 +117,7 @@ class SymbolicFunction:
     singularities: tuple[float, ...] = ()
     safe_range: tuple[float, float] = DEFAULT_SAFE_RANGE
     eps: float = DEFAULT_EPS
+    periodic: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -304,8 +308,8 @@ def _build_defaults() -> dict[str, SymbolicFunction]:
             safe_range=(DEFAULT_SAFE_RANGE[0], 80.0),
         ),
         SymbolicFunction("log", torch.log, np.log, lambda u: sympy.log(u), 2, domain=_POSITIVE),
-        SymbolicFunction("sin", torch.sin, np.sin, lambda u: sympy.sin(u), 3),
-        SymbolicFunction("cos", torch.cos, np.cos, lambda u: sympy.cos(u), 3),
+        SymbolicFunction("sin", torch.sin, np.sin, lambda u: sympy.sin(u), 3, periodic=True),
+        SymbolicFunction("cos", torch.cos, np.cos, lambda u: sympy.cos(u), 3, periodic=True),
         SymbolicFunction("tanh", torch.tanh, np.tanh, lambda u: sympy.tanh(u), 3),
         SymbolicFunction("arctan", torch.arctan, np.arctan, lambda u: sympy.atan(u), 4),
         SymbolicFunction("abs", torch.abs, np.abs, lambda u: sympy.Abs(u), 3),

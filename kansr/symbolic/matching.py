@@ -27,6 +27,9 @@ from kansr.utils.deadline import Deadline
 __all__ = ["EdgeMatches", "match_edges"]
 
 _A_GRID = np.concatenate([-np.geomspace(0.1, 6.0, 14)[::-1], np.geomspace(0.1, 6.0, 14)])
+# periodic functions: frequencies up to 30 per standard deviation of the input (an input
+# over 30 units, std 8.7, under sin(x) needs a = 8.7), as finely spaced as below 6
+_A_GRID_PERIODIC = np.concatenate([-np.geomspace(0.1, 30.0, 22)[::-1], np.geomspace(0.1, 30.0, 22)])
 _B_GRID = np.linspace(-3.0, 3.0, 13)
 _ERROR_FLOOR = 1e-12
 _COARSE_ELEMENTS = 1 << 22  # grid points x edges x samples per chunk of the coarse search
@@ -63,7 +66,8 @@ def _coarse(fn, xs: torch.Tensor, yc: torch.Tensor, y_norm: torch.Tensor) -> tor
     Edges are processed in chunks so that the ``(grid points, edges, N)`` intermediates stay
     below ``_COARSE_ELEMENTS`` elements (32 MiB in float64) each, however many edges there are.
     """
-    n_points = len(_A_GRID) * len(_B_GRID)
+    a_grid = _A_GRID_PERIODIC if fn.periodic else _A_GRID
+    n_points = len(a_grid) * len(_B_GRID)
     chunk = max(1, _COARSE_ELEMENTS // max(n_points * xs.shape[1], 1))
     if xs.shape[0] > chunk:
         return torch.cat(
@@ -72,7 +76,7 @@ def _coarse(fn, xs: torch.Tensor, yc: torch.Tensor, y_norm: torch.Tensor) -> tor
                 for i in range(0, xs.shape[0], chunk)
             ]
         )
-    a = torch.as_tensor(_A_GRID, dtype=xs.dtype)
+    a = torch.as_tensor(a_grid, dtype=xs.dtype)
     b = torch.as_tensor(_B_GRID, dtype=xs.dtype)
     aa, bb = torch.meshgrid(a, b, indexing="ij")
     aa, bb = aa.reshape(-1, 1, 1), bb.reshape(-1, 1, 1)  # (P, 1, 1)
