@@ -265,10 +265,11 @@ def _snap(expr, loss, *, X, y, budget, floor, deadline, timeout, w):
     others (:func:`~kansr.symbolic.snap.snap_with_refit`) for formulas of at most
     :data:`~kansr.symbolic.snap.MAX_REFIT_FLOATS` floats; larger ones first by
     :func:`~kansr.symbolic.snap.snap_constants` with the constants' standard errors.
-    ``expr`` stays as it was when sympy cannot handle it."""
+    ``expr`` stays as it was (or as far as it was snapped) when sympy or torch fail."""
     try:
-        if len(expr.atoms(sympy.Float)) <= MAX_REFIT_FLOATS:
-            return snap_with_refit(
+        if len(expr.atoms(sympy.Float)) > MAX_REFIT_FLOATS:
+            errors = standard_errors(expr, X, y, w)
+            expr, loss = snap_constants(
                 expr,
                 X,
                 y,
@@ -277,23 +278,8 @@ def _snap(expr, loss, *, X, y, budget, floor, deadline, timeout, w):
                 deadline=deadline,
                 timeout=timeout,
                 sample_weight=w,
-                floor=floor,
+                std_errors=errors,
             )
-        errors = standard_errors(expr, X, y, w)
-        expr, loss = snap_constants(
-            expr,
-            X,
-            y,
-            loss,
-            budget,
-            deadline=deadline,
-            timeout=timeout,
-            sample_weight=w,
-            std_errors=errors,
-        )
-    except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
-        return expr, loss
-    try:
         return snap_with_refit(
             expr,
             X,
@@ -305,5 +291,5 @@ def _snap(expr, loss, *, X, y, budget, floor, deadline, timeout, w):
             sample_weight=w,
             floor=floor,
         )
-    except Exception:  # noqa: BLE001 - sympy or torch failed: what was snapped stays
+    except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss
