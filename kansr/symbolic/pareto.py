@@ -74,15 +74,15 @@ def _criterion_front(
 ) -> list[Formula]:
     """``front`` and the ``rows`` (sorted by complexity, then loss) that no formula as
     simple, as accurate and with no higher criterion dominates, simplest first."""
+    size = np.array([f.complexity for f in rows], dtype=float)
+    loss = np.maximum(np.array([f.loss for f in rows], dtype=float), floor)
     crit = _criterion(
-        np.array([f.complexity for f in rows], dtype=float),
-        np.maximum(np.array([f.loss for f in rows], dtype=float), floor),
+        size,
+        loss,
         np.array([len(f.expr.atoms(sympy.Float)) for f in rows], dtype=float),
         np.array([number_cost(f.expr, n_samples) for f in rows]),
         n_samples,
     )
-    size = np.array([f.complexity for f in rows])
-    loss = np.maximum(np.array([f.loss for f in rows]), floor)
     on_front = {id(f) for f in front}
     kept = []
     for i, f in enumerate(rows):

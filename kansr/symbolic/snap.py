@@ -118,13 +118,7 @@ def snap_constants(
     except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss
     for atom in floats:
-        tolerance = _tolerance(atom, std_errors)
-        wide = _simplest_within(float(atom), tolerance)
-        # the simplest numbers inside the confidence interval before less simple ones at
-        # 1e-3; those only for a constant the data pin down (interval within 1 %): else the
-        # data cannot tell pi**2/6 from 1.644 or 5/3
-        close = snap_candidates(float(atom)) if tolerance <= _PRECISE else []
-        for exact in [sympy.Integer(0), *wide, *close]:
+        for exact in _options(float(atom), _tolerance(atom, std_errors)):
             if limit.expired():
                 return expr, loss
             try:
@@ -217,10 +211,7 @@ def _refit_trials(expr, X, y, w) -> list[tuple[sympy.Float, sympy.Expr, bool]]:
         if not math.isfinite(error):
             error = 0.0  # the interval is unknown: candidates within 1e-3, no refits
         tolerance = _tolerance(atom, {atom: error})
-        options = [sympy.Integer(0), *_simplest_within(value, tolerance)]
-        if tolerance <= _PRECISE:
-            options += snap_candidates(value)
-        for exact in dict.fromkeys(options):  # (without repeats, in order)
+        for exact in dict.fromkeys(_options(value, tolerance)):  # (without repeats, in order)
             distance = abs(value - float(exact))
             rank = exact.q if isinstance(exact, sympy.Rational) else 10
             z = distance / error if error > 0 else math.inf
@@ -238,6 +229,15 @@ def _refit_trial(expr, atom, exact, X, y, w, budget, refit) -> tuple[sympy.Expr,
     if trial_loss <= budget or not refit or not trial.atoms(sympy.Float):
         return trial, trial_loss
     return refit_constants(trial, X, y, sample_weight=w)
+
+
+def _options(value: float, tolerance: float) -> list[sympy.Expr]:
+    """Snapping candidates of a constant ``value`` whose relative 95 % interval is
+    ``tolerance``: 0, then the simplest numbers inside the interval, then less simple ones
+    within 1e-3, those only for a constant the data pin down (interval within 1 %): else
+    the data cannot tell pi**2/6 from 1.644 or 5/3."""
+    close = snap_candidates(value) if tolerance <= _PRECISE else []
+    return [sympy.Integer(0), *_simplest_within(value, tolerance), *close]
 
 
 def _simplest_within(value: float, rel_tol: float) -> list[sympy.Expr]:
