@@ -109,3 +109,35 @@ def test_degenerate_inputs_give_nothing():
     y[3] = np.nan
     assert rational_formulas(X, y, SYMBOLS[:2]) == ([], False)
     assert rational_formulas(X[:, :0], X[:, 0], []) == ([], False)
+
+
+@pytest.mark.parametrize(
+    "law,ranges",
+    [
+        ("u**5 - 2*u**3 + u", [(-1.5, 1.5)]),
+        ("z**7/8 - z**3 + 2*z", [(-2.0, 2.0)]),
+        ("0.37*u**5 + 2.1*u", [(1.0, 3.0)]),
+        ("a**2*b**3 + a**5/5 - b", [(-2.0, 2.0), (-1.5, 1.5)]),
+    ],
+)
+def test_sparse_polynomials_beyond_the_rational_degrees_are_exact(law, ranges):
+    truth = sympy.sympify(law)
+    names = sorted(truth.free_symbols, key=str)
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.uniform(lo, hi, 500) for lo, hi in ranges])
+    y = sympy.lambdify(names, truth)(*X.T)
+    found, exact = rational_formulas(X, y, SYMBOLS[: len(names)])
+    assert exact and len(found) == 1
+    internal = truth.xreplace(dict(zip(names, SYMBOLS, strict=False)))
+    assert sympy.expand(sympy.nsimplify(found[0], tolerance=1e-9, rational=True) - internal) == 0
+
+
+def test_smooth_function_on_a_narrow_range_is_no_high_degree_polynomial():
+    # sin on [0, 0.5]: its odd Taylor polynomial of degree 7 fits to 1e-10 of std(y) and is
+    # sparse, but its residual is far above the rounding of its terms
+    X = _data(1, 0.0, 0.5, n=1000)
+    y = np.sin(X[:, 0])
+    found, _ = rational_formulas(X, y, SYMBOLS[:1])
+    for expr in found:
+        numerator, denominator = sympy.fraction(sympy.together(expr))
+        assert sympy.Poly(numerator, SYMBOLS[0]).degree() <= 4

@@ -6,9 +6,11 @@ are after squaring (``sqrt(1 - v^2/c^2)`` forms, distances). ``y*Q(x) - P(x) = 0
 the coefficients of ``P`` and ``Q``: with the monomials of ``P`` and ``Q`` as columns, the
 coefficients span the null space of ``[M_P(x), -y*M_Q(x)]``. Trying degree pairs in order of
 total degree (fewest denominator terms first), the first pair whose null space is one
-dimensional gives the coprime ``P/Q`` of least degree, exactly and in one SVD. With noise there
-is no exact null vector: each pair's smallest singular vector is thresholded to few terms
-(sequentially, as in SINDy) and the pairs compete on the Bayesian information criterion.
+dimensional gives the coprime ``P/Q`` of least degree, exactly and in one SVD. Polynomials
+(``Q = 1``) of one or two variables are tried to higher degree (``u^5 - 2u^3 + u``). With
+noise there is no exact null vector: each pair's smallest singular vector is thresholded to
+few terms (sequentially, as in SINDy) and the pairs compete on the Bayesian information
+criterion.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from kansr.utils.deadline import Deadline
 __all__ = ["monomial_exponents", "rational_formulas"]
 
 _EXACT = 1e-18  # relative mean squared error of an exact fit (fraction of var y): rounding
+_MAX_POLY_TERMS = 40  # polynomials beyond max_degree: at most this many monomials (1-2 variables)
+_ROUNDING = 1e-12  # residual of an exact high-degree polynomial, relative to its terms
 _THRESHOLDS = (1e-7, 1e-3, 1e-2, 3e-2, 1e-1)  # relative sizes below which terms are dropped
 
 
@@ -122,6 +126,7 @@ def rational_formulas(
     symbols: list[sympy.Symbol],
     *,
     max_degree: int = 4,
+    max_poly_degree: int = 9,
     max_terms: int = 300,
     max_noisy_degree: int = 4,
     max_candidates: int = 2,
@@ -132,7 +137,9 @@ def rational_formulas(
     one sign) for ``y (n,)`` over ``X (n, m)`` in ``symbols`` (length m).
 
     Degree pairs ``(deg P, deg Q)`` up to ``max_degree`` each and at most ``max_terms``
-    coefficients are tried by increasing total degree, for ``y`` and ``y**2`` in turn. An
+    coefficients, and polynomials (``deg Q = 0``) up to ``max_poly_degree`` while they have at
+    most 40 monomials (one or two variables; exact fits only, and only when at least two
+    monomials are unused), are tried by increasing total degree, for ``y`` and ``y**2`` in turn. An
     exact fit (relative error at rounding level, 1e-18) is returned alone as soon as it is
     found; otherwise the ``max_candidates`` best by BIC among the thresholded fits of total
     degree up to ``max_noisy_degree``, of ``P/Q`` and of ``sqrt(P/Q)`` each (on noisy data
@@ -145,12 +152,12 @@ def rational_formulas(
     y = np.asarray(y, dtype=np.float64)
     if float(np.var(y)) == 0 or m == 0 or not np.all(np.isfinite(y)):
         return [], False
-    fit = _Search(X, y, symbols, max_degree, max_terms, squared)
+    fit = _Search(X, y, symbols, max_degree, max_poly_degree, max_terms, squared)
     scored: dict[bool, list[tuple[float, sympy.Expr]]] = {False: [], True: []}
-    for p, q in _degree_pairs(max_degree):
+    for p, q in _degree_pairs(max_degree, max_poly_degree):
         if deadline is not None and deadline.expired():
             break
-        if p > fit.top or q > fit.top:
+        if p > (fit.top if q else fit.top_poly) or q > fit.top:
             continue
         pair = _Pair(monomial_exponents(m, p), monomial_exponents(m, q), len(fit.exps_all))
         if pair.n_terms > max_terms or pair.n_terms * 2 > n:
@@ -158,7 +165,7 @@ def rational_formulas(
         for system in fit.systems:
             sub = system.gram[np.ix_(pair.idx, pair.idx)]
             exact = _exact_candidate(fit, system, sub, pair)
-            if exact is not None:
+            if exact is not None and (p <= max_degree or fit.polynomial_law(*exact)):
                 return [fit.expression(pair, *exact, system.root)], True
             if p + q <= max_noisy_degree:
                 scored[system.root] += _thresholded_candidates(fit, system, sub, pair)
@@ -170,12 +177,12 @@ def rational_formulas(
     return out, False
 
 
-def _degree_pairs(max_degree: int) -> list[tuple[int, int]]:
-    """``(deg P, deg Q)`` up to ``max_degree`` each, by total degree, then fewest in ``Q``."""
-    return sorted(
-        ((p, q) for p in range(max_degree + 1) for q in range(max_degree + 1) if p + q > 0),
-        key=lambda pq: (pq[0] + pq[1], pq[1]),
-    )
+def _degree_pairs(max_degree: int, max_poly_degree: int = 0) -> list[tuple[int, int]]:
+    """``(deg P, deg Q)`` up to ``max_degree`` each and the polynomials ``(p, 0)`` up to
+    ``max_poly_degree``, by total degree, then fewest in ``Q``."""
+    pairs = {(p, q) for p in range(max_degree + 1) for q in range(max_degree + 1) if p + q}
+    pairs |= {(p, 0) for p in range(1, max_poly_degree + 1)}
+    return sorted(pairs, key=lambda pq: (pq[0] + pq[1], pq[1]))
 
 
 @dataclass
@@ -204,7 +211,9 @@ class _Search:
     values (those of every pair are prefixes of them, so one Gram matrix per target serves
     every pair as its sub-blocks), the systems of ``y`` and ``y**2``, and the judging."""
 
-    def __init__(self, X, y, symbols, max_degree: int, max_terms: int, squared: bool) -> None:
+    def __init__(
+        self, X, y, symbols, max_degree: int, max_poly_degree: int, max_terms: int, squared: bool
+    ) -> None:
         self.y, self.symbols = y, symbols
         self.n, m = X.shape
         self.var = float(np.var(y))
@@ -213,12 +222,17 @@ class _Search:
             (d for d in range(max_degree + 1) if math.comb(m + d, d) < max_terms),  # (count)
             default=0,
         )
-        self.exps_all = monomial_exponents(m, self.top)
+        poly = (d for d in range(max_poly_degree + 1) if math.comb(m + d, d) <= _MAX_POLY_TERMS)
+        self.top_poly = max(self.top, max(poly, default=0))
+        # P's monomials up to top_poly, Q's (the -t*M block) up to top: every pair's columns
+        # are prefixes of the two blocks
+        self.exps_all = monomial_exponents(m, self.top_poly)
         self.design = _design(X, self.exps_all)
+        n_q = len(monomial_exponents(m, self.top))
         targets = [(y, False)] + ([(y * y, True)] if squared and self.sign else [])
         self.systems = []
         for target, root in targets:
-            B = np.hstack([self.design, -target[:, None] * self.design])
+            B = np.hstack([self.design, -target[:, None] * self.design[:, :n_q]])
             norms = np.linalg.norm(B, axis=0)
             if not np.all(np.isfinite(norms)) or np.any(norms == 0):
                 continue
@@ -235,6 +249,18 @@ class _Search:
         if root:
             pred = self.sign * np.sqrt(pred)
         return float(np.mean((pred - self.y) ** 2)) / self.var
+
+    def polynomial_law(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Is the polynomial ``P/b0`` (beyond the rational degrees) a law, not an approximant?
+        Its residual must be at the rounding of its terms (1e-12 of their magnitude: a smooth
+        function over a narrow range has a polynomial approximant to 1e-9 of ``std y``) and at
+        least two of its monomials unused (an approximant is dense)."""
+        if np.count_nonzero(a) > a.size - 2 or b[0] == 0:
+            return False
+        terms = self.design[:, : a.size] * (a / b[0])
+        resid = terms.sum(axis=1) - self.y
+        scale = np.abs(terms).sum(axis=1) + np.abs(self.y)
+        return bool(np.mean(resid**2) <= _ROUNDING**2 * np.mean(scale**2))
 
     def expression(self, pair: _Pair, a: np.ndarray, b: np.ndarray, root: bool) -> sympy.Expr:
         """The candidate as sympy, normalised as :func:`_expression` (its root when ``root``)."""
