@@ -368,3 +368,30 @@ def test_simplifying_does_not_turn_a_snapped_number_back_into_a_float():
     expr = sympy.Float(-6.68) * x0 - sympy.Rational(3, 2) * x1 + sympy.Float(915.8)
     X = np.ones((3, 2))
     assert _simplify_on_data(expr, X, Deadline(), 120, 5.0) is None
+
+
+def _line_with_offset_of(z_errors: float):
+    """1000 rows of y = 2*x + c + r with r of mean 0: the least-squares offset (the slope
+    held at 2) is c = z_errors standard errors exactly."""
+    rng = np.random.default_rng(6)
+    x = rng.uniform(1, 5, 1000)
+    r = rng.normal(0, 1, 1000)
+    r = (r - r.mean()) * 0.05 / np.std(r)
+    offset = z_errors * np.sqrt(np.sum(r**2) / 999 / 1000)
+    return x[:, None], 2 * x + offset + r, offset
+
+
+@pytest.mark.parametrize(("z_errors", "snapped"), [(3.0, True), (4.0, False)])
+def test_a_shift_is_dropped_when_the_criterion_says_so(z_errors, snapped):
+    # dropping the offset saves a constant (ln 1000) and two nodes (4 nats): worth up to
+    # about 3.3 standard errors, past the likelihood-ratio budget of 2 (the noisy Coulomb
+    # law kept r + 0.0033 for r)
+    from kansr.symbolic.expressions import mse
+    from kansr.symbolic.snap import snap_with_refit
+
+    x0 = sympy.Symbol("x0", real=True)
+    X, y, offset = _line_with_offset_of(z_errors)
+    expr = 2 * x0 + sympy.Float(offset)
+    loss = mse(expr, X, y)
+    out, _ = snap_with_refit(expr, X, y, loss, loss * (1 + 4 / 998))
+    assert (out == 2 * x0) == snapped

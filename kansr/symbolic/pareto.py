@@ -145,12 +145,16 @@ def _constant_cost(n: int, p: int) -> float:
     return float(small[0] - small[1]) if np.isfinite(small).all() else math.inf
 
 
-def snap_gain(exact: sympy.Expr, n_samples: int, n_constants: int) -> float:
+def snap_gain(
+    exact: sympy.Expr, n_samples: int, n_constants: int, nodes_saved: int = 0
+) -> float:
     """What :func:`information_criterion` saves (nats) when one of ``n_constants`` fitted
     constants becomes the exact number ``exact``: the constant's cost less
-    :func:`number_cost` of ``exact`` (never negative)."""
+    :func:`number_cost` of ``exact`` (never negative), plus the description length of the
+    ``nodes_saved`` nodes the formula loses (``x + 0.003`` becomes ``x``: two nodes)."""
     saved = _constant_cost(int(n_samples), int(n_constants) - 1)
-    return max(saved - number_cost(exact, n_samples, int(n_constants) - 1), 0.0)
+    numbers = max(saved - number_cost(exact, n_samples, int(n_constants) - 1), 0.0)
+    return numbers + _NODE_COST * max(int(nodes_saved), 0)
 
 
 _NAMED_NUMBER_COST = 2 * math.log(3)  # pi, E: about as much as a small integer
