@@ -145,9 +145,7 @@ def _constant_cost(n: int, p: int) -> float:
     return float(small[0] - small[1]) if np.isfinite(small).all() else math.inf
 
 
-def snap_gain(
-    exact: sympy.Expr, n_samples: int, n_constants: int, nodes_saved: int = 0
-) -> float:
+def snap_gain(exact: sympy.Expr, n_samples: int, n_constants: int, nodes_saved: int = 0) -> float:
     """What :func:`information_criterion` saves (nats) when one of ``n_constants`` fitted
     constants becomes the exact number ``exact``: the constant's cost less
     :func:`number_cost` of ``exact`` (never negative), plus the description length of the
