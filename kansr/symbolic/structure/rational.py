@@ -139,12 +139,13 @@ def rational_formulas(
     Degree pairs ``(deg P, deg Q)`` up to ``max_degree`` each and at most ``max_terms``
     coefficients, and polynomials (``deg Q = 0``) up to ``max_poly_degree`` while they have at
     most 40 monomials (one or two variables; exact fits only, and only when at least two
-    monomials are unused), are tried by increasing total degree, for ``y`` and ``y**2`` in turn. An
-    exact fit (relative error at rounding level, 1e-18) is returned alone as soon as it is
+    monomials are unused), are tried by increasing total degree, for ``y`` and ``y**2`` in
+    turn. An exact fit (relative error at rounding level, 1e-18) is returned alone as soon as it is
     found; otherwise the ``max_candidates`` best by BIC among the thresholded fits of total
     degree up to ``max_noisy_degree``, of ``P/Q`` and of ``sqrt(P/Q)`` each (on noisy data
     the square root's linearised error can rank all its fits ahead of a plain ``P/Q`` such as
-    Michaelis-Menten's ``a*x/(b + x)``). Constants are not yet refit or snapped. The flag says
+    Michaelis-Menten's ``a*x/(b + x)``), and the best reweighted least-squares fit of each
+    (:func:`_reweighted_candidates`). Constants are not yet refit or snapped. The flag says
     whether the (single) candidate is exact. After ``deadline`` (a
     :class:`~kansr.utils.deadline.Deadline`) no further degree pair is tried.
     """
@@ -153,7 +154,10 @@ def rational_formulas(
     if float(np.var(y)) == 0 or m == 0 or not np.all(np.isfinite(y)):
         return [], False
     fit = _Search(X, y, symbols, max_degree, max_poly_degree, max_terms, squared)
-    scored: dict[bool, list[tuple[float, sympy.Expr]]] = {False: [], True: []}
+    # (sqrt or not, reweighted or not): the best of each kind compete on the data later
+    scored: dict[tuple[bool, bool], list[tuple[float, sympy.Expr]]] = {
+        kind: [] for kind in itertools.product((False, True), repeat=2)
+    }
     for p, q in _degree_pairs(max_degree, max_poly_degree):
         if deadline is not None and deadline.expired():
             break
@@ -168,12 +172,14 @@ def rational_formulas(
             if exact is not None and (p <= max_degree or fit.polynomial_law(*exact)):
                 return [fit.expression(pair, *exact, system.root)], True
             if p + q <= max_noisy_degree:
-                scored[system.root] += _thresholded_candidates(fit, system, sub, pair)
+                scored[system.root, False] += _thresholded_candidates(fit, system, sub, pair)
+                if q and pair.n_terms <= _REWEIGHTED_MAX_TERMS:
+                    scored[system.root, True] += _reweighted_candidates(fit, system, sub, pair)
     out: list[sympy.Expr] = []
-    for found in scored.values():  # the best of P/Q and of sqrt(P/Q) each
+    for (_, reweighted), found in scored.items():
         found.sort(key=lambda t: t[0])
         unique = list(dict.fromkeys(expr for _, expr in found))
-        out += unique[:max_candidates]
+        out += unique[: 1 if reweighted else max_candidates]
     return out, False
 
 
@@ -306,3 +312,131 @@ def _thresholded_candidates(
             bic = fit.n * math.log(rel + 1e-300) + np.count_nonzero(v) * math.log(fit.n)
             scored.append((bic, fit.expression(pair, a, b, system.root)))
     return scored
+
+
+_REWEIGHTED_MAX_TERMS = 40  # larger pairs get the thresholded null vector only
+_REWEIGHTINGS = 4  # Sanathanan-Koerner iterations per support
+_SUPPORT_ROUNDS = 5  # rounds of thresholding and re-solving
+_SUPPORT_ROWS = 400  # rows on which the noisy supports are found
+_NORMALISED_TRIES = 5  # denominator terms tried as the 1 (largest in the null vector first)
+
+
+def _reweighted_candidates(
+    fit: _Search, system: _System, sub: np.ndarray, pair: _Pair
+) -> list[tuple[float, sympy.Expr]]:
+    """Sparse least-squares fits of this pair on noisy data, each with its BIC.
+
+    The null vector of ``[M_P, -t M_Q]`` minimises ``|t Q - P|``, which weights each row by
+    ``Q``: with noise in ``t`` it is biased towards a constant ``Q`` (the thresholded fits
+    of the Feynman centre of mass ``(m1 r1 + m2 r2)/(m1 + m2)`` at 1 % noise are
+    polynomials). Sanathanan and Koerner's iteration divides each row by the previous
+    ``|Q|`` and solves again (one term of ``Q`` fixed at 1: the largest of the null vector,
+    else the next), then Gauss-Newton steps reach the least-squares fit of ``t`` itself;
+    terms contributing less than a threshold (1 %, then 10 %) are dropped and the rest
+    solved again until the support holds. The supports are found on at most
+    ``_SUPPORT_ROWS`` rows, the final fits on all."""
+    raw = system.B[:, pair.idx] * system.norms[pair.idx]  # [M_P, -t M_Q]
+    n_p = pair.n_p
+    start, _ = _gram_null_vector(sub)
+    start = start / system.norms[pair.idx]
+    q_columns = fit.design[:, : len(pair.exps_q)]
+    rows = np.linspace(0, fit.n - 1, min(fit.n, _SUPPORT_ROWS)).astype(int)
+    share = np.abs(start[n_p:]) * np.sqrt(np.mean(q_columns**2, axis=0))
+    found: list[np.ndarray] = []
+    for k in np.argsort(-share)[:_NORMALISED_TRIES]:
+        k = n_p + int(k)
+        every = np.array([j for j in range(raw.shape[1]) if j != k])
+        for threshold in (1e-2, 1e-1):
+            active = _reweighted_support(raw[rows], q_columns[rows], n_p, k, threshold, every)
+            if active is None:
+                continue
+            v, poles = _reweighted(raw, q_columns, n_p, k, active)
+            if not poles:
+                target = -raw[:, k] / q_columns[:, k - n_p]
+                v = _gauss_newton(v, active, raw[:, :n_p], q_columns, target)
+            if v is not None and not poles:
+                found.append(v)
+        if found:  # (a term the law's denominator lacks fails: a pole)
+            break
+    scored = []
+    for v in found:
+        a, b = v[:n_p], v[n_p:]
+        rel = fit.relative_error(a, b, system.root)
+        if rel is not None:
+            bic = fit.n * math.log(rel + 1e-300) + np.count_nonzero(v) * math.log(fit.n)
+            scored.append((bic, fit.expression(pair, a, b, system.root)))
+    return scored
+
+
+def _reweighted_support(raw, q_columns, n_p: int, k: int, threshold: float, active):
+    """The ``active`` columns of ``P/Q`` (``b[k - n_p] = 1``) that stay when terms whose
+    share of the target is below ``threshold`` are dropped from the reweighted and
+    Gauss-Newton fits, round after round; ``None`` when ``Q`` changes sign on the data (a
+    pole) once the support holds."""
+    p_columns = raw[:, :n_p]
+    target = -raw[:, k] / q_columns[:, k - n_p]  # t (the data's target or its square)
+    for _ in range(_SUPPORT_ROUNDS):
+        v, poles = _reweighted(raw, q_columns, n_p, k, active)
+        if not poles:
+            v = _gauss_newton(v, active, p_columns, q_columns, target)
+            if v is None:
+                return None
+        # with a pole (too many terms for the noise) the plain linearised fit is thresholded
+        q = q_columns @ v[n_p:]
+        weights = np.ones_like(q) if poles else 1.0 / np.abs(q)
+        share = np.abs(v[active]) * np.linalg.norm(raw[:, active] * weights[:, None], axis=0)
+        keep = share >= threshold * np.linalg.norm(-raw[:, k] * weights)
+        if (keep.all() and not poles) or not keep.any():
+            break
+        active = active[keep]
+    return None if poles else active
+
+
+def _reweighted(raw, q_columns, n_p: int, k: int, active) -> tuple[np.ndarray, bool]:
+    """Sanathanan-Koerner iterations on the ``active`` columns; the coefficients and whether
+    ``Q`` reached zero on the data (then the unweighted linearised fit is returned)."""
+    weights = np.ones(raw.shape[0])
+    first = None
+    for _ in range(_REWEIGHTINGS):
+        A = raw[:, active] * weights[:, None]
+        coef, *_ = np.linalg.lstsq(A, -raw[:, k] * weights, rcond=None)
+        v = np.zeros(raw.shape[1])
+        v[active] = coef
+        v[k] = 1.0
+        first = v if first is None else first
+        q = q_columns @ v[n_p:]
+        if not np.all(np.isfinite(q)) or q.min() * q.max() <= 0:
+            return first, True
+        weights = 1.0 / np.abs(q)
+    return v, False
+
+
+def _gauss_newton(v, active, p_columns, q_columns, target, steps: int = 8):
+    """``v`` improved by damped Gauss-Newton steps on ``|target - P/Q|^2`` over the
+    ``active`` coefficients; ``None`` when ``Q`` reaches zero on the data."""
+    n_p = p_columns.shape[1]
+
+    def residual(u):
+        q = q_columns @ u[n_p:]
+        if not np.all(np.isfinite(q)) or q.min() * q.max() <= 0:
+            return None, None
+        return target - (p_columns @ u[:n_p]) / q, q
+
+    r, q = residual(v)
+    if r is None:
+        return None
+    loss = float(r @ r)
+    for _ in range(steps):
+        pred = target - r
+        J = np.hstack([p_columns / q[:, None], -pred[:, None] * q_columns / q[:, None]])
+        step, *_ = np.linalg.lstsq(J[:, active], r, rcond=None)
+        for scale in (1.0, 0.5, 0.25, 0.125):
+            u = v.copy()
+            u[active] += scale * step
+            r_new, q_new = residual(u)
+            if r_new is not None and float(r_new @ r_new) < loss:
+                v, r, q, loss = u, r_new, q_new, float(r_new @ r_new)
+                break
+        else:
+            break
+    return v
