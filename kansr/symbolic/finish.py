@@ -22,6 +22,7 @@ from kansr.symbolic.expressions import (
     symbol_index,
     weighted_variance,
 )
+from kansr.symbolic.logs import constants_out_of_logs
 from kansr.symbolic.pareto import Formula
 from kansr.symbolic.snap import (
     MAX_REFIT_FLOATS,
@@ -130,7 +131,8 @@ def finish(
     """The finished :class:`Formula` of a raw candidate ``expr`` on ``X (n, m)``, ``y (n,)``
     (losses weighted by ``sample_weight (n,)`` when given).
 
-    Steps: refit every float constant (``refit``) -> multiply out (``expand_first``) -> snap
+    Steps: refit every float constant (``refit``) -> constant factors out of logarithms
+    (``log(c*u) = log(c) + log(u)``) -> multiply out (``expand_first``) -> snap
     constants to simple numbers (candidates within 1e-3 or within their 95 % confidence
     interval; one at a time with refits of the others and only when the information
     criterion does not rise, :func:`~kansr.symbolic.snap.snap_with_refit`, for up to
@@ -160,6 +162,7 @@ def finish(
         return None
     expr, loss = _identifiable(expr, loss, X, y, sample_weight, deadline)
     budget = _snap_budget(expr, loss, y, r2_tol, sample_weight)
+    expr, loss = _logs_split(expr, loss, X, y, sample_weight, budget, deadline, max_nodes)
     if expand_first:  # kept within budget: multiplying out can cancel digits (large offsets)
         expanded = expand(expr, deadline, max_nodes)
         if expanded is not expr:
@@ -231,6 +234,23 @@ def _identifiable(expr, loss, X, y, w, deadline: Deadline):
         else:
             break  # no constant could be fixed
     return expr, loss
+
+
+def _logs_split(expr, loss, X, y, w, budget, deadline: Deadline, max_nodes: int):
+    """``expr`` with constant factors out of its logarithms and multiplied out
+    (:func:`~kansr.symbolic.logs.constants_out_of_logs`: ``log(c*u) = log(c) + log(u)``
+    meets the constants beside it), when that keeps the loss within ``budget`` and adds no
+    float."""
+    if not expr.has(sympy.log) or deadline.expired():
+        return expr, loss
+    try:
+        split = expand(constants_out_of_logs(expr), deadline, max_nodes)
+    except Exception:  # noqa: BLE001 - sympy failed: the candidate stays
+        return expr, loss
+    if split == expr or len(split.atoms(sympy.Float)) > len(expr.atoms(sympy.Float)):
+        return expr, loss
+    split_loss = _loss(split, X, y, w)
+    return (split, split_loss) if split_loss <= budget else (expr, loss)
 
 
 def _pruned(expr, loss, budget, X, y, r2_tol, w):

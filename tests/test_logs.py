@@ -1,0 +1,49 @@
+"""Constant factors out of logarithms (kansr.symbolic.logs) and what finish makes of them."""
+
+import numpy as np
+import sympy
+
+from kansr.symbolic.expressions import evaluate
+from kansr.symbolic.finish import finish
+from kansr.symbolic.logs import constants_out_of_logs
+
+x0, x1, x2 = sympy.symbols("x0:3", real=True)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return np.column_stack(
+        [rng.uniform(0.5, 5, 500), rng.uniform(0.2, 2, 500), rng.uniform(1, 2, 500)]
+    )
+
+
+def test_factors_come_out_and_values_stay():
+    X = _data()
+    for expr in (
+        sympy.log(sympy.Float(0.5) + sympy.Float(1.5) * x0),
+        sympy.log(7 * (x0 + x1) / (4 * sympy.pi * x1)),
+        x2 * sympy.log(sympy.Float(3.0) * x0**2),
+    ):
+        out = constants_out_of_logs(expr)
+        assert out != expr
+        np.testing.assert_allclose(evaluate(out, X), evaluate(expr, X), rtol=1e-12)
+        for node in sympy.preorder_traversal(out):  # no number left as a factor inside
+            if node.func is sympy.log:
+                factor, _ = sympy.factor_terms(node.args[0]).as_independent(x0, x1, x2)
+                assert factor == 1
+
+
+def test_nothing_to_take_out():
+    for expr in (sympy.log(x0), sympy.log(1 + x0 / x1), sympy.log(-x0), x0 + 1):
+        assert constants_out_of_logs(expr) == expr
+
+
+def test_finish_turns_a_hidden_one_over_e_into_the_law():
+    # log(1/e + 1/e*u) + 1 is log(1 + u): only with 1/e outside do the constants snap
+    X = _data()
+    y = X[:, 2] * np.log(1 + X[:, 0] / X[:, 1])
+    c = sympy.Float(0.367879444713307)
+    raw = x2 * sympy.log(c + sympy.Float(0.36787943976106) * x0 / x1) + x2
+    found = finish(raw, X, y)
+    assert not found.expr.atoms(sympy.Float)
+    np.testing.assert_allclose(evaluate(found.expr, X), y, rtol=1e-12)
