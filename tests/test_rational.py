@@ -165,3 +165,15 @@ def test_noisy_centre_of_mass_is_a_candidate_with_its_four_terms():
             )
         )
     assert ({x0 * x2, x1 * x3}, {x0, x1}) in supports
+
+
+def test_overflowing_reweighted_fits_do_not_stop_the_search():
+    # 19 rows of a dose-response curve (R's drc::ryegrass, the benchmark's first training
+    # fold): a reweighted fit near a pole overflowed and LAPACK's failure ended the whole
+    # structure search (only the mean was left on the front)
+    conc = np.array([0, 0, 0, 0, 0, 0, 0.94, 0.94, 0.94, 1.88, 3.75, 3.75, 7.5, 7.5, 7.5,
+                     15, 15, 30, 30], float)[:, None]  # fmt: skip
+    y = np.array([7.58, 8.0, 8.3286, 7.25, 7.375, 7.9625, 8.3556, 6.9143, 7.75, 6.8714,
+                  1.925, 2.8857, 1.1875, 0.8571, 1.0571, 0.6875, 0.525, 0.25, 0.44])  # fmt: skip
+    found, exact = rational_formulas(conc, y, SYMBOLS[:1])
+    assert not exact and found

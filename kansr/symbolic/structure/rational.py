@@ -398,8 +398,9 @@ def _reweighted(raw, q_columns, n_p: int, k: int, active) -> tuple[np.ndarray, b
     weights = np.ones(raw.shape[0])
     first = None
     for _ in range(_REWEIGHTINGS):
-        A = raw[:, active] * weights[:, None]
-        coef, *_ = np.linalg.lstsq(A, -raw[:, k] * weights, rcond=None)
+        coef = _solved(raw[:, active] * weights[:, None], -raw[:, k] * weights)
+        if coef is None:
+            return (np.zeros(raw.shape[1]) if first is None else first), True
         v = np.zeros(raw.shape[1])
         v[active] = coef
         v[k] = 1.0
@@ -428,8 +429,11 @@ def _gauss_newton(v, active, p_columns, q_columns, target, steps: int = 8):
     loss = float(r @ r)
     for _ in range(steps):
         pred = target - r
-        J = np.hstack([p_columns / q[:, None], -pred[:, None] * q_columns / q[:, None]])
-        step, *_ = np.linalg.lstsq(J[:, active], r, rcond=None)
+        with np.errstate(all="ignore"):
+            J = np.hstack([p_columns / q[:, None], -pred[:, None] * q_columns / q[:, None]])
+        step = _solved(J[:, active], r)
+        if step is None:
+            break
         for scale in (1.0, 0.5, 0.25, 0.125):
             u = v.copy()
             u[active] += scale * step
@@ -440,3 +444,15 @@ def _gauss_newton(v, active, p_columns, q_columns, target, steps: int = 8):
         else:
             break
     return v
+
+
+def _solved(A: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Least-squares solution of ``A x = b``; ``None`` when it is not finite or LAPACK
+    fails (overflowing columns of a near pole)."""
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b))):
+        return None
+    try:
+        x, *_ = np.linalg.lstsq(A, b, rcond=None)
+    except np.linalg.LinAlgError:
+        return None
+    return x if np.all(np.isfinite(x)) else None
