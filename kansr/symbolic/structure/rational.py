@@ -303,9 +303,14 @@ def _thresholded_candidates(
     fit: _Search, system: _System, sub: np.ndarray, pair: _Pair
 ) -> list[tuple[float, sympy.Expr]]:
     """The sequentially thresholded fits of this pair, each with its BIC."""
+    fits = [_sparse_null_vector(sub, t) / system.norms[pair.idx] for t in (1e-2, 1e-1)]
+    return _scored(fit, system, pair, fits)
+
+
+def _scored(fit: _Search, system: _System, pair: _Pair, fits) -> list[tuple[float, sympy.Expr]]:
+    """``(BIC, expression)`` of each coefficient vector ``(a, b)`` of ``fits`` that is finite."""
     scored = []
-    for threshold in (1e-2, 1e-1):
-        v = _sparse_null_vector(sub, threshold) / system.norms[pair.idx]
+    for v in fits:
         a, b = v[: pair.n_p], v[pair.n_p :]
         rel = fit.relative_error(a, b, system.root)
         if rel is not None:
@@ -350,22 +355,12 @@ def _reweighted_candidates(
             active = _reweighted_support(raw[rows], q_columns[rows], n_p, k, threshold, every)
             if active is None:
                 continue
-            v, poles = _reweighted(raw, q_columns, n_p, k, active)
-            if not poles:
-                target = -raw[:, k] / q_columns[:, k - n_p]
-                v = _gauss_newton(v, active, raw[:, :n_p], q_columns, target)
+            v, poles = _least_squares(raw, q_columns, n_p, k, active)
             if v is not None and not poles:
                 found.append(v)
         if found:  # (a term the law's denominator lacks fails: a pole)
             break
-    scored = []
-    for v in found:
-        a, b = v[:n_p], v[n_p:]
-        rel = fit.relative_error(a, b, system.root)
-        if rel is not None:
-            bic = fit.n * math.log(rel + 1e-300) + np.count_nonzero(v) * math.log(fit.n)
-            scored.append((bic, fit.expression(pair, a, b, system.root)))
-    return scored
+    return _scored(fit, system, pair, found)
 
 
 def _reweighted_support(raw, q_columns, n_p: int, k: int, threshold: float, active):
@@ -373,14 +368,10 @@ def _reweighted_support(raw, q_columns, n_p: int, k: int, threshold: float, acti
     share of the target is below ``threshold`` are dropped from the reweighted and
     Gauss-Newton fits, round after round; ``None`` when ``Q`` changes sign on the data (a
     pole) once the support holds."""
-    p_columns = raw[:, :n_p]
-    target = -raw[:, k] / q_columns[:, k - n_p]  # t (the data's target or its square)
     for _ in range(_SUPPORT_ROUNDS):
-        v, poles = _reweighted(raw, q_columns, n_p, k, active)
-        if not poles:
-            v = _gauss_newton(v, active, p_columns, q_columns, target)
-            if v is None:
-                return None
+        v, poles = _least_squares(raw, q_columns, n_p, k, active)
+        if v is None:
+            return None
         # with a pole (too many terms for the noise) the plain linearised fit is thresholded
         q = q_columns @ v[n_p:]
         weights = np.ones_like(q) if poles else 1.0 / np.abs(q)
@@ -390,6 +381,23 @@ def _reweighted_support(raw, q_columns, n_p: int, k: int, threshold: float, acti
             break
         active = active[keep]
     return None if poles else active
+
+
+def _least_squares(raw, q_columns, n_p: int, k: int, active):
+    """Coefficients of ``P/Q`` on the ``active`` columns (``b[k - n_p] = 1``): reweighted,
+    then Gauss-Newton steps on ``|t - P/Q|``; and whether ``Q`` reached zero on the data
+    (then the unweighted linearised fit, no steps). ``(None, False)`` when a step met a
+    pole."""
+    v, poles = _reweighted(raw, q_columns, n_p, k, active)
+    if poles:
+        return v, True
+    target = -raw[:, k] / q_columns[:, k - n_p]  # t (the data's target or its square)
+    return _gauss_newton(v, active, raw[:, :n_p], q_columns, target), False
+
+
+def _has_pole(q: np.ndarray) -> bool:
+    """Whether the denominator's values ``q`` are not finite or reach zero (change sign)."""
+    return not np.all(np.isfinite(q)) or q.min() * q.max() <= 0
 
 
 def _reweighted(raw, q_columns, n_p: int, k: int, active) -> tuple[np.ndarray, bool]:
@@ -406,7 +414,7 @@ def _reweighted(raw, q_columns, n_p: int, k: int, active) -> tuple[np.ndarray, b
         v[k] = 1.0
         first = v if first is None else first
         q = q_columns @ v[n_p:]
-        if not np.all(np.isfinite(q)) or q.min() * q.max() <= 0:
+        if _has_pole(q):
             return first, True
         weights = 1.0 / np.abs(q)
     return v, False
@@ -419,7 +427,7 @@ def _gauss_newton(v, active, p_columns, q_columns, target, steps: int = 8):
 
     def residual(u):
         q = q_columns @ u[n_p:]
-        if not np.all(np.isfinite(q)) or q.min() * q.max() <= 0:
+        if _has_pole(q):
             return None, None
         return target - (p_columns @ u[:n_p]) / q, q
 
