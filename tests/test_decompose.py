@@ -68,6 +68,56 @@ def test_best_combination_finds_how_two_variables_are_joined(fn, kind):
     assert best_combination(o, Tolerance(), rng()) == (0, 1, kind)
 
 
+@pytest.mark.parametrize(
+    ("lo", "hi", "pair"),
+    [([-3, 0.5], [3, 2], (0, 1)), ([0.5, -3], [2, 3], (1, 0))],
+)
+def test_a_product_with_a_variable_of_either_sign_is_joined_over_the_positive_one(lo, hi, pair):
+    # log(1 + exp(k*u)) with u in [-3, 3]: the positive k is the partner the oracle of
+    # the product varies along; the joined oracle is the one-variable function of u*k
+    o = oracle(lambda x: torch.log1p(torch.exp(x[:, 0] * x[:, 1])), lo, hi)
+    assert best_combination(o, Tolerance(), rng()) == (*pair, "product")
+    joined = o.combined(*pair, "product")
+    assert joined.lo[0] == pytest.approx(-6) and joined.hi[0] == pytest.approx(6)
+    u = torch.linspace(-6, 6, 9, dtype=torch.float64)[:, None]
+    assert torch.allclose(joined.fn(u), torch.log1p(torch.exp(u[:, 0])), atol=1e-12)
+
+
+def test_combined_variables_join_what_the_function_depends_on_together():
+    from kansr.symbolic.decompose.recursion import combined_variables
+
+    o = oracle(
+        lambda x: x[:, 0] * x[:, 1] * torch.cos(x[:, 2] - x[:, 3]), [1, 1, 0, 0], [2, 3, 2, 2]
+    )
+    joined = combined_variables(o, Recursion(library=make_library()))
+    assert joined is not None and len(joined) == 2
+    assert {sympy.expand(e) for e in joined} == {x0 * x1, x2 - x3}
+    assert (
+        combined_variables(
+            oracle(lambda x: x[:, 0] + x[:, 1] ** 2, [1, 1], [2, 2]),
+            Recursion(library=make_library()),
+        )
+        is None
+    )
+
+
+def test_the_structure_search_runs_again_in_the_joined_variables():
+    # x0*x1*cos(x2 - x3): a separable product only in u = x0*x1 and w = x2 - x3
+    from kansr.symbolic.decompose.candidates import _joined_structure
+    from kansr.symbolic.expressions import TorchFormula
+    from kansr.utils.deadline import Deadline
+
+    truth = x0 * x1 * sympy.cos(x2 - x3)
+    lo, hi = [1, 1, 0, 0], [2, 3, 2, 2]
+    X = np.random.default_rng(0).uniform(lo, hi, size=(300, 4))
+    y = evaluate(truth, X)
+    fn = TorchFormula(truth)
+    found = _joined_structure(
+        oracle(lambda x: fn(x), lo, hi), X, y, make_library(), Deadline(), None
+    )
+    assert any(sympy.simplify(f.expr - truth) == 0 for f in found), [f.expr for f in found]
+
+
 def test_no_combination_where_there_is_none():
     o = oracle(lambda x: torch.sin(x[:, 0]) * x[:, 1] + x[:, 1] ** 2, [1, 1], [2, 3])
     assert best_combination(o, Tolerance(), rng()) is None
@@ -148,3 +198,33 @@ def test_a_power_outside_the_library_is_a_piece_of_its_own():
     fn = TorchFormula(truth)
     found = decompose(oracle(lambda x: fn(x), [1, 1], [5, 5]), Recursion(library=make_library()))
     assert any(e.has(x0 ** sympy.Rational(3, 2)) and e.has(x1**-2) for e in found), found
+
+
+NESTED = [
+    (sympy.exp(sympy.sin(x0 * x1)), [0.5, 0.5], [2, 2]),
+    (sympy.cos(x0**2) + x1 * x2, [0.5, 1, 1], [2, 3, 3]),
+    (sympy.log(1 + sympy.exp(x0)) * x1, [-2, 1], [2, 3]),
+]
+
+
+@pytest.mark.parametrize(("truth", "lo", "hi"), NESTED, ids=[str(c[0]) for c in NESTED])
+def test_a_function_of_a_function_is_matched_as_a_composition(truth, lo, hi):
+    # one-variable pieces that are no c*f(a*u + b) + d: an outer library function of an
+    # inner one, even when an approximant lies within the (network-like) oracle's error
+    from kansr.symbolic.expressions import TorchFormula
+
+    fn = TorchFormula(truth)
+    o = oracle(lambda x: fn(x), lo, hi, error=3e-3)
+    found = decompose(o, Recursion(library=make_library()))
+    assert any(_close(e, truth, lo, hi) for e in found), found
+
+
+def test_the_exponential_of_a_logarithm_of_a_sum_splits():
+    # log(x0**2 + x1**2) changes sign on the box: only exp(f) is a separable sum
+    from kansr.symbolic.expressions import TorchFormula
+
+    truth = sympy.log(x0**2 + x1**2)
+    lo, hi = [0.2, 0.2], [1.5, 1.5]
+    fn = TorchFormula(truth)
+    found = decompose(oracle(lambda x: fn(x), lo, hi), Recursion(library=make_library()))
+    assert any(_close(e, truth, lo, hi) for e in found), found

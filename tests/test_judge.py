@@ -107,6 +107,14 @@ def test_needs_simplification():
     assert solves("(x**2 - 1)/(x - 1)", "x + 1", "x")
 
 
+def test_a_hyperbolic_form_of_a_logistic_is_a_solution_and_a_wrong_scale_is_not():
+    truth = parse_formula("1/(1 + exp(-g*(v - h)))", "g v h")
+    same = parse_formula("tanh(g*(v - h)/2)/2 + 1/2", "g v h")
+    wrong = parse_formula("tanh(g*(v - h)/3)/2 + 1/2", "g v h")
+    assert is_symbolic_solution(same, truth)
+    assert not is_symbolic_solution(wrong, truth)
+
+
 def test_unit_float_coefficients_are_exact_after_rounding():
     # sympy alone does not cancel sin(x) - sin(1.0*x); rounded floats become exact rationals
     assert solves("1.0*sin(1.00002*x + 0.00003)", "sin(x)", "x")

@@ -31,7 +31,10 @@ non-solution into a solution.
 Differences from SRBench's script (``assess_symbolic_model.py``): it simplifies the model alone
 before rounding, which rounds a different set of floats than in the truth (so that a truth can
 fail to be a solution of itself, e.g. the Feynman bonus problem ``test_12``); here model
-and truth get the same treatment, and rounded floats are exact rationals.
+and truth get the same treatment, and rounded floats are exact rationals. And where the
+difference or ratio holds a hyperbolic function, it is also simplified rewritten in
+exponentials (``tanh(u/2)/2 + 1/2`` is ``1/(1 + exp(-u))``; ``simplify`` alone does not see
+it): still an exact proof of equality, never a looser test.
 
 Every ``sympy.simplify`` call is guarded by a time limit (``SIGALRM``; effective only in the
 main thread on POSIX systems and when no other interval timer is running) and by a cap on the
@@ -327,11 +330,17 @@ def _simplifies_to_constant(
         return _finite_constant(expr, nonzero)
     if _numerically_varies(expr, points):
         return False  # cannot simplify to a constant; skip the expensive simplify
-    try:
-        simplified = _guarded_simplify(expr, timeout, max_nodes)
-    except Exception:  # noqa: BLE001 - TimeoutError, size cap or any sympy failure: not constant
-        return False
-    return _finite_constant(simplified, nonzero)
+    forms = [expr]
+    if expr.has(sympy.tanh, sympy.sinh, sympy.cosh, sympy.coth):
+        forms.append(expr.rewrite(sympy.exp))
+    for form in forms:
+        try:
+            simplified = _guarded_simplify(form, timeout, max_nodes)
+        except Exception:  # noqa: BLE001 - TimeoutError, size cap or any sympy failure
+            continue
+        if _finite_constant(simplified, nonzero):
+            return True
+    return False
 
 
 def is_symbolic_solution(

@@ -119,18 +119,28 @@ class Oracle:
 def _feasible_partner(u: torch.Tensor, kind: str, a, b, c, d) -> torch.Tensor:
     """For ``u = combine(x_i, x_j)`` with ``x_i`` in ``[a, b]``, ``x_j`` in ``[c, d]``: the
     middle of the ``x_j`` that keep ``x_i`` in ``[a, b]`` (geometric middle for products
-    and quotients of positive variables)."""
-    if kind == "product":  # x_i = u / x_j
-        low, high = torch.clamp(u / b, min=c), torch.clamp(u / a, max=d)
-        return torch.sqrt(low * high)
+    and quotients, whose partner ``x_j`` is positive; ``x_i`` may take either sign)."""
+    if kind == "product":  # x_i = u * t with t = 1/x_j in [1/d, 1/c]
+        low, high = _scaled_within(u, a, b, 1 / d, 1 / c)
+        return 1 / torch.sqrt(low * high)
     if kind == "quotient":  # x_i = u * x_j
-        low, high = torch.clamp(a / u, min=c), torch.clamp(b / u, max=d)
+        low, high = _scaled_within(u, a, b, c, d)
         return torch.sqrt(low * high)
     if kind == "sum":  # x_i = u - x_j
         low, high = torch.clamp(u - b, min=c), torch.clamp(u - a, max=d)
         return 0.5 * (low + high)
     low, high = torch.clamp(a - u, min=c), torch.clamp(b - u, max=d)  # x_i = u + x_j
     return 0.5 * (low + high)
+
+
+def _scaled_within(k: torch.Tensor, a, b, lo, hi) -> tuple[torch.Tensor, torch.Tensor]:
+    """The interval of ``t`` in ``[lo, hi]`` (positive) with ``a <= k*t <= b``, per ``k``."""
+    safe = torch.where(k == 0, torch.ones_like(k), k)
+    first, second = a / safe, b / safe
+    low = torch.where(k > 0, first, torch.where(k < 0, second, torch.full_like(k, lo)))
+    high = torch.where(k > 0, second, torch.where(k < 0, first, torch.full_like(k, hi)))
+    low, high = torch.clamp(low, min=lo), torch.clamp(high, max=hi)
+    return low, torch.maximum(high, low)
 
 
 def _inverse(u: torch.Tensor, xj: torch.Tensor, kind: str) -> torch.Tensor:

@@ -30,10 +30,11 @@ from kansr.symbolic.library import SymbolicLibrary
 from kansr.symbolic.matching import match_edges
 from kansr.utils.deadline import Deadline
 
-__all__ = ["Recursion", "decompose"]
+__all__ = ["Recursion", "combined_variables", "decompose"]
 
 _LEAF_POINTS = 256
 _MAX_ALTERNATIVES = 3
+_NESTED_POINTS = 64  # grid points on which compositions are matched (then judged on all)
 _AWAY_FROM_ZERO = 1e-3  # |f| above this share of max |f| everywhere: log and 1/f are safe
 
 
@@ -98,6 +99,46 @@ def _matched(u, values, variable, settings) -> tuple[list[_Piece], np.ndarray]:
     return pieces, matches.relative_error[0]
 
 
+def _nested(u, values, variable, settings) -> list[_Piece]:
+    """Library compositions ``c*F(a*G(s*u) + b) + d`` of ``values (n,)`` at ``u (n,)``: every
+    inner ``G`` of the library defined on ``s*u`` (``s = +-1``; inner functions with the
+    same values up to an affine map kept once), the best two outer ``F`` of each, matched
+    at once (a function of a function: ``exp(sin(u))``, ``cos(u**2)``, ``log(1 + exp(u))``)."""
+    inner, rows = [], []
+    for g in settings.library:
+        if g.complexity <= 1:  # the identity and zero compose to the direct matches
+            continue
+        for s in (1, -1):
+            if not g.in_domain(s * u).all():
+                continue
+            with np.errstate(all="ignore"):
+                v = g.safe_numpy(s * u)
+            if not np.isfinite(v).all() or np.ptp(v) <= 1e-9 * max(1.0, np.abs(v).max()):
+                continue
+            if any(abs(np.corrcoef(v, r)[0, 1]) > 1 - 1e-9 for r in [u, *rows]):
+                continue
+            inner.append((g, s))
+            rows.append(v)
+    outer_names = [f.name for f in settings.library if f.complexity > 1]
+    if not rows or not outer_names:
+        return []
+    outer = settings.library.subset(outer_names)
+    V = np.stack(rows)
+    sub = slice(None, None, max(1, len(u) // _NESTED_POINTS))  # matched on a coarser grid
+    matches = match_edges(V[:, sub], np.tile(values[sub], (len(V), 1)), outer, top=2)
+    pieces = []
+    for k, (g, s) in enumerate(inner):
+        arg = g.sympy_expr(s * variable)
+        for rank, name in enumerate(matches.names[k]):
+            fn = outer[name]
+            a, b, c, d = matches.params[k, rank]
+            with np.errstate(all="ignore"):
+                fitted = c * fn.safe_numpy(a * V[k] + b) + d
+            expr = _number(c) * fn.sympy_expr(_number(a) * arg + _number(b)) + _number(d)
+            pieces.append(_Piece(expr, fitted, fn.complexity + g.complexity))
+    return pieces
+
+
 def _power(u: np.ndarray, values: np.ndarray, variable) -> _Piece | None:
     """``c * u**p`` with ``p`` a multiple of 1/2 or 1/3 (the slope of ``log|g|`` on ``log u``,
     when that close to one) for positive ``u`` and one-signed ``g``; ``None`` otherwise."""
@@ -126,8 +167,10 @@ def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
     """A function ``g`` of one variable ``u``: a power ``c*u**p``, library matches of it and of
     those transforms
     (``1/g``, ``g^2``, ``1/g^2``, ``log g``, ``sqrt g`` for a one-signed ``g``) that a parabola
-    fits better than the best match, with the inverse applied. Returns the simplest
-    candidate within the tolerance, the simplest transformed one, the most accurate."""
+    fits better than the best match, with the inverse applied, and (unless a straight line
+    fits) library compositions ``c*F(a*G(+-u) + b) + d``. Returns the simplest candidate
+    within the tolerance, the most accurate composition within it, the simplest
+    transformed one within it, the most accurate (at most ``_MAX_ALTERNATIVES``)."""
     u = np.linspace(oracle.lo[0], oracle.hi[0], _LEAF_POINTS)
     values = oracle(u[:, None])
     if not np.isfinite(values).all():
@@ -164,14 +207,22 @@ def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
                 pieces.append(_Piece(sign * inverse(p.expr), back, p.complexity + 1))
     tol = settings.tolerance(oracle.error, spread)
     allowed = max(4 * tol**2, 1e-10)
+    n_transformed = len(pieces)
+    linear = any(p.complexity <= 1 and error(p) <= allowed for p in pieces[:n_direct])
+    if direct > 1e-12 and not linear:  # a function of a function?
+        pieces.extend(_nested(u, values, variable, settings))
     scored = [(error(p), p) for p in pieces]
     simple = sorted((p.complexity, e, k) for k, (e, p) in enumerate(scored) if e <= allowed)
     best = min(range(len(scored)), key=lambda k: scored[k][0])
-    # through the oracle's error a transformed exact form can look no better than a direct
-    # approximant: the best transformed one is a candidate of its own, the data decide
-    transformed = [k for k in range(n_direct, len(scored)) if scored[k][0] <= allowed]
+    # through the oracle's error a transformed or composed exact form can look no better
+    # than a direct approximant: the simplest transformed one and the most accurate
+    # composition are candidates of their own, the data decide
+    transformed = [k for k in range(n_direct, n_transformed) if scored[k][0] <= allowed]
     transformed.sort(key=lambda k: (scored[k][1].complexity, scored[k][0]))
-    order = list(dict.fromkeys([*(k for _, _, k in simple[:1]), *transformed[:1], best]))
+    nested = [k for k in range(n_transformed, len(scored)) if scored[k][0] <= allowed]
+    nested.sort(key=lambda k: scored[k][0])
+    first = [k for _, _, k in simple[:1]]
+    order = list(dict.fromkeys([*first, *nested[:1], *transformed[:1], best]))
     return [scored[k][1].expr for k in order][:_MAX_ALTERNATIVES]
 
 
@@ -217,28 +268,37 @@ def _split(oracle: Oracle, groups, offset: float | None, settings: Recursion, de
     return _alternatives(parts, lambda xs: c + sympy.Mul(*[x - c for x in xs]) / scale ** (k - 1))
 
 
-def _sign(oracle: Oracle, settings: Recursion) -> int:
-    """+1 or -1 when ``f`` keeps that sign, away from zero, on the box; else 0."""
+def _sign(oracle: Oracle, settings: Recursion) -> tuple[int, float]:
+    """+1 or -1 when ``f`` keeps that sign, away from zero, on the box, else 0; and the
+    largest ``|f|`` seen (inf when not finite)."""
     values = oracle(oracle.sample(256, settings.rng))
     top = float(np.max(np.abs(values))) if values.size else 0.0
-    if not np.isfinite(values).all() or top == 0:
-        return 0
+    if not np.isfinite(values).all():
+        return 0, np.inf
+    if top == 0:
+        return 0, top
     if (values > _AWAY_FROM_ZERO * top).all():
-        return 1
+        return 1, top
     if (values < -_AWAY_FROM_ZERO * top).all():
-        return -1
-    return 0
+        return -1, top
+    return 0, top
 
 
-def _transforms(sign: int):
-    """``(forward on torch, inverse on sympy)`` output transforms valid for the sign."""
+_EXP_BELOW = 30.0  # exp(f) is tried as a transform where |f| stays below this
+
+
+def _transforms(sign: int, top: float = np.inf):
+    """``(forward on torch, inverse on sympy)`` output transforms valid for the sign and the
+    largest ``|f|`` (``top``): ``exp f`` (``f = log(x**2 + y**2)``) for any sign."""
+    exp = [(torch.exp, sympy.log)] if top < _EXP_BELOW else []
     if not sign:
-        return []
+        return exp
     return [
         (lambda f: torch.log(sign * f), lambda e: sign * sympy.exp(e)),
         (lambda f: 1 / f, lambda e: 1 / e),
         (lambda f: f**2, lambda e: sign * sympy.sqrt(e)),
         (lambda f: torch.sqrt(sign * f), lambda e: sign * e**2),
+        *exp,
     ]
 
 
@@ -275,10 +335,10 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)
-    sign = _sign(oracle, settings)
+    sign, top = _sign(oracle, settings)
     if settings.transforms <= 0:
         return []
-    for forward, inverse in _transforms(sign):
+    for forward, inverse in _transforms(sign, top):
         inner = oracle.transformed(forward, settings.rng)
         if not _structured(inner, settings):
             continue
@@ -287,3 +347,17 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
         if found:
             return [inverse(e) for e in found]
     return []
+
+
+def combined_variables(oracle: Oracle, settings: Recursion) -> list[sympy.Expr] | None:
+    """The variables of ``f`` after joining two of them, while a pair joins, into their
+    product, quotient, sum or difference (``f(x) = F(u, ...)`` with ``u = x_i*x_j`` ...):
+    their expressions in the data's symbols, fewer than the oracle's; ``None`` when no pair
+    joins. Every search can then run on these variables (AI Feynman's recursion)."""
+    joined = False
+    while oracle.n_vars > 1 and not settings.deadline.expired():
+        pair = best_combination(oracle, settings.tolerance, settings.rng)
+        if pair is None:
+            break
+        oracle, joined = oracle.combined(*pair), True
+    return list(oracle.exprs) if joined else None

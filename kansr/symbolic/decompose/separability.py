@@ -160,6 +160,8 @@ def _product_components(oracle, tolerance, base, pairs, terms, offset) -> list[l
 def _combination_measures(
     points: np.ndarray, grad: np.ndarray, i: int, j: int, positive: bool
 ) -> dict:
+    """Relative residuals of the gradient identities of ``f(x_i + x_j)``, ``f(x_i - x_j)``
+    and (``positive``: a positive partner exists) ``f(x_i*x_j)``, ``f(x_i/x_j)``."""
     xi, xj, gi, gj = points[:, i], points[:, j], grad[:, i], grad[:, j]
 
     def rel(residual, left, right):
@@ -176,13 +178,24 @@ def _combination_measures(
     return out
 
 
+def _with_positive_partner(oracle: Oracle, i: int, j: int, kind: str):
+    """``(i, j, kind)`` ordered so that the partner ``x_j`` of a product or quotient is
+    positive on the box (``x_i`` may change sign: ``f(x_i/x_j)`` or ``f(x_j/x_i)`` alike);
+    ``None`` when neither variable is."""
+    if kind in ("sum", "difference") or oracle.lo[j] > 0:
+        return i, j, kind
+    if oracle.lo[i] > 0:
+        return j, i, kind
+    return None
+
+
 def best_combination(
     oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
 ) -> tuple[int, int, str] | None:
     """``(i, j, kind)`` of the pair of variables that ``f`` depends on only through their
     ``kind`` (product, quotient, sum, difference) with the smallest measure below the
-    tolerance; ``None`` when there is none. Products and quotients need positive
-    variables."""
+    tolerance; ``None`` when there is none. Products and quotients need one positive
+    variable, which becomes the partner ``j``."""
     points = oracle.sample(_N_POINTS, rng)
     spread = float(np.std(oracle(points)))
     tol = min(tolerance.combination * tolerance(oracle.error, spread), tolerance.cap)
@@ -192,9 +205,9 @@ def best_combination(
     best, best_measure = None, tol
     for i in range(oracle.n_vars):
         for j in range(i + 1, oracle.n_vars):
-            positive = bool(oracle.lo[i] > 0 and oracle.lo[j] > 0)
+            positive = bool(oracle.lo[i] > 0 or oracle.lo[j] > 0)
             measures = _combination_measures(points, grad, i, j, positive)
             for kind, measure in measures.items():
                 if measure < best_measure:
                     best, best_measure = (i, j, kind), measure
-    return best
+    return None if best is None else _with_positive_partner(oracle, *best)
