@@ -158,6 +158,46 @@ class FormulaOutputs:
         """
         return plotting.plot_parity(self, X, y, **kwargs)
 
+    def suggest(self, edge: tuple[int, int, int], X=None, top: int = 5) -> pd.DataFrame:
+        """The library functions that best match one edge of the trained network (pykan's
+        ``suggest_symbolic``): a table, best first, with ``function``, ``formula`` (in the
+        feature's name and units on the first layer; ``h{i}`` for hidden node ``i``), the
+        constants ``a, b, c, d`` of ``c*f(a*x + b) + d``, ``r2`` and ``complexity``.
+
+        Parameters
+        ----------
+        edge : (layer, i, o)
+            The edge from input ``i`` of ``layer`` to its output ``o`` (``plot`` draws them).
+        X : array-like of shape (n_samples, n_features), optional
+            Where to sample the edge (the training data are best); default: random points in
+            the range of the first layer's grid.
+        top : int, default=5
+            How many candidates.
+
+        Raises
+        ------
+        ValueError
+            For an edge outside the network or one that pruning removed.
+        """
+        from kansr.io.plotting import network_inputs
+        from kansr.symbolic.library import make_library
+        from kansr.symbolic.suggest import suggest_edge
+
+        check_is_fitted(self)
+        level, i = int(edge[0]), int(edge[1])
+        first = level == 0 and 0 <= i < len(self.x_mean_)
+        names = self._feature_names()
+        return suggest_edge(
+            self.module_,
+            network_inputs(self, X),
+            edge,
+            make_library(None if self.library is None else list(self.library)),
+            top=top,
+            input_name=names[i] if first else None,
+            x_mean=float(self.x_mean_[i]) if first else 0.0,
+            x_scale=float(self.x_scale_[i]) if first else 1.0,
+        )
+
     def _predict_network(self, X) -> np.ndarray:
         z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
         out = np.empty(z.shape[0], dtype=np.float64)

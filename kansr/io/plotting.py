@@ -54,7 +54,7 @@ def _wrap(text: str, width: int = _MAX_TITLE, max_lines: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _network_inputs(estimator, X) -> torch.Tensor:
+def network_inputs(estimator, X) -> torch.Tensor:
     """Standardised inputs at which the network's edges are evaluated."""
     model = estimator.module_
     first = model.layers[0]
@@ -126,7 +126,7 @@ def plot_network(
     Figure = _figure_class()
     model = estimator.module_
     width = [int(w) for w in model.width]
-    z = _network_inputs(estimator, X)
+    z = network_inputs(estimator, X)
     with torch.no_grad():
         activations = model.edge_activations(z)
         scores = [s.double().cpu().numpy() for s in model.edge_scores(z)]
