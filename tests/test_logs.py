@@ -47,3 +47,32 @@ def test_finish_turns_a_hidden_one_over_e_into_the_law():
     found = finish(raw, X, y)
     assert not found.expr.atoms(sympy.Float)
     np.testing.assert_allclose(evaluate(found.expr, X), y, rtol=1e-12)
+
+
+def test_finish_finds_the_log_inside_a_log_of_one_plus_a_large_term():
+    # log(4.5e8*x + 1) - 19.92 is log(x) to 1e-9: with the factor of the term outside,
+    # the tiny 1/4.5e8 and the two logs' difference snap to 0 (x0**(x1/x2) of the data)
+    X = _data()
+    y = X[:, 0] ** (X[:, 1] / X[:, 2])
+    big = sympy.Float(448974536.325661)
+    raw = sympy.exp(x1 * (sympy.log(big * x0 + 1) - sympy.Float(19.9224767329549)) / x2)
+    found = finish(raw, X, y)
+    assert not found.expr.atoms(sympy.Float), found.expr
+    np.testing.assert_allclose(evaluate(found.expr, X), y, rtol=1e-9)
+
+
+def test_finish_takes_the_factor_of_the_term_where_the_constant_beside_it_is_tiny():
+    # log(0.225*x0 + 7.75e-6): on data where 7.75e-6 is a 1e-5 shift of 0.225*x0, the
+    # factor 0.225 comes out (not 7.75e-6) and the shift snaps to 0
+    X = _data()
+    y = X[:, 0] ** (X[:, 1] / X[:, 2])
+    log = sympy.log(sympy.Float(0.22504926790364) * x0 + sympy.Float(7.75074767660891e-6))
+    inner = (sympy.Float(0.854458312703789) * x1 + sympy.Float(1.7658281572519e-6)) * (
+        sympy.Float(1.00354507966204) * log + sympy.Float(1.49669687152718)
+    )
+    found = finish(sympy.exp(inner / x2), X, y)
+    assert not found.expr.atoms(sympy.Float), found.expr
+    np.testing.assert_allclose(evaluate(found.expr, X), y, rtol=1e-9)
+    # without the data the constant term comes out, as before
+    out = constants_out_of_logs(log)
+    assert out.has(sympy.log(1 + sympy.Float(0.22504926790364 / 7.75074767660891e-6) * x0))

@@ -73,6 +73,8 @@ def test_additive_spline_fit_tells_sums_from_products():
         (sympy.exp(sympy.sin(sympy.pi * x0) + x1**2), [(-1, 1), (-1, 1)]),  # kansr demo
         ((x0 + x1) / (1 + x0 * x1 / x2**2), [(1, 5), (1, 5), (3, 10)]),  # rational
         (x0 * x1 / sympy.sqrt(1 - x1**2 / x2**2), [(1, 5), (1, 2), (3, 10)]),  # monomial*sqrt
+        ((1 + x0) ** x1, [(0.05, 0.5), (1, 10)]),  # a product after log y
+        (x0 ** (x1 / x2), [(1.5, 3), (0.5, 2), (0.5, 2)]),  # the same, log x0 in its log
     ],
 )
 def test_structure_search_finds_exact_laws(truth, ranges):

@@ -244,7 +244,7 @@ def _logs_split(expr, loss, X, y, w, budget, deadline: Deadline, max_nodes: int)
     if not expr.has(sympy.log) or deadline.expired():
         return expr, loss
     try:
-        split = expand(constants_out_of_logs(expr), deadline, max_nodes)
+        split = expand(constants_out_of_logs(expr, X), deadline, max_nodes)
     except Exception:  # noqa: BLE001 - sympy failed: the candidate stays
         return expr, loss
     if split == expr or len(split.atoms(sympy.Float)) > len(expr.atoms(sympy.Float)):

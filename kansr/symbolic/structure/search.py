@@ -300,6 +300,30 @@ def _transformed_monomials(
     return out
 
 
+_FORM_TRANSFORMS = ("log", "inv", "square", "sqrt")  # of the target, for sums and products
+
+
+def _transformed_forms(X, target, cols, symbols, library, budget) -> list[sympy.Expr]:
+    """``T^-1`` of the sum and product candidates of ``T(target)`` for ``T`` in ``log y``,
+    ``1/y``, ``y^2``, ``sqrt y`` where ``T(target)`` is finite and not constant (one search
+    of the budget each): ``(1 + r)**n = exp(n*log(1 + r))``, ``1/(1/a + 1/b)``. Not yet
+    refit."""
+    out = []
+    for name, forward, inverse in _transforms():
+        if name not in _FORM_TRANSFORMS:
+            continue
+        if not budget.spend():
+            break
+        with np.errstate(all="ignore"):
+            values = forward(target)
+        if not np.all(np.isfinite(values)) or np.ptp(values) == 0:
+            continue
+        forms = _sum_candidates(X, values, cols, symbols, library, budget.deadline)
+        forms += _product_candidates(X, values, cols, symbols, library, budget.deadline)[0]
+        out.extend(inverse(e) for e in forms)
+    return out
+
+
 def _exp_rational(X, target, cols, symbols, deadline) -> list[sympy.Expr]:
     """``±exp(P/Q)`` of low degree (``P/Q`` from the rational search on ``log|target|``) for a
     one-signed target: Arrhenius and Clausius-Clapeyron ``exp(a + b/T)``, Gaussians,
@@ -368,6 +392,8 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
     raw.extend(_transformed_monomials(X, target, cols, symbols))
     products, powers = _product_candidates(X, target, cols, symbols, library, budget.deadline)
     raw.extend(products)
+    if depth == 2:
+        raw.extend(_transformed_forms(X, target, cols, symbols, library, budget))
     if depth == 0 or len(cols) < 2 or not powers:
         return raw
     # first every split with a plain inner form, then deeper forms while time remains
