@@ -150,3 +150,21 @@ def test_arrhenius_on_fourteen_noisy_rows_is_found_as_exp_of_a_rational():
     assert matches, [e for e, _ in found]
     best = min(found, key=lambda t: t[1])[1]
     assert min(loss for e, loss in found if e in matches) <= 1.5 * best
+
+
+def test_approximants_of_a_transformed_target_do_not_crowd_out_a_power_law():
+    # 17 noisy rows of a power law (Forbes' boiling points): the sums of sqrt(y), log(y) ...
+    # give many accurate approximants; the monomial must still be among those finished
+    rs = np.random.default_rng(0)
+    x = np.sort(rs.uniform(194, 212, 17))
+    y = 5.0568e-9 * x**4.2 * (1 + 0.004 * rs.standard_normal(17))
+    found = structure_formulas(x[:, None], y, make_library())
+    x0 = SYMBOLS[0]
+    monomials = [
+        e
+        for e, _ in found
+        if e.free_symbols == {x0}
+        and sympy.Mul.make_args(e)[-1].is_Pow
+        and not e.has(sympy.sin, sympy.exp, sympy.log, sympy.sqrt(x0))
+    ]
+    assert monomials, [e for e, _ in found]

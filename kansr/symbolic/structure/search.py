@@ -301,6 +301,7 @@ def _transformed_monomials(
 
 
 _FORM_TRANSFORMS = ("log", "inv", "square", "sqrt")  # of the target, for sums and products
+_MAX_TRANSFORMED = 2  # of their candidates, the most accurate this many are kept
 
 
 def _transformed_forms(X, target, cols, symbols, library, budget) -> list[sympy.Expr]:
@@ -321,7 +322,10 @@ def _transformed_forms(X, target, cols, symbols, library, budget) -> list[sympy.
         forms = _sum_candidates(X, values, cols, symbols, library, budget.deadline)
         forms += _product_candidates(X, values, cols, symbols, library, budget.deadline)[0]
         out.extend(inverse(e) for e in forms)
-    return out
+    # the best few only: a curve of one or two variables has many accurate approximants
+    # here, which would crowd the direct forms out of the candidates that are finished
+    scored = sorted((mse(e, X, target), k) for k, e in enumerate(out))
+    return [out[k] for error, k in scored if math.isfinite(error)][:_MAX_TRANSFORMED]
 
 
 def _exp_rational(X, target, cols, symbols, deadline) -> list[sympy.Expr]:
