@@ -36,9 +36,8 @@ def _split(arg: sympy.Expr, small_constant=None) -> tuple[float, sympy.Expr] | N
             return None
         c = float(constant)
         factor, term = rest.as_independent(*symbols, as_Add=False)
-        single = not term.is_Add and factor.is_number and float(factor) > 0
-        small = c == 1 or (small_constant is not None and small_constant(c, rest))
-        if single and small and factor != 1:
+        single = not term.is_Add and factor.is_number and factor != 1 and float(factor) > 0
+        if single and (c == 1 or (small_constant is not None and small_constant(c, rest))):
             return float(factor), term + constant / factor
         if c > 0 and c != 1:
             return c, 1 + sympy.expand(rest / constant)
@@ -60,7 +59,7 @@ def constants_out_of_logs(expr: sympy.Expr, X: np.ndarray | None = None) -> symp
         if X is None:
             return False
         try:
-            values = np.abs(np.broadcast_to(evaluate(term, X), X.shape[:1]))
+            values = np.abs(evaluate(term, X))
         except Exception:  # noqa: BLE001 - not evaluable on the data: not small
             return False
         return bool(np.all(np.isfinite(values)) and abs(c0) < _SMALL * values.min())

@@ -76,9 +76,7 @@ def _joined_structure(oracle, X, y, library, deadline, sample_weight) -> list[Fo
     joined = combined_variables(oracle, Recursion(library=library, deadline=deadline))
     if joined is None:
         return []
-    with np.errstate(all="ignore"):
-        columns = [np.broadcast_to(evaluate(e, X), y.shape) for e in joined]
-    Xj = np.column_stack(columns).astype(np.float64)
+    Xj = np.column_stack([evaluate(e, X) for e in joined])
     if not np.isfinite(Xj).all():
         return []
     found = structure_formulas(
