@@ -31,7 +31,7 @@ from kansr.symbolic.snap import (
     within_size,
 )
 from kansr.symbolic.terms import prune_terms
-from kansr.symbolic.uncertainty import constant_covariance, standard_errors
+from kansr.symbolic.uncertainty import constant_covariance, null_direction, standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
 
 __all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
@@ -131,7 +131,8 @@ def finish(
     """The finished :class:`Formula` of a raw candidate ``expr`` on ``X (n, m)``, ``y (n,)``
     (losses weighted by ``sample_weight (n,)`` when given).
 
-    Steps: refit every float constant (``refit``) -> constant factors out of logarithms
+    Steps: powers of exponentials merged (``sqrt(exp(z)) = exp(z/2)``) -> refit every float
+    constant (``refit``) -> constant factors out of logarithms
     (``log(c*u) = log(c) + log(u)``) -> multiply out (``expand_first``) -> snap
     constants to simple numbers (candidates within 1e-3 or within their 95 % confidence
     interval; one at a time with refits of the others and only when the information
@@ -150,6 +151,7 @@ def finish(
     deadline = deadline or Deadline()
     if not isinstance(expr, sympy.Expr):
         return None
+    expr = exp_powers_merged(expr)
     loss = math.inf
     if refit:
         try:
@@ -193,6 +195,16 @@ def finish(
     return formula_if_finite(expr, X, y, sample_weight)
 
 
+def exp_powers_merged(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every power of an exponential written as one exponential:
+    ``sqrt(exp(z)) = exp(z/2)``, ``exp(z)**p = exp(p*z)`` (valid for real ``z``; sympy keeps
+    the power, one node and a constant that cannot merge with ``z``'s)."""
+    return expr.replace(
+        lambda node: node.is_Pow and isinstance(node.base, sympy.exp),
+        lambda node: sympy.exp(node.exp * node.base.args[0]),
+    )
+
+
 def _polished(expr, loss, X, y, w, deadline: Deadline):
     """``expr`` with its remaining floats refit once more after snapping and simplifying
     moved them (kept when the loss falls): the constants and their standard errors are
@@ -212,7 +224,9 @@ _MAX_IDENTIFIABLE_CONSTANTS = 16  # larger formulas are not checked for redundan
 def _identifiable(expr, loss, X, y, w, deadline: Deadline):
     """``expr`` without constants the data cannot determine: while the Jacobian of the
     constants is singular (``c*exp(a*x + b)``, ``k/(a*x + b)``: one constant too many), fix
-    one of them to ±1 and refit the others, when the loss stays within 0.1 %."""
+    one of them to ±1 and refit the others, when the loss stays within 0.1 % (of those that
+    can be fixed, the one that leaves the smallest formula: ``a/(x + c)``, not
+    ``a/(b*x - 1)``; then the one nearest ±1)."""
     for _ in range(_MAX_IDENTIFIABLE_CONSTANTS):
         if deadline.expired():
             break
@@ -222,18 +236,41 @@ def _identifiable(expr, loss, X, y, w, deadline: Deadline):
             break
         if not (0 < len(constants) <= _MAX_IDENTIFIABLE_CONSTANTS and np.isinf(cov).any()):
             break
-        for constant in sorted(constants, key=lambda c: abs(abs(float(c)) - 1)):
-            trial = expr.xreplace({constant: sympy.Integer(1 if float(constant) > 0 else -1)})
-            try:
-                trial, trial_loss = refit_constants(trial, X, y, sample_weight=w)
-            except Exception:  # noqa: BLE001 - this constant cannot be fixed: try the next
-                continue
-            if trial_loss <= loss * 1.001 + 1e-300:
-                expr, loss = trial, trial_loss
-                break
-        else:
+        direction = null_direction(expr, X, w)
+        options = []  # (complexity, distance from 1, formula, loss) of each fix that holds
+        for constant in constants:
+            fixed = _fixed_to_unit(expr, constants, constant, direction, X, y, w)
+            if fixed is not None and fixed[1] <= loss * 1.001 + 1e-300:
+                options.append((complexity(fixed[0]), abs(abs(float(constant)) - 1), *fixed))
+        if not options:
             break  # no constant could be fixed
+        _, _, expr, loss = min(options, key=lambda option: option[:2])
     return expr, loss
+
+
+def _fixed_to_unit(expr, constants, constant, direction, X, y, w):
+    """``expr`` with ``constant`` fixed to ±1 and the others refit, with its loss (the better
+    of two starts: the others as they are, and moved along the ``direction`` in which the
+    predictions do not change until ``constant`` reaches ±1: exact for a scale redundancy
+    such as ``a/(b*x + c)``); ``None`` when no refit could be made."""
+    value = float(constant)
+    unit = 1.0 if value > 0 else -1.0
+    starts = [{constant: sympy.Integer(int(unit))}]
+    k = constants.index(constant)
+    if direction is not None and abs(direction[k]) > 1e-12:
+        step = (unit - value) / direction[k]
+        moved = {c: sympy.Float(float(c) + step * direction[j]) for j, c in enumerate(constants)}
+        moved[constant] = sympy.Integer(int(unit))
+        starts.append(moved)
+    best = None
+    for start in starts:
+        try:
+            trial, trial_loss = refit_constants(expr.xreplace(start), X, y, sample_weight=w)
+        except Exception:  # noqa: BLE001 - this start cannot be refit: try the next
+            continue
+        if math.isfinite(trial_loss) and (best is None or trial_loss < best[1]):
+            best = trial, trial_loss
+    return best
 
 
 def _logs_split(expr, loss, X, y, w, budget, deadline: Deadline, max_nodes: int):

@@ -74,6 +74,31 @@ def constant_covariance(
     return constants, cov
 
 
+def null_direction(
+    expr: sympy.Expr, X: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The direction ``(p,)`` in the fitted constants (order of :func:`fitted_constants`)
+    along which the predictions of ``expr`` on ``X (n, m)`` change least: the eigenvector of
+    the column-normalised ``J^T W J`` with the smallest eigenvalue, in the constants' own
+    units. For ``a/(b*x + c)`` it is ``(a, b, c)``: scaling all three leaves the formula
+    unchanged. ``None`` when the Jacobian cannot be evaluated."""
+    if not fitted_constants(expr):
+        return None
+    jac, _ = _jacobian(expr, X)
+    if jac is None:
+        return None
+    w = np.ones(len(jac)) if sample_weight is None else np.asarray(sample_weight, float)
+    with np.errstate(all="ignore"):
+        info = jac.T @ (w[:, None] * jac)
+        scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+        normed = info / np.outer(scale, scale)
+    if not np.all(np.isfinite(normed)):
+        return None
+    _, vectors = np.linalg.eigh(normed)
+    direction = vectors[:, 0] / scale
+    return direction / np.max(np.abs(direction))
+
+
 def standard_errors(
     expr: sympy.Expr, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> dict[sympy.Float, float]:
