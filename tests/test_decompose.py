@@ -204,6 +204,7 @@ NESTED = [
     (sympy.exp(sympy.sin(x0 * x1)), [0.5, 0.5], [2, 2]),
     (sympy.cos(x0**2) + x1 * x2, [0.5, 1, 1], [2, 3, 3]),
     (sympy.log(1 + sympy.exp(x0)) * x1, [-2, 1], [2, 3]),
+    (sympy.log(sympy.cosh(x0)) + x1 * x2, [-3, 0, 0], [3, 2, 2]),  # cosh: compositions only
 ]
 
 
@@ -228,3 +229,17 @@ def test_the_exponential_of_a_logarithm_of_a_sum_splits():
     fn = TorchFormula(truth)
     found = decompose(oracle(lambda x: fn(x), lo, hi), Recursion(library=make_library()))
     assert any(_close(e, truth, lo, hi) for e in found), found
+
+
+def test_composition_functions_extend_only_the_default_library():
+    # sinh, cosh and arcsin enter compositions of the default library; a library the user
+    # chose stays as it is, and the names can be asked for on edges too
+    from kansr.symbolic.decompose.recursion import _composition_functions
+    from kansr.symbolic.library import COMPOSITION_FUNCTIONS
+
+    extended = [f.name for f in _composition_functions(make_library())]
+    assert set(COMPOSITION_FUNCTIONS) <= set(extended)
+    assert "cosh" not in [f.name for f in make_library()]
+    chosen = make_library(["x", "exp", "log"])
+    assert [f.name for f in _composition_functions(chosen)] == ["x", "exp", "log"]
+    assert [f.name for f in make_library(["x", "sinh"])] == ["x", "sinh"]

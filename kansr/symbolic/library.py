@@ -41,7 +41,9 @@ Default library
     tanh (3)    arctan (4)  abs (3)     gaussian (3) = exp(-u^2)  0 (0) = zero function
 
 Use :func:`make_library` to build a :class:`SymbolicLibrary` from a subset of these names and/or
-user-defined :class:`SymbolicFunction` objects.
+user-defined :class:`SymbolicFunction` objects. :data:`COMPOSITION_FUNCTIONS` (``sinh``,
+``cosh``, ``arcsin``) are offered to compositions ``F(a*G(u) + b)`` of the default library
+only; name them in :func:`make_library` to offer them on edges too.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ import torch
 
 __all__ = [
     "DEFAULT_EPS",
+    "COMPOSITION_FUNCTIONS",
     "DEFAULT_FUNCTIONS",
     "DEFAULT_SAFE_RANGE",
     "SymbolicFunction",
@@ -334,6 +337,46 @@ def _build_defaults() -> dict[str, SymbolicFunction]:
 #: Default candidates, name -> :class:`SymbolicFunction`, in a fixed order (read-only mapping).
 DEFAULT_FUNCTIONS: MappingProxyType[str, SymbolicFunction] = MappingProxyType(_build_defaults())
 
+
+def _build_composition_extras() -> dict[str, SymbolicFunction]:
+    specs = [
+        SymbolicFunction(
+            "sinh",
+            torch.sinh,
+            np.sinh,
+            lambda u: sympy.sinh(u),
+            3,
+            safe_range=(-80.0, 80.0),
+        ),
+        SymbolicFunction(
+            "cosh",
+            torch.cosh,
+            np.cosh,
+            lambda u: sympy.cosh(u),
+            3,
+            safe_range=(-80.0, 80.0),
+        ),
+        SymbolicFunction(
+            "arcsin",
+            torch.arcsin,
+            np.arcsin,
+            lambda u: sympy.asin(u),
+            4,
+            domain=(-1.0, 1.0),
+            domain_closed=(True, True),
+        ),
+    ]
+    return {f.name: f for f in specs}
+
+
+#: Functions offered to compositions ``F(a*G(u) + b)`` of the default library only, not to
+#: single edges (where they would compete with ``exp``, ``x^2`` and ``x`` for every smooth
+#: edge): ``log(cosh(u))``, ``sinh(sqrt(u))``, ``arcsin(sin(u)/n)``. They can be named in
+#: :func:`make_library` to offer them on edges too.
+COMPOSITION_FUNCTIONS: MappingProxyType[str, SymbolicFunction] = MappingProxyType(
+    _build_composition_extras()
+)
+
 #: An item accepted by :func:`make_library`: a default name or a user function.
 FunctionSpec = str | SymbolicFunction
 
@@ -459,6 +502,7 @@ def make_library(
     bad = [it for it in items if not isinstance(it, (str, SymbolicFunction))]
     if bad:
         raise TypeError(f"library items must be names or SymbolicFunction objects, got {bad!r}")
-    _check_names([it for it in items if isinstance(it, str)], DEFAULT_FUNCTIONS)
-    resolved = [DEFAULT_FUNCTIONS[it] if isinstance(it, str) else it for it in items]
+    known = {**DEFAULT_FUNCTIONS, **COMPOSITION_FUNCTIONS}
+    _check_names([it for it in items if isinstance(it, str)], known)
+    resolved = [known[it] if isinstance(it, str) else it for it in items]
     return SymbolicLibrary(resolved)

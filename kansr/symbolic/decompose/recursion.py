@@ -26,7 +26,7 @@ from kansr.symbolic.decompose.separability import (
     relevant_variables,
     separable_groups,
 )
-from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.library import COMPOSITION_FUNCTIONS, DEFAULT_FUNCTIONS, SymbolicLibrary
 from kansr.symbolic.matching import match_edges
 from kansr.utils.deadline import Deadline
 
@@ -99,13 +99,24 @@ def _matched(u, values, variable, settings) -> tuple[list[_Piece], np.ndarray]:
     return pieces, matches.relative_error[0]
 
 
+def _composition_functions(library: SymbolicLibrary) -> SymbolicLibrary:
+    """The functions compositions are built from: ``library``, and when it is the default
+    library also :data:`~kansr.symbolic.library.COMPOSITION_FUNCTIONS` (``sinh``, ``cosh``,
+    ``arcsin``); a library of the user's own choice is kept as it is."""
+    names = [f.name for f in library]
+    if names != list(DEFAULT_FUNCTIONS):
+        return library
+    return SymbolicLibrary([*library, *COMPOSITION_FUNCTIONS.values()])
+
+
 def _nested(u, values, variable, settings) -> list[_Piece]:
     """Library compositions ``c*F(a*G(s*u) + b) + d`` of ``values (n,)`` at ``u (n,)``: every
     inner ``G`` of the library defined on ``s*u`` (``s = +-1``; inner functions with the
     same values up to an affine map kept once), the best two outer ``F`` of each, matched
     at once (a function of a function: ``exp(sin(u))``, ``cos(u**2)``, ``log(1 + exp(u))``)."""
+    functions = _composition_functions(settings.library)
     inner, rows = [], []
-    for g in settings.library:
+    for g in functions:
         if g.complexity <= 1:  # the identity and zero compose to the direct matches
             continue
         for s in (1, -1):
@@ -119,10 +130,10 @@ def _nested(u, values, variable, settings) -> list[_Piece]:
                 continue
             inner.append((g, s))
             rows.append(v)
-    outer_names = [f.name for f in settings.library if f.complexity > 1]
+    outer_names = [f.name for f in functions if f.complexity > 1]
     if not rows or not outer_names:
         return []
-    outer = settings.library.subset(outer_names)
+    outer = functions.subset(outer_names)
     V = np.stack(rows)
     sub = slice(None, None, max(1, len(u) // _NESTED_POINTS))  # matched on a coarser grid
     matches = match_edges(V[:, sub], np.tile(values[sub], (len(V), 1)), outer, top=2)
