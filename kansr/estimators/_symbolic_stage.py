@@ -16,6 +16,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from kansr.estimators._fit_data import FitData
+from kansr.estimators._pins import checked_pins, pin_library
 from kansr.nn.fitting import prune_and_retrain
 from kansr.nn.network import DTYPES
 from kansr.nn.training import TrainingDiverged
@@ -49,6 +50,7 @@ class SymbolicStage:
         X, y, z, t, w = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
         library = make_library(None if self.library is None else list(self.library))
         formulas: list[Formula] = []
+        pinned: list[Formula] = []  # read off the network with the user's pins
         cut = None
         try:
             active = np.flatnonzero(~data.constant_features)
@@ -57,16 +59,21 @@ class SymbolicStage:
                     found = self._structure_candidates(X, y, w, active, library, deadline)
                     formulas.extend(found)
             exact = _EXACT * weighted_variance(y, w)
+            pins = checked_pins(self.pinned_edges, list(self.module_.width), self.library)
             with log.stage("prune, retrain and read formulas off the network"):
-                if not any(f.loss <= exact for f in formulas):
-                    found = self._network_candidates(X, y, z, t, w, active, library, deadline)
-                    formulas.extend(found)
+                if pins or not any(f.loss <= exact for f in formulas):
+                    split, read = self._network_candidates(
+                        X, y, z, t, w, active, library, deadline, pins
+                    )
+                    formulas.extend(split + read)
+                    pinned = read if pins else []
         except KeyboardInterrupt:
             cut = "interrupted"
         if cut is None and deadline.expired():
             cut = "max_time"
         formulas = self._constants_substituted(formulas, X, y, w, data.constant_features)
-        self._set_front(formulas, X, y, w)
+        pinned = self._constants_substituted(pinned, X, y, w, data.constant_features)
+        self._set_front(formulas, X, y, w, keep=pinned)
         if cut is not None:
             self._warn_symbolic_cut(cut)
 
@@ -93,8 +100,12 @@ class SymbolicStage:
             for expr, loss in found
         ]
 
-    def _network_candidates(self, X, y, z, t, w, active, library, deadline) -> list[Formula]:
-        """Prune the network, retrain it briefly and read formulas off its edges."""
+    def _network_candidates(
+        self, X, y, z, t, w, active, library, deadline, pins=None
+    ) -> tuple[list[Formula], list[Formula]]:
+        """The formulas of the trained network split into modules, and those read off its
+        edges after pruning and a brief retraining (the ``pins``, ``{(layer, i, o): name}``,
+        read as that function)."""
         try:
             found = []
             if self.stop_reason_ != "constant_target":
@@ -112,7 +123,7 @@ class SymbolicStage:
                 )
                 if stop == "interrupted":
                     raise KeyboardInterrupt
-            return found + extract_formulas(
+            read = extract_formulas(
                 self.module_,
                 X,
                 y,
@@ -124,10 +135,31 @@ class SymbolicStage:
                 dtype=DTYPES[self.dtype],
                 deadline=deadline,
                 sample_weight=w,
+                pinned=self._pins_kept(pins or {}, library),
             )
+            return found, read
         except TrainingDiverged as exc:  # the pruned network could not be retrained
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
-            return []
+            return [], []
+
+    def _pins_kept(self, pins: dict, library) -> dict:
+        """``{(layer, i, o): SymbolicFunction}`` of the pins whose edge pruning kept; a
+        warning names those it cut."""
+        functions = pin_library(self.library)
+        kept, cut = {}, []
+        for (level, i, o), name in pins.items():
+            if float(self.module_.layers[level].mask[i, o]) == 0.0:
+                cut.append((level, i, o))
+            else:
+                kept[(level, i, o)] = functions[name]
+        if cut:
+            warnings.warn(
+                f"pinned edges {cut} were pruned (they contributed little to the fit): their "
+                "pins were not used; lower prune_threshold to keep them",
+                UserWarning,
+                stacklevel=5,
+            )
+        return kept
 
     def _decomposition_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
         """Formulas of the trained (not yet pruned) network split into modules over the
@@ -164,18 +196,20 @@ class SymbolicStage:
         out = [formula_if_finite(f.expr.xreplace(values), X, y, w) for f in formulas]
         return [f for f in out if f is not None]
 
-    def _set_front(self, formulas: list[Formula], X, y, w=None) -> None:
+    def _set_front(self, formulas: list[Formula], X, y, w=None, keep=()) -> None:
         """``equations_`` (the Pareto front of the formulas within ``maxsize``, the constant
         always on it, with the standard errors of their constants on ``X, y`` and weights
-        ``w``) and the selection."""
+        ``w``; the formulas of ``keep``, those of the user's pins, even when dominated) and
+        the selection."""
         if self.maxsize is not None:
             formulas = [f for f in formulas if f.complexity <= self.maxsize]
+            keep = [f for f in keep if f.complexity <= self.maxsize]
         mean = float(np.average(y, weights=w))
         constant = sympy.Float(mean, 15)  # always a valid, finite formula
         variance = weighted_variance(y, w)
         formulas = [*formulas, Formula(expr=constant, complexity=1, loss=variance)]
         floor = _LOSS_FLOOR * variance
-        table = pareto_table(formulas, floor, n_samples=n_rows(y, w))
+        table = pareto_table(formulas, floor, n_samples=n_rows(y, w), keep=keep)
         names = self._feature_names()
         # the formulas in the features' safe names: as text (what formula_text gives) and
         # LaTeX; sympy_format keeps the internal x0 .. (predict and save read it)

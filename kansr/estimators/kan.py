@@ -26,6 +26,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from kansr.estimators._fit_data import FitData
 from kansr.estimators._outputs import FormulaOutputs
+from kansr.estimators._pins import checked_pins
 from kansr.estimators._symbolic_stage import SymbolicStage
 from kansr.io import persistence
 from kansr.nn.fitting import train_weighted
@@ -117,6 +118,14 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         library and build the formulas of ``equations_``.
     library : list of str or SymbolicFunction, or None, default=None
         Candidate functions for the edges (``None``: the default library).
+    pinned_edges : list of (int, int, int, str), or None, default=None
+        Functions pinned on edges before the formulas are read off the network (pykan's
+        ``fix_symbolic``): ``[(layer, i, o, "sin")]`` reads edge ``(layer, i, o)`` (input
+        ``i`` of layer ``layer`` to its output ``o``) as ``c*sin(a*x + b) + d`` whatever
+        function matches it best; the names of ``library`` and ``sinh``, ``cosh``,
+        ``arcsin``. :meth:`suggest` shows an edge's best matches. The network's formulas are
+        then read even when the structure search found an exact one; a pinned edge that
+        pruning cuts is reported with a warning.
     prune_threshold : float, default=0.02
         Edges and hidden nodes whose importance (output nodes count 1) is below this are cut.
     search_structure : bool, default=True
@@ -234,6 +243,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         "device": [str],
         "symbolic": ["boolean"],
         "library": [list, tuple, None],
+        "pinned_edges": [list, tuple, None],
         "prune_threshold": [Interval(Real, 0, 1, closed="left")],
         "search_structure": ["boolean"],
         "model_selection": [StrOptions({"bic", "best", "accuracy"})],
@@ -269,6 +279,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         device="cpu",
         symbolic=True,
         library=None,
+        pinned_edges=None,
         prune_threshold=0.02,
         search_structure=True,
         model_selection="bic",
@@ -300,6 +311,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         self.device = device
         self.symbolic = symbolic
         self.library = library
+        self.pinned_edges = pinned_edges
         self.prune_threshold = prune_threshold
         self.search_structure = search_structure
         self.model_selection = model_selection
@@ -431,6 +443,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         check_magnitudes(X, y, self._feature_names())
         rng = check_random_state(self.random_state)
         width = [X.shape[1], *self._hidden_sizes(), 1]
+        checked_pins(self.pinned_edges, width, self.library)  # bad pins fail before training
         x_mean, x_scale, constant_features, y_mean, y_scale = self._scaling(X, y, warm, width)
         z = (X - x_mean) / x_scale
         t = (y - y_mean) / y_scale

@@ -53,7 +53,7 @@ class MetaKANRegressor(KANRegressor):
         adapted grids gave.
     grid, spline_order, base_function, solver, max_iter, tol, n_iter_no_change, \
 learning_rate_init, batch_size, sparsity, entropy_weight, early_stopping, \
-validation_fraction, n_restarts, n_jobs, max_time, dtype, device, symbolic, library, \
+validation_fraction, n_restarts, n_jobs, max_time, dtype, device, symbolic, library, pinned_edges, \
 prune_threshold, search_structure, model_selection, maxsize, n_threads, random_state, verbose
         As in :class:`~kansr.estimators.kan.KANRegressor` (same defaults).
     warm_start : bool, default=False
@@ -121,6 +121,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         device="cpu",
         symbolic=True,
         library=None,
+        pinned_edges=None,
         prune_threshold=0.02,
         search_structure=True,
         model_selection="bic",
@@ -153,6 +154,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             device=device,
             symbolic=symbolic,
             library=library,
+            pinned_edges=pinned_edges,
             prune_threshold=prune_threshold,
             search_structure=search_structure,
             model_selection=model_selection,

@@ -10,7 +10,7 @@ import torch
 
 from kansr.nn.network import KAN
 from kansr.symbolic.finish import finish
-from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.library import SymbolicFunction, SymbolicLibrary
 from kansr.symbolic.matching import EdgeMatches, match_edges
 from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
 from kansr.symbolic.pareto import Formula
@@ -81,16 +81,34 @@ def _edge_samples(
 
 
 def _edge_matches(
-    model: KAN, z_match: torch.Tensor, library: SymbolicLibrary, deadline: Deadline
+    model: KAN,
+    z_match: torch.Tensor,
+    library: SymbolicLibrary,
+    deadline: Deadline,
+    pinned: dict[tuple[int, int, int], SymbolicFunction] | None = None,
 ) -> tuple[list[tuple[int, int, int]], EdgeMatches | None]:
     """``(level, i, o)`` of every active edge of ``model`` and their matches against
-    ``library`` on the samples ``z_match`` (``[], None`` when no edge is active)."""
+    ``library`` on the samples ``z_match`` (``[], None`` when no edge is active); a
+    ``pinned`` edge's candidates are all its pinned function, fitted to it."""
     xs, ys, refs, where = _edge_samples(model, z_match)
     if not where:
         return [], None
     matches = match_edges(
         torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs), deadline=deadline
     )
+    for e, edge in enumerate(where):
+        if edge in (pinned or {}):
+            fn = pinned[edge]
+            one = match_edges(
+                xs[e][None],
+                ys[e][None],
+                SymbolicLibrary([fn]),
+                reference_var=np.array(refs[e : e + 1]),
+                top=1,
+            )
+            matches.names[e] = [fn.name] * len(matches.names[e])
+            for field in ("params", "relative_error", "r2", "score"):
+                getattr(matches, field)[e] = getattr(one, field)[0, 0]
     return where, matches
 
 
@@ -186,6 +204,7 @@ def extract_formulas(
     dtype: torch.dtype = torch.float64,
     deadline: Deadline | None = None,
     sample_weight: np.ndarray | None = None,
+    pinned: dict[tuple[int, int, int], SymbolicFunction] | None = None,
 ) -> list[Formula]:
     """Candidate formulas of a trained ``model`` for ``X (n, n_features)``, ``y (n,)``.
 
@@ -194,6 +213,8 @@ def extract_formulas(
     ``x0 .. x{n-1}``.
 
     ``sample_weight (n,)`` weights the squared errors of the joint refit and the losses.
+    ``pinned`` edges ``(layer, i, o)`` are read as the given function whatever matches
+    them best (the user's pins).
     ``deadline`` cuts the work short: edge matching skips
     the remaining library candidates, refits and sympy calls stop, and after the first
     complexity weight no further candidates are built; what was found is returned.
@@ -205,9 +226,12 @@ def extract_formulas(
     model = model.cpu()
     deadline = deadline or Deadline()
 
-    where, matches = _edge_matches(model, z_match, library, deadline)
+    where, matches = _edge_matches(model, z_match, library, deadline, pinned)
     if not where:
         return []
+    missing = [fn for fn in (pinned or {}).values() if fn.name not in library]
+    if missing:  # pinned functions from outside the library: looked up by name below
+        library = SymbolicLibrary([*library, *{fn.name: fn for fn in missing}.values()])
     biases = [layer.bias.detach().double().numpy().copy() for layer in model.layers]
     inputs = [(s - m) / sc for s, m, sc in zip(symbols, x_mean, x_scale, strict=True)]
 

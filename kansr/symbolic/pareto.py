@@ -25,7 +25,10 @@ class Formula:
 
 
 def pareto_table(
-    formulas: Sequence[Formula], loss_floor: float = 0.0, n_samples: int | None = None
+    formulas: Sequence[Formula],
+    loss_floor: float = 0.0,
+    n_samples: int | None = None,
+    keep: Sequence[Formula] = (),
 ) -> pd.DataFrame:
     """The complexity/loss Pareto front as a table, simplest first.
 
@@ -41,7 +44,8 @@ def pareto_table(
     accurate (one with fewer fitted constants than a slightly better formula of the same
     size: ``a*x/(x + b)`` beside ``a - b*exp(-6*x)``), so that the criterion chooses among
     all the formulas it could prefer; such rows are not on the plain front (a simpler or
-    equally simple formula is more accurate).
+    equally simple formula is more accurate). The formulas of ``keep`` (those the user asked
+    for by pinning functions on edges) are rows whatever dominates them.
     """
     floor = max(float(loss_floor), 1e-300)
     rows = sorted(formulas, key=lambda f: (f.complexity, f.loss))
@@ -54,6 +58,9 @@ def pareto_table(
                 front.append(f)
     if n_samples is not None:
         front = _criterion_front(rows, front, n_samples, floor)
+    shown = {sympy.srepr(f.expr) for f in front}
+    extra = {sympy.srepr(f.expr): f for f in keep if sympy.srepr(f.expr) not in shown}
+    front = sorted([*front, *extra.values()], key=lambda f: (f.complexity, f.loss))
     scores = [0.0]
     for prev, cur in zip(front, front[1:]):  # noqa: B905 - front[1:] is one shorter
         ratio = math.log(max(cur.loss, floor)) - math.log(max(prev.loss, floor))

@@ -24,7 +24,7 @@ from kansr.io.persistence._limits import _NPDTYPES, FORMAT, VERSION
 from kansr.io.persistence._reading import _parse
 from kansr.io.persistence._registry import _classes
 from kansr.nn.network import KAN
-from kansr.symbolic.library import DEFAULT_FUNCTIONS, SymbolicFunction
+from kansr.symbolic.library import COMPOSITION_FUNCTIONS, DEFAULT_FUNCTIONS, SymbolicFunction
 
 
 def save(estimator, path: str | os.PathLike) -> None:
@@ -155,7 +155,7 @@ def _library_names(library) -> list | tuple:
     names = []
     for item in library:
         if isinstance(item, SymbolicFunction):
-            if DEFAULT_FUNCTIONS.get(item.name) is not item:
+            if item not in (DEFAULT_FUNCTIONS.get(item.name), COMPOSITION_FUNCTIONS.get(item.name)):
                 raise ValueError(
                     f"cannot save library function {item.name!r}: user-defined "
                     "SymbolicFunction objects are code, not data (use pickle/joblib "
