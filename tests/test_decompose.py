@@ -243,3 +243,23 @@ def test_composition_functions_extend_only_the_default_library():
     chosen = make_library(["x", "exp", "log"])
     assert [f.name for f in _composition_functions(chosen)] == ["x", "exp", "log"]
     assert [f.name for f in make_library(["x", "sinh"])] == ["x", "sinh"]
+
+
+def test_a_part_read_coarsely_off_the_network_is_matched_again_on_the_data():
+    # log(x0)*exp(-x1) read as a line in x0 times the right exp(-x1): y / exp(-x1) at the
+    # data's x0 is log(x0) to the rest's error, and the refined candidate has it
+    from kansr.symbolic.decompose.candidates import refined_on_data
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform([1, 1], [5, 3], (500, 2))
+    y = np.log(X[:, 0]) * np.exp(-X[:, 1])
+    F = sympy.Float
+    raw = (F(0.38) * x0 - F(0.2)) * F(1.1) * sympy.exp(-F(1.0001) * x1)
+    refined = refined_on_data(raw, X, y, Recursion(library=make_library()))
+    assert refined, refined
+    logs = [a for a in sympy.preorder_traversal(refined[0]) if isinstance(a, sympy.log)]
+    assert logs and all(a.free_symbols == {x0} for a in logs), refined
+    assert refined[0].free_symbols == {x0, x1}
+    # a rest that is wrong (1/x1 for exp(-x1)) leaves nothing to refine
+    wrong = (F(0.38) * x0 - F(0.2)) * (F(0.5) / x1)
+    assert refined_on_data(wrong, X, y, Recursion(library=make_library())) == []

@@ -12,7 +12,12 @@ import sympy
 import torch
 
 from kansr.symbolic.decompose.oracle import network_oracle
-from kansr.symbolic.decompose.recursion import Recursion, combined_variables, decompose
+from kansr.symbolic.decompose.recursion import (
+    Recursion,
+    combined_variables,
+    decompose,
+    leaf_forms,
+)
 from kansr.symbolic.expressions import complexity, evaluate, weighted_variance
 from kansr.symbolic.finish import finish
 from kansr.symbolic.library import SymbolicLibrary
@@ -20,7 +25,7 @@ from kansr.symbolic.pareto import Formula
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.utils.deadline import Deadline
 
-__all__ = ["decomposition_formulas"]
+__all__ = ["decomposition_formulas", "refined_on_data"]
 
 
 def decomposition_formulas(
@@ -54,7 +59,10 @@ def decomposition_formulas(
         return []
     oracle.error = float(np.sqrt(np.average(residual**2, weights=sample_weight)))
     out = _joined_structure(oracle, X, y, library, deadline, sample_weight)
-    raw = decompose(oracle, Recursion(library=library, deadline=deadline))
+    settings = Recursion(library=library, deadline=deadline)
+    raw = decompose(oracle, settings)
+    if raw:
+        raw += [e for e in refined_on_data(raw[0], X, y, settings) if e not in raw]
     for expr in raw:
         if deadline.expired() and out:
             break
@@ -64,6 +72,68 @@ def decomposition_formulas(
         if formula is not None:
             out.append(formula)
     return out
+
+
+_MAX_REFINED = 3  # candidates with one-variable parts refit on the data, per decomposition
+
+
+def refined_on_data(
+    expr: sympy.Expr, X: np.ndarray, y: np.ndarray, settings: Recursion
+) -> list[sympy.Expr]:
+    """``expr``, a product (or sum) of parts read off the network, with its parts of one
+    variable ``g(u)`` matched again on the data: ``y / rest`` (or ``y - rest``) at the data's
+    ``u`` is ``g`` with the error of ``rest`` only, not the network's slice through ``g``
+    (AI Feynman's recursion on the data once the structure is known). The candidate with
+    every such part replaced by its best new form, then one part at a time changed (at most
+    :data:`_MAX_REFINED`); a part is left as it is when no new form explains its data
+    (:func:`_explained`: ``rest`` was not accurate enough); ``[]`` when nothing changed."""
+    if not (expr.is_Mul or expr.is_Add):
+        return []
+    parts = expr.as_ordered_factors() if expr.is_Mul else expr.as_ordered_terms()
+    by_symbol: dict[sympy.Symbol, list[sympy.Expr]] = {}
+    for part in parts:
+        free = part.free_symbols
+        if len(free) == 1:
+            by_symbol.setdefault(next(iter(free)), []).append(part)
+    join = sympy.Mul if expr.is_Mul else sympy.Add
+    options = []  # (the factors or terms of a part, the rest, the part's new forms)
+    for symbol, own in sorted(by_symbol.items(), key=lambda item: item[0].name):
+        part = join(*own)
+        if part.is_Pow and part.base == symbol or part == symbol:
+            continue  # a power of the variable: nothing to match again
+        rest = join(*[p for p in parts if p not in own])
+        with np.errstate(all="ignore"):
+            rest_values = np.broadcast_to(evaluate(rest, X), y.shape)
+            values = y / rest_values if expr.is_Mul else y - rest_values
+        if not np.isfinite(values).all() or np.ptp(values) == 0:
+            continue
+        u = X[:, int(symbol.name[1:])]
+        forms = [f for f in leaf_forms(u, values, symbol, settings) if f != part]
+        if forms and _explained(forms, X, values):
+            options.append((own, rest, forms))
+    if not options:
+        return []
+    replaced = {id(p) for own, _, _ in options for p in own}
+    kept = [p for p in parts if id(p) not in replaced]
+    out = [join(*kept, *[forms[0] for _, _, forms in options])]
+    for _, rest, forms in options:
+        out.extend(join(rest, form) for form in forms)
+    return list(dict.fromkeys(out))[:_MAX_REFINED]
+
+
+_EXPLAINED = 1e-3  # a part's data must be this close to a function of its variable
+
+
+def _explained(forms: list[sympy.Expr], X: np.ndarray, values: np.ndarray) -> bool:
+    """Whether one of ``forms`` fits ``values (n,)`` to a relative mean squared error of
+    :data:`_EXPLAINED`: if not, ``rest`` was not accurate enough to reveal the part."""
+    for form in forms:
+        with np.errstate(all="ignore"):
+            fitted = np.broadcast_to(evaluate(form, X), values.shape)
+            error = float(np.mean((fitted - values) ** 2) / np.var(values))
+        if error <= _EXPLAINED:
+            return True
+    return False
 
 
 _JOINED_SHARE = 0.3  # share of the time left for the structure search in joined variables

@@ -189,7 +189,25 @@ def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
     spread = float(np.std(values))
     if np.ptp(values) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))) or spread == 0:
         return [_number(values.mean())]
-    variable = oracle.exprs[0]
+    tol = settings.tolerance(oracle.error, spread)
+    return leaf_forms(u, values, oracle.exprs[0], settings, max(4 * tol**2, 1e-10))
+
+
+def leaf_forms(
+    u: np.ndarray,
+    values: np.ndarray,
+    variable: sympy.Expr,
+    settings: Recursion,
+    allowed: float | None = None,
+) -> list[sympy.Expr]:
+    """The forms of :func:`_leaf` for ``values (n,)`` of a function at ``u (n,)`` (a grid of
+    the oracle, or data points in any order), best first: the simplest whose relative mean
+    squared error is within ``allowed``, the most accurate composition and the simplest
+    transformed form within it, the most accurate. ``allowed=None`` (for data, whose error
+    is not known): 4 times the error of the most accurate form, compositions always tried."""
+    spread = float(np.std(values))
+    if spread == 0:
+        return [_number(values.mean())]
     pieces, _ = _matched(u, values, variable, settings)
     power = _power(u, values, variable)
     if power is not None:
@@ -216,13 +234,15 @@ def _leaf(oracle: Oracle, settings: Recursion) -> list[sympy.Expr]:
                 with np.errstate(all="ignore"):
                     back = sign * inverse_np(p.values)
                 pieces.append(_Piece(sign * inverse(p.expr), back, p.complexity + 1))
-    tol = settings.tolerance(oracle.error, spread)
-    allowed = max(4 * tol**2, 1e-10)
     n_transformed = len(pieces)
-    linear = any(p.complexity <= 1 and error(p) <= allowed for p in pieces[:n_direct])
+    linear = allowed is not None and any(
+        p.complexity <= 1 and error(p) <= allowed for p in pieces[:n_direct]
+    )
     if direct > 1e-12 and not linear:  # a function of a function?
         pieces.extend(_nested(u, values, variable, settings))
     scored = [(error(p), p) for p in pieces]
+    if allowed is None:
+        allowed = max(4 * min(e for e, _ in scored), 1e-10)
     simple = sorted((p.complexity, e, k) for k, (e, p) in enumerate(scored) if e <= allowed)
     best = min(range(len(scored)), key=lambda k: scored[k][0])
     # through the oracle's error a transformed or composed exact form can look no better
