@@ -223,6 +223,21 @@ def test_fit_flags_reach_the_estimator(tmp_path, capsys):
     assert code == 2 and "nope" in err
 
 
+def test_fit_pins_a_function_on_an_edge(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.uniform(-1, 1, 60), "b": rng.uniform(-1, 1, 60)})
+    frame["y"] = np.sin(2 * frame["a"]) + frame["b"]
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    argv = ["fit", tmp_path / "data.csv", "--target", "y", "--max-iter", "3"]
+    code, _, err = _run(argv + ["--pin", "0,0,0,tanh", "--save", tmp_path / "m.json"], capsys)
+    assert code == 0, err
+    assert [tuple(p) for p in kansr.load(tmp_path / "m.json").pinned_edges] == [(0, 0, 0, "tanh")]
+    code, _, err = _run(argv + ["--pin", "0,0,tanh"], capsys)
+    assert code == 2 and "LAYER,I,O,F" in err
+    code, _, err = _run(argv + ["--pin", "0,9,0,tanh"], capsys)
+    assert code == 1 and "joins 2 inputs" in err
+
+
 def test_predict_needs_only_the_columns_the_formula_uses(tmp_path, capsys):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.uniform(1, 2, 80), "b": rng.uniform(1, 2, 80)})

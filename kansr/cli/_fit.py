@@ -130,6 +130,14 @@ def _add_fit_selection_options(parser: argparse.ArgumentParser) -> None:
         metavar="F,G,...",
         help="comma-separated edge functions, e.g. x,x^2,exp,sin (default: the full library)",
     )
+    parser.add_argument(
+        "--pin",
+        action="append",
+        default=None,
+        metavar="LAYER,I,O,F",
+        help="read edge (LAYER, I, O) of the network as function F, e.g. 0,1,0,sin for the "
+        "edge from the second feature (repeatable; see KANRegressor's pinned_edges)",
+    )
 
 
 def _fit_columns(frame, args: argparse.Namespace) -> list[str]:
@@ -205,7 +213,21 @@ def _fit_params(args: argparse.Namespace) -> dict:
             make_library(params["library"])
         except ValueError as exc:
             raise UsageError(f"--library: {exc}") from None
+    if args.pin:
+        params["pinned_edges"] = [_pin(text) for text in args.pin]
     return params
+
+
+def _pin(text: str) -> tuple[int, int, int, str]:
+    """``(layer, i, o, name)`` of ``--pin LAYER,I,O,F``; :class:`UsageError` when malformed
+    (the estimator checks the edge and the name against the network before training)."""
+    fields = [f.strip() for f in text.split(",")]
+    try:
+        if len(fields) != 4:
+            raise ValueError
+        return int(fields[0]), int(fields[1]), int(fields[2]), fields[3]
+    except ValueError:
+        raise UsageError(f"--pin {text!r}: expected LAYER,I,O,F such as 0,1,0,sin") from None
 
 
 def _print_fit_report(est, X, y, target: str) -> None:
