@@ -187,13 +187,64 @@ def _fit_candidate(
     fn, xt: torch.Tensor, yt: torch.Tensor, standard: tuple[torch.Tensor, ...], n_refine: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Params ``(E, 4)`` and mse of ``c * fn(a*x + b) + d`` for every edge: the coarse grid in
-    standardised coordinates (``standard``: :func:`_standardised`), then Levenberg-Marquardt."""
+    standardised coordinates (``standard``: :func:`_standardised`), then Levenberg-Marquardt
+    on all four constants and on ``(a, b)`` with ``c, d`` projected out; the better of the
+    two for each edge."""
     mu, sigma, xs, yc, y_norm = standard
     ab = _coarse(fn, xs, yc, y_norm)
     # back to raw coordinates: a*xs + b = (a/sigma) x + (b - a mu / sigma)
     a = ab[:, 0] / sigma[:, 0]
     b = ab[:, 1] - ab[:, 0] * mu[:, 0] / sigma[:, 0]
-    return _refine(fn, xt, yt, a, b, n_refine)
+    params, mse = _refine(fn, xt, yt, a, b, n_refine)
+    projected, projected_mse = _refine_projected(fn, xt, yt, a, b, n_refine)
+    better = projected_mse < mse
+    return torch.where(better[:, None], projected, params), torch.where(better, projected_mse, mse)
+
+
+def _refine_projected(
+    fn, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, n_iter: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Levenberg-Marquardt on ``(a, b)`` alone with ``c, d`` solved by least squares at every
+    point (variable projection, Kaufman's Jacobian: the derivatives projected off ``g`` and
+    the constant). It follows the long curved valleys of ``c * sinh(a*x + b)`` (exp-like for
+    large ``b``) that the four-parameter steps of :func:`_refine` crawl along; params
+    ``(E, 4)`` and mse."""
+
+    def at(a, b):
+        u = (a[:, None] * x + b[:, None]).requires_grad_(True)
+        g = fn.safe_torch(u)
+        (dg,) = torch.autograd.grad(g.sum(), u)
+        ok = torch.as_tensor(fn.in_domain(u.detach().numpy()).all(-1))
+        g = g.detach()
+        c, d = _linear_cd(g, y)
+        resid = c[:, None] * g + d[:, None] - y
+        return g, dg, c, d, resid, torch.where(ok, (resid**2).mean(-1), torch.inf)
+
+    g, dg, c, d, resid, mse = at(a, b)
+    lam = torch.full_like(a, 1e-3)
+    eye = torch.eye(2, dtype=x.dtype)
+    unit = torch.full_like(g, 1 / math.sqrt(g.shape[1]))  # the constant, normalised
+    for _ in range(n_iter):
+        jac = torch.stack([c[:, None] * dg * x, c[:, None] * dg], -1)  # (E, N, 2)
+        gc = g - g.mean(-1, keepdim=True)
+        shape = gc / gc.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+        for e in (unit, shape):  # orthonormal basis of span(1, g)
+            jac = jac - e[..., None] * (e[..., None] * jac).sum(1, keepdim=True)
+        jtj = jac.transpose(1, 2) @ jac  # (E, 2, 2)
+        jtr = (jac * resid[..., None]).sum(1)  # (E, 2)
+        damp = lam[:, None, None] * (jtj.diagonal(dim1=1, dim2=2)[:, :, None] * eye + eye)
+        step = torch.linalg.solve(jtj + damp, -jtr[..., None])[..., 0]
+        step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        g2, dg2, c2, d2, resid2, mse2 = at(a + step[:, 0], b + step[:, 1])
+        better = mse2 < mse
+        a, b = torch.where(better, a + step[:, 0], a), torch.where(better, b + step[:, 1], b)
+        c, d = torch.where(better, c2, c), torch.where(better, d2, d)
+        g = torch.where(better[:, None], g2, g)
+        dg = torch.where(better[:, None], dg2, dg)
+        resid = torch.where(better[:, None], resid2, resid)
+        mse = torch.where(better, mse2, mse)
+        lam = torch.where(better, lam / 3, lam * 4).clamp(1e-12, 1e12)
+    return torch.stack([a, b, c, d], dim=1), mse
 
 
 def _fit_library(
