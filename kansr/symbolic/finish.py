@@ -225,8 +225,8 @@ def _identifiable(expr, loss, X, y, w, deadline: Deadline):
     """``expr`` without constants the data cannot determine: while the Jacobian of the
     constants is singular (``c*exp(a*x + b)``, ``k/(a*x + b)``: one constant too many), fix
     one of them to ±1 and refit the others, when the loss stays within 0.1 % (of those that
-    can be fixed, the one that leaves the smallest formula: ``a/(x + c)``, not
-    ``a/(b*x - 1)``; then the one nearest ±1)."""
+    can be fixed, the first in the order of :func:`_fix_order`: ``a/(x + c)``, not
+    ``a/(b*x - 1)``)."""
     for _ in range(_MAX_IDENTIFIABLE_CONSTANTS):
         if deadline.expired():
             break
@@ -237,15 +237,21 @@ def _identifiable(expr, loss, X, y, w, deadline: Deadline):
         if not (0 < len(constants) <= _MAX_IDENTIFIABLE_CONSTANTS and np.isinf(cov).any()):
             break
         direction = null_direction(expr, X, w)
-        options = []  # (complexity, distance from 1, formula, loss) of each fix that holds
-        for constant in constants:
+        for constant in sorted(constants, key=lambda c: _fix_order(expr, c)):
             fixed = _fixed_to_unit(expr, constants, constant, direction, X, y, w)
             if fixed is not None and fixed[1] <= loss * 1.001 + 1e-300:
-                options.append((complexity(fixed[0]), abs(abs(float(constant)) - 1), *fixed))
-        if not options:
+                expr, loss = fixed
+                break
+        else:
             break  # no constant could be fixed
-        _, _, expr, loss = min(options, key=lambda option: option[:2])
     return expr, loss
+
+
+def _fix_order(expr, constant) -> tuple[int, float]:
+    """Which constant to try fixing first: the one whose fixing to ±1 leaves the smallest
+    formula (``x + c`` rather than ``b*x - 1``), then the one nearest ±1."""
+    unit = sympy.Integer(1 if float(constant) > 0 else -1)
+    return complexity(expr.xreplace({constant: unit})), abs(abs(float(constant)) - 1)
 
 
 def _fixed_to_unit(expr, constants, constant, direction, X, y, w):

@@ -75,6 +75,7 @@ def decomposition_formulas(
 
 
 _MAX_REFINED = 3  # candidates with one-variable parts refit on the data, per decomposition
+_REFINE_POINTS = 256  # data rows the parts are matched on
 
 
 def refined_on_data(
@@ -89,6 +90,8 @@ def refined_on_data(
     (:func:`_explained`: ``rest`` was not accurate enough); ``[]`` when nothing changed."""
     if not (expr.is_Mul or expr.is_Add):
         return []
+    step = max(1, len(y) // _REFINE_POINTS)  # every step-th row: a fixed subsample
+    X, y = X[::step], y[::step]
     parts = expr.as_ordered_factors() if expr.is_Mul else expr.as_ordered_terms()
     by_symbol: dict[sympy.Symbol, list[sympy.Expr]] = {}
     for part in parts:

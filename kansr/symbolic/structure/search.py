@@ -163,7 +163,8 @@ def _matched_terms(
     """Per variable, the top library matches of ``values (m, N)`` over ``xs (m, N)`` as
     ``(c*f(a*x + b) + d, log10 relative error, complexity)``; after ``deadline``
     the remaining library functions are not tried."""
-    matches = match_edges(xs, values, library, top=top, deadline=deadline)
+    # (the plain refinement: these searches run it many times, on pieces of the data)
+    matches = match_edges(xs, values, library, top=top, deadline=deadline, projected=False)
     out = []
     for e, sym in enumerate(symbols):
         options = []
