@@ -61,7 +61,7 @@ def decomposition_formulas(
     out = _joined_structure(oracle, X, y, library, deadline, sample_weight)
     settings = Recursion(library=library, deadline=deadline)
     raw = decompose(oracle, settings)
-    if raw:
+    if raw and not deadline.expired():
         raw += [e for e in refined_on_data(raw[0], X, y, settings) if e not in raw]
     for expr in raw:
         if deadline.expired() and out:
@@ -101,6 +101,8 @@ def refined_on_data(
     join = sympy.Mul if expr.is_Mul else sympy.Add
     options = []  # (the factors or terms of a part, the rest, the part's new forms)
     for symbol, own in sorted(by_symbol.items(), key=lambda item: item[0].name):
+        if settings.deadline.expired():
+            break
         part = join(*own)
         if part.is_Pow and part.base == symbol or part == symbol:
             continue  # a power of the variable: nothing to match again
