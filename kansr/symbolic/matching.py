@@ -105,6 +105,17 @@ def _linear_cd(g: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return c, d
 
 
+def _damped_step(jac: torch.Tensor, resid: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """Levenberg-Marquardt steps ``(E, P)`` for Jacobians ``jac (E, N, P)``, residuals
+    ``resid (E, N)`` and dampings ``lam (E,)`` (non-finite steps are 0)."""
+    eye = torch.eye(jac.shape[-1], dtype=jac.dtype)
+    jtj = jac.transpose(1, 2) @ jac  # (E, P, P)
+    jtr = (jac * resid[..., None]).sum(1)  # (E, P)
+    damp = lam[:, None, None] * (jtj.diagonal(dim1=1, dim2=2)[:, :, None] * eye + eye)
+    step = torch.linalg.solve(jtj + damp, -jtr[..., None])[..., 0]
+    return torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def _refine(
     fn, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, n_iter: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,28 +133,29 @@ def _refine(
     resid = c[:, None] * g + d[:, None] - y
     mse = torch.where(ok, (resid**2).mean(-1), torch.inf)
     lam = torch.full_like(a, 1e-3)
-    eye = torch.eye(4, dtype=x.dtype)
     for _ in range(n_iter):
         jac = torch.stack([c[:, None] * dg * x, c[:, None] * dg, g, torch.ones_like(g)], -1)
-        jtj = jac.transpose(1, 2) @ jac  # (E, 4, 4)
-        jtr = (jac * resid[..., None]).sum(1)  # (E, 4)
-        damp = lam[:, None, None] * (jtj.diagonal(dim1=1, dim2=2)[:, :, None] * eye + eye)
-        step = torch.linalg.solve(jtj + damp, -jtr[..., None])[..., 0]
-        step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        step = _damped_step(jac, resid, lam)  # (E, 4)
         a2, b2 = a + step[:, 0], b + step[:, 1]
         c2, d2 = c + step[:, 2], d + step[:, 3]
         g2, dg2, ok2 = evaluate(a2, b2)
         resid2 = c2[:, None] * g2 + d2[:, None] - y
         mse2 = torch.where(ok2, (resid2**2).mean(-1), torch.inf)
         better = mse2 < mse
-        a, b = torch.where(better, a2, a), torch.where(better, b2, b)
-        c, d = torch.where(better, c2, c), torch.where(better, d2, d)
-        g = torch.where(better[:, None], g2, g)
-        dg = torch.where(better[:, None], dg2, dg)
-        resid = torch.where(better[:, None], resid2, resid)
-        mse = torch.where(better, mse2, mse)
+        a, b, c, d, g, dg, resid, mse = _kept(
+            better, (a2, b2, c2, d2, g2, dg2, resid2, mse2), (a, b, c, d, g, dg, resid, mse)
+        )
         lam = torch.where(better, lam / 3, lam * 4).clamp(1e-12, 1e12)
     return torch.stack([a, b, c, d], dim=1), mse
+
+
+def _kept(better: torch.Tensor, new: tuple, old: tuple) -> tuple:
+    """Per edge (``better (E,)``), each tensor of ``new`` where the step was better, else
+    that of ``old`` (tensors ``(E,)`` or ``(E, N)``)."""
+    return tuple(
+        torch.where(better if n.ndim == 1 else better[:, None], n, o)
+        for n, o in zip(new, old, strict=True)
+    )
 
 
 def _edge_tensors(
@@ -229,7 +241,6 @@ def _refine_projected(
 
     g, dg, c, d, resid, mse = at(a, b)
     lam = torch.full_like(a, 1e-3)
-    eye = torch.eye(2, dtype=x.dtype)
     unit = torch.full_like(g, 1 / math.sqrt(g.shape[1]))  # the constant, normalised
     for _ in range(n_iter):
         jac = torch.stack([c[:, None] * dg * x, c[:, None] * dg], -1)  # (E, N, 2)
@@ -237,19 +248,14 @@ def _refine_projected(
         shape = gc / gc.norm(dim=-1, keepdim=True).clamp_min(1e-300)
         for e in (unit, shape):  # orthonormal basis of span(1, g)
             jac = jac - e[..., None] * (e[..., None] * jac).sum(1, keepdim=True)
-        jtj = jac.transpose(1, 2) @ jac  # (E, 2, 2)
-        jtr = (jac * resid[..., None]).sum(1)  # (E, 2)
-        damp = lam[:, None, None] * (jtj.diagonal(dim1=1, dim2=2)[:, :, None] * eye + eye)
-        step = torch.linalg.solve(jtj + damp, -jtr[..., None])[..., 0]
-        step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        step = _damped_step(jac, resid, lam)  # (E, 2)
         g2, dg2, c2, d2, resid2, mse2 = at(a + step[:, 0], b + step[:, 1])
         better = mse2 < mse
-        a, b = torch.where(better, a + step[:, 0], a), torch.where(better, b + step[:, 1], b)
-        c, d = torch.where(better, c2, c), torch.where(better, d2, d)
-        g = torch.where(better[:, None], g2, g)
-        dg = torch.where(better[:, None], dg2, dg)
-        resid = torch.where(better[:, None], resid2, resid)
-        mse = torch.where(better, mse2, mse)
+        a, b, c, d, g, dg, resid, mse = _kept(
+            better,
+            (a + step[:, 0], b + step[:, 1], c2, d2, g2, dg2, resid2, mse2),
+            (a, b, c, d, g, dg, resid, mse),
+        )
         lam = torch.where(better, lam / 3, lam * 4).clamp(1e-12, 1e12)
     return torch.stack([a, b, c, d], dim=1), mse
 
