@@ -135,14 +135,14 @@ class SymbolicStage:
                 dtype=DTYPES[self.dtype],
                 deadline=deadline,
                 sample_weight=w,
-                pinned=self._pins_kept(pins or {}, library),
+                pinned=self._pins_kept(pins or {}),
             )
             return found, read
         except TrainingDiverged as exc:  # the pruned network could not be retrained
             warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
             return [], []
 
-    def _pins_kept(self, pins: dict, library) -> dict:
+    def _pins_kept(self, pins: dict) -> dict:
         """``{(layer, i, o): SymbolicFunction}`` of the pins whose edge pruning kept; a
         warning names those it cut."""
         functions = pin_library(self.library)

@@ -60,9 +60,7 @@ def constant_covariance(
         return constants, np.full((p, p), math.nan)
     with np.errstate(all="ignore"):  # overflow is caught below: not finite -> nan
         s2 = float(np.sum(w * resid**2) / (n - p))
-        info = jac.T @ (w[:, None] * jac)
-        scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
-        normed = info / np.outer(scale, scale)
+    normed, scale = _normalised_information(jac, w)
     if not (np.isfinite(s2) and np.all(np.isfinite(normed))):
         return constants, np.full((p, p), math.nan)
     try:
@@ -72,6 +70,16 @@ def constant_covariance(
     except np.linalg.LinAlgError:
         return constants, np.full((p, p), math.nan)
     return constants, cov
+
+
+def _normalised_information(jac: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``J^T W J`` of ``jac (n, p)`` and row weights ``w (n,)`` with unit diagonal
+    ``(p, p)``, and the column scales ``(p,)`` it was divided by (overflow gives non-finite
+    entries, for the caller to check)."""
+    with np.errstate(all="ignore"):
+        info = jac.T @ (w[:, None] * jac)
+        scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+        return info / np.outer(scale, scale), scale
 
 
 def null_direction(
@@ -88,10 +96,7 @@ def null_direction(
     if jac is None:
         return None
     w = np.ones(len(jac)) if sample_weight is None else np.asarray(sample_weight, float)
-    with np.errstate(all="ignore"):
-        info = jac.T @ (w[:, None] * jac)
-        scale = np.sqrt(np.clip(np.diag(info), 1e-300, None))
-        normed = info / np.outer(scale, scale)
+    normed, scale = _normalised_information(jac, w)
     if not np.all(np.isfinite(normed)):
         return None
     _, vectors = np.linalg.eigh(normed)
