@@ -26,6 +26,7 @@ def test_verbose_names_every_stage_with_its_time(capsys):
         "train the network",
         "structure search on the data",
         "prune, retrain and read formulas off the network",
+        "drop needless offsets",
     ):
         assert f"kansr: {stage} ..." in text
         assert f"kansr: {stage} done in" in text

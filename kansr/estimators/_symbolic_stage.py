@@ -26,7 +26,8 @@ from kansr.symbolic.extract import extract_formulas
 from kansr.symbolic.finish import formula_if_finite
 from kansr.symbolic.library import make_library
 from kansr.symbolic.names import EquationTable, formula_latex, named_expr
-from kansr.symbolic.pareto import Formula, pareto_table, select
+from kansr.symbolic.offsets import fewer_offsets
+from kansr.symbolic.pareto import Formula, information_criterion, pareto_table, select
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
 from kansr.utils.deadline import Deadline
@@ -38,6 +39,7 @@ _LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal 
 _EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
 _MAX_SYMBOLIC_ROWS = 10_000  # rows used by the symbolic stage (deterministic subsample)
 _STRUCTURE_SHARE = 0.4  # share of the symbolic stage's time for the structure search
+_VARIED = 4  # formulas of lowest criterion whose offsets are dropped one at a time
 
 
 class SymbolicStage:
@@ -45,20 +47,21 @@ class SymbolicStage:
 
     def _search_formulas(self, data: FitData, deadline: Deadline, log: StageLog) -> None:
         """Fill ``equations_`` and ``selected_index_``: the structure searches on the data,
-        then (unless they found an exact formula) the network's candidates, on a fixed
-        subsample of at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
+        then (unless they found an exact formula) the network's candidates, then (unless
+        a formula is exact) the best of them with one offset fewer, on a fixed subsample of
+        at most ``_MAX_SYMBOLIC_ROWS`` rows; warn when cut short."""
         X, y, z, t, w = data.symbolic_rows(_MAX_SYMBOLIC_ROWS)
         library = make_library(None if self.library is None else list(self.library))
         formulas: list[Formula] = []
         pinned: list[Formula] = []  # read off the network with the user's pins
         cut = None
+        exact = _EXACT * weighted_variance(y, w)
         try:
             active = np.flatnonzero(~data.constant_features)
             with log.stage("structure search on the data"):
                 if self.search_structure and np.ptp(y) > 0 and active.size:
                     found = self._structure_candidates(X, y, w, active, library, deadline)
                     formulas.extend(found)
-            exact = _EXACT * weighted_variance(y, w)
             pins = checked_pins(self.pinned_edges, list(self.module_.width), self.library)
             with log.stage("prune, retrain and read formulas off the network"):
                 if pins or not any(f.loss <= exact for f in formulas):
@@ -73,6 +76,12 @@ class SymbolicStage:
             cut = "max_time"
         formulas = self._constants_substituted(formulas, X, y, w, data.constant_features)
         pinned = self._constants_substituted(pinned, X, y, w, data.constant_features)
+        with log.stage("drop needless offsets"):
+            if cut is None and not any(f.loss <= exact for f in formulas):
+                try:
+                    formulas.extend(_offsets_dropped_of_best(formulas, X, y, w, deadline))
+                except KeyboardInterrupt:
+                    cut = "interrupted"
         self._set_front(formulas, X, y, w, keep=pinned)
         if cut is not None:
             self._warn_symbolic_cut(cut)
@@ -243,6 +252,28 @@ class SymbolicStage:
             UserWarning if cut == "interrupted" else ConvergenceWarning,
             stacklevel=4,
         )
+
+
+def _offsets_dropped_of_best(formulas, X, y, w, deadline: Deadline) -> list[Formula]:
+    """The :func:`~kansr.symbolic.offsets.fewer_offsets` variants of the
+    ``_VARIED`` formulas of lowest information criterion on the front of ``formulas``."""
+    if not formulas:
+        return []
+    variance = weighted_variance(y, w)
+    n = n_rows(y, w)
+    table = pareto_table(formulas, _LOSS_FLOOR * variance, n_samples=n)
+    crit = information_criterion(table, n, _LOSS_FLOOR * variance)
+    best = [i for i in np.argsort(crit, kind="stable")[:_VARIED] if np.isfinite(crit[i])]
+    rows = [
+        Formula(expr=e, complexity=int(c), loss=float(v))
+        for e, c, v in zip(
+            table["sympy_format"].iloc[best],
+            table["complexity"].iloc[best],
+            table["loss"].iloc[best],
+            strict=True,
+        )
+    ]
+    return fewer_offsets(rows, X, y, w, deadline)
 
 
 def _format_errors(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, w=None) -> str:

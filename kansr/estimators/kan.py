@@ -397,7 +397,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         """
         start = time.perf_counter()
         deadline = Deadline.after(self.max_time)
-        log = StageLog(self.verbose, total=4 if self.symbolic else 2)
+        log = StageLog(self.verbose, total=5 if self.symbolic else 2)
         try:
             with torch_threads(self.n_threads or 1):
                 with self._unfitted_if_interrupted():
