@@ -462,3 +462,27 @@ def test_fewer_offsets_refits_and_fixes_the_redundant_scale():
     best = min(found, key=lambda f: f.loss)
     assert len(best.expr.atoms(sympy.Float)) == 1
     assert best.loss < mse(spurious, X, y) * 1.5
+
+
+@pytest.mark.parametrize(("relative_loss", "network_read"), [(1e-12, True), (1e-20, False)])
+def test_only_a_formula_exact_to_rounding_skips_the_network(
+    monkeypatch, relative_loss, network_read
+):
+    # a smooth approximant of a composition (a rational function under a square root for
+    # sinh(sqrt(x))) can reach 1e-12 of var(y): not the law, the network must still be read
+    import kansr.estimators._symbolic_stage as stage
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.1, 4.0, (200, 1))
+    y = np.sinh(np.sqrt(X[:, 0]))
+    approximant = sympy.Float(1.5) * sympy.Symbol("x0", real=True)
+    found = [(approximant, relative_loss * float(np.var(y)))]
+    monkeypatch.setattr(stage, "structure_formulas", lambda *a, **k: found)
+    calls = []
+    monkeypatch.setattr(
+        stage.SymbolicStage,
+        "_network_candidates",
+        lambda self, *a, **k: calls.append(1) or ([], []),
+    )
+    KANRegressor(max_iter=2, random_state=0).fit(X, y)
+    assert bool(calls) is network_read

@@ -36,7 +36,7 @@ from kansr.utils.progress import StageLog
 __all__ = ["SymbolicStage"]
 
 _LOSS_FLOOR = 1e-14  # losses below this fraction of var(y) are rounding: equal on the front
-_EXACT = 1e-10  # a formula this close (fraction of var(y)) is exact: skip the network's search
+_EXACT = 1e-14  # a formula this close (fraction of var(y)) is exact: skip the network's search
 _MAX_SYMBOLIC_ROWS = 10_000  # rows used by the symbolic stage (deterministic subsample)
 _STRUCTURE_SHARE = 0.4  # share of the symbolic stage's time for the structure search
 _VARIED = 4  # formulas of lowest criterion whose offsets are dropped one at a time
