@@ -8,7 +8,7 @@ import sympy
 import torch
 
 from kansr import KANRegressor
-from kansr.symbolic.decompose.oracle import Oracle
+from kansr.symbolic.decompose.oracle import COMBINATIONS, Oracle
 from kansr.symbolic.decompose.recursion import Recursion, decompose
 from kansr.symbolic.decompose.separability import (
     Tolerance,
@@ -144,6 +144,10 @@ CASES = [
     (sympy.exp(-x0 * x1 / x2), [1, 1, 1], [2, 2, 3]),
     (1 / ((x0 - x1) ** 2 + x2**2), [3, 1, 1], [4, 2, 2]),
     (x0 * sympy.atan(x1 * x2), [1, 1, 1], [3, 2, 2]),
+    # a variable alone and joined with another (Strogatz's magnets, a decay of x0*x1)
+    (-sympy.sin(x0) + sympy.sin(x0 - x1) / 2, [4.1, 0.2], [6.0, 6.6]),
+    (-sympy.sin(x1) - sympy.sin(x0 - x1) / 2, [4.1, 0.2], [6.0, 6.6]),
+    (x0 * sympy.exp(-x0 * x1), [1, 1], [3, 2]),
 ]
 
 
@@ -263,3 +267,40 @@ def test_a_part_read_coarsely_off_the_network_is_matched_again_on_the_data():
     # a rest that is wrong (1/x1 for exp(-x1)) leaves nothing to refine
     wrong = (F(0.38) * x0 - F(0.2)) * (F(0.5) / x1)
     assert refined_on_data(wrong, X, y, Recursion(library=make_library())) == []
+
+
+@pytest.mark.parametrize("kind", ["sum", "difference", "product", "quotient"])
+def test_a_recombined_oracle_stays_inside_the_parents_box(kind):
+    seen = []
+
+    def parent(x):
+        seen.append(x.clone())
+        return x[:, 0] + x[:, 1]
+
+    o = oracle(parent, [1.0, 0.5], [3.0, 6.0])
+    joined = o.recombined(0, 1, kind)
+    points = joined.sample(500, rng())
+    joined(points)
+    inside = seen[-1].numpy()
+    assert (inside >= o.lo - 1e-12).all() and (inside <= o.hi + 1e-12).all()
+    u = {"sum": np.add, "difference": np.subtract, "product": np.multiply}.get(kind, np.divide)
+    np.testing.assert_allclose(u(inside[:, 0], inside[:, 1]), points[:, 1], rtol=1e-12)
+    assert joined.exprs[1] == COMBINATIONS[kind][0](SYMBOLS[0], SYMBOLS[1])
+    negative = oracle(parent, [-1.0, 0.5], [3.0, 6.0])
+    assert (negative.recombined(0, 1, kind) is None) is (kind in ("product", "quotient"))
+
+
+def test_recombined_variables_name_the_joined_pair_for_the_searches_on_the_data():
+    from kansr.symbolic.decompose.recursion import recombined_variables
+
+    x0, x1 = SYMBOLS[:2]
+    magnet = oracle(
+        lambda x: -torch.sin(x[:, 1]) - torch.sin(x[:, 0] - x[:, 1]) / 2, [4.1, 0.2], [6.0, 6.6]
+    )
+    joined = recombined_variables(magnet, Recursion(library=make_library()))
+    assert joined is not None and x1 in joined
+    assert any(
+        sympy.simplify(e - (x0 - x1)) == 0 or sympy.simplify(e + x0 - x1) == 0 for e in joined
+    )
+    coupled = oracle(lambda x: torch.sin(x[:, 0] * x[:, 1] + x[:, 1] ** 2), [1, 1], [2, 2])
+    assert recombined_variables(coupled, Recursion(library=make_library())) is None

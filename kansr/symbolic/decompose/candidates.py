@@ -17,6 +17,7 @@ from kansr.symbolic.decompose.recursion import (
     combined_variables,
     decompose,
     leaf_forms,
+    recombined_variables,
 )
 from kansr.symbolic.expressions import complexity, evaluate, weighted_variance
 from kansr.symbolic.finish import finish
@@ -146,9 +147,14 @@ _JOINED_SHARE = 0.3  # share of the time left for the structure search in joined
 
 def _joined_structure(oracle, X, y, library, deadline, sample_weight) -> list[Formula]:
     """The structure searches' formulas of ``y`` in the variables the oracle joins
-    (:func:`~kansr.symbolic.decompose.recursion.combined_variables`), written back in the
-    data's symbols; ``[]`` when no pair joins."""
-    joined = combined_variables(oracle, Recursion(library=library, deadline=deadline))
+    (:func:`~kansr.symbolic.decompose.recursion.combined_variables`), or else in those in
+    which it splits once one is joined to another
+    (:func:`~kansr.symbolic.decompose.recursion.recombined_variables`), written back in the
+    data's symbols; ``[]`` when there are none."""
+    settings = Recursion(library=library, deadline=deadline)
+    joined = combined_variables(oracle, settings)
+    if joined is None:
+        joined = recombined_variables(oracle, settings)
     if joined is None:
         return []
     Xj = np.column_stack([evaluate(e, X) for e in joined])

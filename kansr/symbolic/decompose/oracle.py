@@ -105,6 +105,41 @@ class Oracle:
         exprs[at] = COMBINATIONS[kind][0](self.exprs[i], self.exprs[j])
         return Oracle(fn, lo, hi, exprs, self.error)
 
+    def recombined(self, i: int, j: int, kind: str) -> Oracle | None:
+        """The function of ``x_i`` and ``u = combine(x_i, x_j)`` (in place of ``x_j``) and
+        the other variables: ``-sin(x) + sin(x - y)/2`` is a sum in ``(x, u = x - y)``.
+        The box of ``(x_i, u)`` is a rectangle whose every point maps back to an ``x_j`` in
+        its range: ``x_i`` keeps the middle of its range, at most half the width of
+        ``x_j``'s (for products and quotients in logarithms: both variables positive).
+        ``None`` when a product or quotient has a variable that is not positive."""
+        multiplicative = kind in ("product", "quotient")
+        if multiplicative and not (self.lo[i] > 0 and self.lo[j] > 0):
+            return None
+        to = np.log if multiplicative else (lambda v: v)
+        a, b, c, d = (float(to(v)) for v in (self.lo[i], self.hi[i], self.lo[j], self.hi[j]))
+        width = min(b - a, (d - c) / 2)
+        a, b = (a + b - width) / 2, (a + b + width) / 2
+        adds = kind in ("product", "sum")  # u = x_i + x_j (in logs), else u = x_i - x_j
+        u_lo, u_hi = (c + b, d + a) if adds else (b - d, a - c)
+        parent = self.fn
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            v, u = x[:, i], x[:, j]
+            if multiplicative:
+                v, u = torch.log(v), torch.log(u)
+            xj = u - v if adds else v - u
+            full = x.clone()
+            full[:, j] = torch.exp(xj) if multiplicative else xj
+            return parent(full)
+
+        back = np.exp if multiplicative else (lambda v: v)
+        lo, hi = self.lo.copy(), self.hi.copy()
+        lo[i], hi[i] = float(back(a)), float(back(b))
+        lo[j], hi[j] = float(back(u_lo)), float(back(u_hi))
+        exprs = list(self.exprs)
+        exprs[j] = COMBINATIONS[kind][0](self.exprs[i], self.exprs[j])
+        return Oracle(fn, lo, hi, exprs, self.error)
+
     def transformed(self, forward: TorchFn, rng: np.random.Generator) -> Oracle:
         """The oracle of ``forward(f)``; its error is the RMS change of ``forward`` under
         a change of ``f`` by the error, at points of the box."""

@@ -30,7 +30,7 @@ from kansr.symbolic.library import COMPOSITION_FUNCTIONS, DEFAULT_FUNCTIONS, Sym
 from kansr.symbolic.matching import match_edges
 from kansr.utils.deadline import Deadline
 
-__all__ = ["Recursion", "combined_variables", "decompose"]
+__all__ = ["Recursion", "combined_variables", "decompose", "recombined_variables"]
 
 _LEAF_POINTS = 256
 _MAX_ALTERNATIVES = 3
@@ -366,6 +366,9 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)
+    found = _recombined_split(oracle, settings, depth)
+    if found:
+        return found
     sign, top = _sign(oracle, settings)
     if settings.transforms <= 0:
         return []
@@ -378,6 +381,59 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
         if found:
             return [inverse(e) for e in found]
     return []
+
+
+def _recombined_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """``f`` split along :func:`_first_recombination`; ``[]`` when there is none."""
+    found = _first_recombination(oracle, settings)
+    if found is None:
+        return []
+    joined, groups, offset = found
+    return _split(joined, groups, offset, settings, depth)
+
+
+def _first_recombination(oracle: Oracle, settings: Recursion):
+    """``(joined, groups, offset)``: ``f`` as a sum (``offset`` None) or product (0.0) of a
+    function of ``x_i`` and one of ``x_i`` joined with ``x_j`` (:meth:`Oracle.recombined`:
+    ``-sin(x) + sin(x - y)/2``, ``x*exp(-x*y)``), for the first pair and kind in which
+    ``x_i`` and ``u`` fall into different groups; ``None`` when there is none (also for more
+    than ``_MAX_RECOMBINED`` variables: pairs times kinds grow fast)."""
+    if oracle.n_vars > _MAX_RECOMBINED:
+        return None
+    for i in range(oracle.n_vars):
+        for j in range(oracle.n_vars):
+            for kind in _RECOMBINATIONS:
+                if i == j or settings.deadline.expired():
+                    continue
+                joined = oracle.recombined(i, j, kind)
+                if joined is None:
+                    continue
+                groups = separable_groups(joined, settings.tolerance, settings.rng)
+                if _apart(groups, i, j):
+                    return joined, groups, None
+                groups, _ = product_groups(joined, settings.tolerance, settings.rng, offset=False)
+                if _apart(groups, i, j):
+                    return joined, groups, 0.0
+    return None
+
+
+def recombined_variables(oracle: Oracle, settings: Recursion) -> list[sympy.Expr] | None:
+    """The variables of ``f`` with one of them joined to another where ``f`` is then a sum
+    or product of functions of each (:func:`_first_recombination`: ``(x, x - y)`` for
+    ``-sin(x) + sin(x - y)/2``), as expressions in the data's symbols; ``None`` when there is
+    none. The searches on the data can then fit each function over the data's whole range
+    (the oracle's box of ``(x, x - y)`` is narrower)."""
+    found = _first_recombination(oracle, settings)
+    return None if found is None else list(found[0].exprs)
+
+
+_RECOMBINATIONS = ("difference", "sum", "quotient", "product")
+_MAX_RECOMBINED = 4
+
+
+def _apart(groups: list[list[int]], i: int, j: int) -> bool:
+    """Whether variables ``i`` and ``j`` are in different ``groups``."""
+    return not any(i in g and j in g for g in groups)
 
 
 def combined_variables(oracle: Oracle, settings: Recursion) -> list[sympy.Expr] | None:
