@@ -148,6 +148,8 @@ CASES = [
     (-sympy.sin(x0) + sympy.sin(x0 - x1) / 2, [4.1, 0.2], [6.0, 6.6]),
     (-sympy.sin(x1) - sympy.sin(x0 - x1) / 2, [4.1, 0.2], [6.0, 6.6]),
     (x0 * sympy.exp(-x0 * x1), [1, 1], [3, 2]),
+    # a sum over a common denominator (Strogatz's glider)
+    (x0 - sympy.cos(x1) / x0, [0.2, -1.3], [5.6, 28.8]),
 ]
 
 

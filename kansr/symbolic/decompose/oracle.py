@@ -140,6 +140,21 @@ class Oracle:
         exprs[j] = COMBINATIONS[kind][0](self.exprs[i], self.exprs[j])
         return Oracle(fn, lo, hi, exprs, self.error)
 
+    def scaled_by(self, i: int, power: int) -> Oracle | None:
+        """The oracle of ``f * x_i**power`` (``x - cos(y)/x`` times ``x`` is the sum
+        ``x**2 - cos(y)``); its error is the error times the largest ``|x_i|**power`` on the
+        box. ``None`` when ``x_i``'s range reaches zero."""
+        lo, hi = float(self.lo[i]), float(self.hi[i])
+        if lo <= 0 <= hi:
+            return None
+        parent = self.fn
+        largest = max(abs(lo) ** power, abs(hi) ** power)
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            return parent(x) * x[:, i] ** power
+
+        return Oracle(fn, self.lo, self.hi, self.exprs, self.error * largest)
+
     def transformed(self, forward: TorchFn, rng: np.random.Generator) -> Oracle:
         """The oracle of ``forward(f)``; its error is the RMS change of ``forward`` under
         a change of ``f`` by the error, at points of the box."""

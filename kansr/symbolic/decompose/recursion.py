@@ -366,7 +366,7 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)
-    found = _recombined_split(oracle, settings, depth)
+    found = _recombined_split(oracle, settings, depth) or _scaled_split(oracle, settings, depth)
     if found:
         return found
     sign, top = _sign(oracle, settings)
@@ -415,6 +415,25 @@ def _first_recombination(oracle: Oracle, settings: Recursion):
                 if _apart(groups, i, j):
                     return joined, groups, 0.0
     return None
+
+
+def _scaled_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """``f`` as a sum of functions of groups of variables divided by ``x_i`` or times it
+    (:meth:`Oracle.scaled_by`: ``x - cos(y)/x = (x**2 - cos(y))/x``), for the first ``x_i``
+    and power that makes ``f * x_i**power`` additively separable; ``[]`` when there is none
+    (also for more than ``_MAX_RECOMBINED`` variables)."""
+    if oracle.n_vars > _MAX_RECOMBINED:
+        return []
+    for i in range(oracle.n_vars):
+        for power in (1, -1):
+            scaled = oracle.scaled_by(i, power)
+            if scaled is None or settings.deadline.expired():
+                continue
+            groups = separable_groups(scaled, settings.tolerance, settings.rng)
+            if len(groups) > 1:
+                parts = _split(scaled, groups, None, settings, depth)
+                return [e / oracle.exprs[i] ** power for e in parts]
+    return []
 
 
 def recombined_variables(oracle: Oracle, settings: Recursion) -> list[sympy.Expr] | None:
