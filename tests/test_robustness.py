@@ -427,6 +427,19 @@ def test_same_random_state_gives_the_same_formula_in_process():
     assert list(a.equations_["sympy_format"]) == list(b.equations_["sympy_format"])
 
 
+def test_a_data_frame_and_its_array_give_the_same_network_and_formula():
+    # a DataFrame's values come column-major; the fit must not depend on memory layout
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 3))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    params = {"hidden_layer_sizes": (3,), "max_iter": 30, "random_state": 3, "symbolic": False}
+    a = KANRegressor(**params).fit(X, y)
+    b = KANRegressor(**params).fit(np.asfortranarray(X), y)
+    pairs = zip(a.module_.state_dict().items(), b.module_.state_dict().values(), strict=True)
+    for (name, p), q in pairs:
+        assert torch.equal(p, q), name
+
+
 _SCRIPT = """
 import numpy as np
 from kansr import KANRegressor

@@ -112,7 +112,7 @@ class FormulaOutputs:
         if self.equations_ is None:
             return self._predict_network(X)
         expr = self.equations_["sympy_format"].iloc[self.selected_index_]
-        out = evaluate(expr, np.asarray(X, dtype=np.float64))
+        out = evaluate(expr, np.ascontiguousarray(X, dtype=np.float64))
         bad = ~np.isfinite(out)
         if bad.any():
             warnings.warn(
@@ -199,7 +199,7 @@ class FormulaOutputs:
         )
 
     def _predict_network(self, X) -> np.ndarray:
-        z = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
+        z = (np.ascontiguousarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
         out = np.empty(z.shape[0], dtype=np.float64)
         with torch.no_grad():
             for begin in range(0, z.shape[0], 4096):

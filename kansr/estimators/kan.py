@@ -437,7 +437,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
             ensure_min_samples=2,
             reset=not warm,
         )
-        X = np.asarray(X, dtype=np.float64)
+        X = np.ascontiguousarray(X, dtype=np.float64)  # one memory layout: same results
         y = np.asarray(y, dtype=np.float64)
         weights = _normalised_weights(sample_weight, X)
         check_magnitudes(X, y, self._feature_names())
