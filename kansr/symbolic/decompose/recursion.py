@@ -366,13 +366,8 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)
-    found = _recombined_split(oracle, settings, depth) or _scaled_split(oracle, settings, depth)
-    if found:
-        return found
     sign, top = _sign(oracle, settings)
-    if settings.transforms <= 0:
-        return []
-    for forward, inverse in _transforms(sign, top):
+    for forward, inverse in _transforms(sign, top) if settings.transforms > 0 else []:
         inner = oracle.transformed(forward, settings.rng)
         if not _structured(inner, settings):
             continue
@@ -380,7 +375,9 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
         found = decompose(inner, fewer, depth + 1)
         if found:
             return [inverse(e) for e in found]
-    return []
+    # last: a structure in new variables (log(a**2 + c**2) is also a sum in (a, a/c), but
+    # exp reveals the plain one, whose parts span the whole box)
+    return _recombined_split(oracle, settings, depth) or _scaled_split(oracle, settings, depth)
 
 
 def _recombined_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
