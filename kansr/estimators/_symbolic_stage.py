@@ -265,13 +265,8 @@ def _offsets_dropped_of_best(formulas, X, y, w, deadline: Deadline) -> list[Form
     crit = information_criterion(table, n, _LOSS_FLOOR * variance)
     best = [i for i in np.argsort(crit, kind="stable")[:_VARIED] if np.isfinite(crit[i])]
     rows = [
-        Formula(expr=e, complexity=int(c), loss=float(v))
-        for e, c, v in zip(
-            table["sympy_format"].iloc[best],
-            table["complexity"].iloc[best],
-            table["loss"].iloc[best],
-            strict=True,
-        )
+        Formula(expr=r.sympy_format, complexity=int(r.complexity), loss=float(r.loss))
+        for r in table.iloc[best].itertuples()
     ]
     return fewer_offsets(rows, X, y, w, deadline)
 

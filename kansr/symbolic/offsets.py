@@ -16,6 +16,7 @@ import sympy
 from kansr.symbolic.expressions import complexity
 from kansr.symbolic.finish import finish
 from kansr.symbolic.pareto import Formula
+from kansr.symbolic.uncertainty import n_constants
 from kansr.utils.deadline import Deadline
 
 __all__ = ["MAX_OFFSET_CONSTANTS", "fewer_offsets", "offsets_dropped"]
@@ -48,10 +49,9 @@ def _dropped(expr: sympy.Expr) -> list[sympy.Expr]:
     """:func:`offsets_dropped` of ``expr`` as written."""
     out: list[sympy.Expr] = []
     for node in sympy.preorder_traversal(expr):
-        if not isinstance(node, sympy.Add):
+        if not isinstance(node, sympy.Add) or all(t.is_Number for t in node.args):
             continue
-        numbers = [t for t in node.args if t.is_Number and t != 0]
-        if not numbers or len(numbers) == len(node.args):
+        if not any(t.is_Number and t != 0 for t in node.args):
             continue
         rest = sympy.Add(*[t for t in node.args if not t.is_Number])
         variant = expr.xreplace({node: rest})
@@ -77,8 +77,7 @@ def fewer_offsets(
     deadline = deadline or Deadline()
     out: list[Formula] = []
     for formula in formulas:
-        floats = formula.expr.atoms(sympy.Float)
-        if len(floats) > MAX_OFFSET_CONSTANTS:
+        if n_constants(formula.expr) > MAX_OFFSET_CONSTANTS:
             continue
         for variant in offsets_dropped(formula.expr):
             if deadline.expired():
