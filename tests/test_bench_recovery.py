@@ -141,3 +141,27 @@ def test_srsd_sampling_follows_the_kinds_signs_and_redraws():
                      "sampling_json": json.dumps({"a": spec})})  # fmt: skip
     _, _, X, y, Xt, yt = recovery.make_problem(row, 0, 0.0, n=200)
     assert np.all(X > 0) and np.all(np.isfinite(y)) and np.all(np.isfinite(yt))
+
+
+def test_rejudge_adds_the_domain_column_and_checks_srbench_again(tmp_path):
+    rejudge = _load("rejudge")
+    law = "nu0*exp(-Ea/(Rg*Tk))"  # C.prod.01, Rg in [0.5, 1.5]
+    runs = pd.DataFrame(
+        {
+            "name": ["C.prod.01"] * 4,
+            "noise": [0.0] * 4,
+            "seed": [0] * 4,
+            "r2": [1.0, 1.0, 0.99, float("nan")],
+            # the law; the law for Rg > 0 only (sympy cannot prove it without the sign);
+            # an approximant; a failed fit
+            "formula": [law, "nu0*exp(-Ea*sqrt(1/Rg**2)/Tk)", "nu0*(1 - Ea/(Rg*Tk))", ""],
+            "symbolic_solution": [False] * 4,  # wrong on purpose: judged again
+            "error": ["", "", "", "RuntimeError: boom"],
+        }
+    )
+    csv = tmp_path / "run.csv"
+    runs.to_csv(csv, index=False)
+    assert rejudge.main([str(csv), "--set", "compositional"]) == 0
+    judged = pd.read_csv(csv)
+    assert judged["symbolic_solution"].tolist() == [True, False, False, False]
+    assert judged["domain_solution"].tolist() == [1.0, 1.0, 0.0, 0.0]

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import sympy
@@ -15,6 +16,7 @@ from kansr.benchmarks import judge
 from kansr.benchmarks.judge import (
     expression_complexity,
     is_accuracy_solution,
+    is_equal_on_domain,
     is_symbolic_solution,
     parse_formula,
     round_floats,
@@ -233,3 +235,50 @@ def test_feynman_rows_parse_and_judge_themselves():
         assert is_symbolic_solution(truth, truth), name
         assert is_symbolic_solution(sympy.Float(1.7) * truth, truth), name
         assert not is_symbolic_solution(truth * first, truth), name
+
+
+# ------------------------------------------------------------------ equality on the domain
+def _on_domain(model: str, truth: str, variables: str, ranges: dict, **kwargs) -> bool:
+    rng = np.random.default_rng(0)
+    names = variables.split()
+    points = np.column_stack([rng.uniform(*ranges[n], 20) for n in names])
+    return is_equal_on_domain(
+        parse_formula(model, names), parse_formula(truth, names), points, names, **kwargs
+    )
+
+
+RELATIVISTIC = ("m_0/sqrt(1 - v**2/c**2)", "m_0 v c", {"m_0": (1, 5), "v": (1, 2), "c": (3, 10)})
+
+
+def test_a_law_equal_only_for_the_domain_signs_is_equal_on_the_domain_not_by_srbench():
+    truth, variables, ranges = RELATIVISTIC
+    model = "c*m_0*sqrt(-1/(-c**2 + v**2))"  # m_0/sqrt(1 - v**2/c**2) when c > v > 0
+    assert not solves(model, truth, variables)
+    assert _on_domain(model, truth, variables, ranges)
+    assert _on_domain("2*pi*d**(3/2)/(sqrt(G)*sqrt(m1 + m2))", "2*pi*d**(3/2)/sqrt(G*(m1 + m2))",
+                      "d G m1 m2", dict.fromkeys(["d", "G", "m1", "m2"], (1, 5)))  # fmt: skip
+
+
+def test_equal_on_the_domain_keeps_srbench_constants_and_rejects_approximants():
+    truth, variables, ranges = RELATIVISTIC
+    pwr = {"Pwr": (1, 5), "r": (1, 5)}
+    assert _on_domain("0.0796*Pwr/r**2", PWR_TRUTH, "Pwr r", pwr)  # a constant factor
+    assert _on_domain("Pwr/(12.566*r**2) + 0.5", PWR_TRUTH, "Pwr r", pwr)  # a constant term
+    assert not _on_domain("Pwr/r", PWR_TRUTH, "Pwr r", pwr)
+    # an approximant accurate to 1e-4 whose rounded constants are not the law's
+    approx = "c*m_0*(1 + 0.5*v**2/c**2 + 0.375*v**4/c**4 + 0.3125*v**6/c**6)/c"
+    assert not _on_domain(approx, truth, variables, ranges)
+    assert not _on_domain("x*y + 0.001*x", "x*y", "x y", {"x": (1, 5), "y": (1, 5)})
+    assert not _on_domain("c*m_0*sqrt(-1/(-c**2 + v**2))", truth, variables, ranges, r2=0.4)
+
+
+def test_equal_on_the_domain_needs_finite_points_and_known_variables():
+    truth, variables, ranges = RELATIVISTIC
+    names = variables.split()
+    model = parse_formula("c*m_0*sqrt(-1/(-c**2 + v**2))", names)
+    points = np.column_stack([np.linspace(*ranges[n], 20) for n in names])
+    assert is_equal_on_domain(model, parse_formula(truth, names), points, names)
+    # too few points to conclude (fewer than five)
+    assert not is_equal_on_domain(model, parse_formula(truth, names), points[:4], names)
+    with pytest.raises(ValueError, match="not among the variables"):
+        is_equal_on_domain(sympy.Symbol("z"), sympy.Symbol("x"), np.ones((20, 1)), ["x"])

@@ -65,6 +65,7 @@ __all__ = [
     "SYMBOLIC_R2_THRESHOLD",
     "expression_complexity",
     "is_accuracy_solution",
+    "is_equal_on_domain",
     "is_symbolic_solution",
     "parse_formula",
     "round_floats",
@@ -395,4 +396,77 @@ def is_symbolic_solution(
             return True
         return _simplifies_to_constant(model / truth, points, True, timeout, max_nodes)
     except Exception:  # noqa: BLE001 - any sympy failure (RecursionError too): not a solution
+        return False
+
+
+# ------------------------------------------------------------------ equality on the sampled domain
+_DOMAIN_DIGITS = 50
+_DOMAIN_RTOL = 1e-30
+_DOMAIN_MIN_POINTS = 5
+
+
+def is_equal_on_domain(
+    model: sympy.Expr,
+    truth: sympy.Expr,
+    points: np.ndarray,
+    variables: Sequence[str],
+    r2: float | None = None,
+    *,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> bool:
+    """The model equals the truth up to an additive or multiplicative constant on the rows of
+    ``points`` (``(n_points, n_variables)``, drawn from the problem's domain): a numerical
+    identity test, reported beside SRBench's rule, never instead of it.
+
+    Both expressions get the treatment of :func:`is_symbolic_solution` (``pi`` replaced, floats
+    rounded to 3 decimals); ``truth - model`` or ``model / truth`` must take one value (relative
+    ``1e-30`` at 50 digits, the points read as exact binary values) at every point where both are
+    finite, with at least 5 such points. This accepts what ``sympy.simplify`` cannot prove
+    without knowing the domain: ``c*m/sqrt(c**2 - v**2)`` is ``m/sqrt(1 - v**2/c**2)`` only for
+    ``c > 0`` (the Feynman ranges are positive). A rounded constant that is not exact (``0.304``
+    for ``3/10``) changes the values far above the tolerance, so approximants fail.
+    """
+    import mpmath
+
+    if r2 is not None and not (r2 > SYMBOLIC_R2_THRESHOLD):
+        return False
+    model, truth = _as_expr(model, "model"), _as_expr(truth, "truth")
+    try:
+        if is_symbolic_solution(model, truth, r2, max_nodes=max_nodes):
+            return True
+        model, truth = _prepare(model), _prepare(truth)
+        if _is_zero(model) or _has_non_finite(model) or _has_non_finite(truth):
+            return False
+        if sum(1 for _ in sympy.preorder_traversal(model)) > max_nodes:
+            return False
+        symbols = [sympy.Symbol(str(v)) for v in variables]
+        extra = (model.free_symbols | truth.free_symbols) - set(symbols)
+        if extra:
+            raise ValueError(f"symbols {sorted(map(str, extra))} are not among the variables")
+        with mpmath.workdps(_DOMAIN_DIGITS):
+            f_model = sympy.lambdify(symbols, model, "mpmath")
+            f_truth = sympy.lambdify(symbols, truth, "mpmath")
+            pairs = []
+            for row in np.asarray(points, dtype=float):
+                args = [mpmath.mpf(float(v)) for v in row]
+                try:
+                    m, t = mpmath.mpmathify(f_model(*args)), mpmath.mpmathify(f_truth(*args))
+                except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                    continue
+                if mpmath.isfinite(m) and mpmath.isfinite(t):
+                    pairs.append((m, t))
+            if len(pairs) < _DOMAIN_MIN_POINTS:
+                return False
+            scale = [max(abs(m), abs(t)) for m, t in pairs]
+            diffs = [t - m for m, t in pairs]
+            same = zip(diffs, scale, strict=True)
+            if all(abs(d - diffs[0]) <= _DOMAIN_RTOL * s for d, s in same):
+                return True
+            if any(t == 0 or m == 0 for m, t in pairs):
+                return False
+            ratios = [m / t for m, t in pairs]
+            return all(abs(r - ratios[0]) <= _DOMAIN_RTOL * abs(ratios[0]) for r in ratios)
+    except ValueError:
+        raise
+    except Exception:  # noqa: BLE001 - any evaluation failure: not shown equal
         return False
