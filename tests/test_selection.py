@@ -285,10 +285,8 @@ def test_a_number_the_data_chose_costs_what_its_digits_do_at_most_a_constant():
     assert number_cost(x / (x + 1), 100) == 0  # 1 and -1 are free
     assert number_cost(x**2, 100) == pytest.approx(2 * math.log(2))
     assert number_cost(sympy.exp(-6 * x), 100) == pytest.approx(2 * math.log(6))
-    # capped at what a first fitted constant costs on 12 rows: ln 12 and AICc's rise
-    cap = math.log(12) + 2 * 2 * 3 / (12 - 3) - 2 * 1 * 2 / (12 - 2)
-    assert cap < 2 * math.log(6)
-    assert number_cost(sympy.exp(-6 * x), 12) == pytest.approx(cap)
+    # capped at what the criterion charges a fitted constant beside the small-sample term
+    assert number_cost(sympy.exp(-6 * x), 12) == pytest.approx(math.log(12))
     assert number_cost(x / 3 + x**2, 1000) == pytest.approx(2 * math.log(3) + 2 * math.log(2))
 
 
@@ -486,3 +484,56 @@ def test_only_a_formula_exact_to_rounding_skips_the_network(
     )
     KANRegressor(max_iter=2, random_state=0).fit(X, y)
     assert bool(calls) is network_read
+
+
+def test_a_formula_found_twice_stays_on_the_criterion_front_once():
+    # the same Michaelis-Menten law reached by two routes (equal loss and criterion) beside
+    # a better-fitting formula of its size: each copy tied with the other, and both were
+    # dropped as dominated; the earlier stays
+    from kansr.symbolic.pareto import Formula, pareto_table
+
+    x = sympy.Symbol("x0", real=True)
+    F = sympy.Float
+    rise = Formula(F(202.33) - F(151.57) * sympy.exp(-6 * x), 8, 85.23)
+    first = Formula(F(212.68) * x / (x + F(0.0641)), 8, 99.62)
+    again = Formula(F(212.68000001) * x / (x + F(0.0641)), 8, 99.62)
+    constant = Formula(F(141.58), 1, 2571.6)
+    table = pareto_table([constant, rise, first, again], n_samples=12)
+    assert list(table["sympy_format"]) == [constant.expr, rise.expr, first.expr]
+
+
+def test_a_number_the_data_chose_counts_in_the_small_sample_term():
+    # 107.7*atan(9*conc) + 44.6 on 12 rows: two floats and a 9 snapped from a fitted 8.7;
+    # AICc's correction counts three degrees of freedom, as for a third float
+    from kansr.symbolic.pareto import chosen_numbers, information_criterion
+
+    x = sympy.Symbol("x0", real=True)
+    F = sympy.Float
+    snapped = F(107.7) * sympy.atan(9 * x) + F(44.6)
+    free = F(107.7) * sympy.atan(F(8.7) * x) + F(44.6)
+    assert chosen_numbers(snapped) == 1 and chosen_numbers(free) == 0
+    assert chosen_numbers(x / (x + F(0.06))) == 0  # 1 and -1 are not chosen
+    table = pd.DataFrame(
+        {"complexity": [8, 8], "loss": [75.0, 75.0], "n_constants": [2, 3],
+         "sympy_format": [snapped, free]}
+    )  # fmt: skip
+    crit = information_criterion(table, 12)
+    small = {q: 2 * (q + 1) * (q + 2) / (12 - q - 2) for q in (2, 3)}
+    # the snapped form saves ln 12 less the 9's digits (2 ln 9, capped at ln 12): nothing
+    assert crit[1] == pytest.approx(crit[0])
+    plain = F(107.7) * sympy.atan(x) + F(44.6)
+    table.loc[2] = [8, 75.0, 2, plain]
+    crit = information_criterion(table, 12)
+    assert crit[0] - crit[2] == pytest.approx(math.log(12) + small[3] - small[2])
+
+
+def test_snapping_a_large_integer_on_few_rows_gains_nothing_on_many_it_does():
+    from kansr.symbolic.pareto import snap_gain
+
+    nine = sympy.Integer(9)
+    assert snap_gain(nine, 12, 3) == 0.0  # 2 ln 9 > ln 12
+    assert snap_gain(nine, 1000, 3) == pytest.approx(math.log(1000) - 2 * math.log(9))
+    # snapping to 0 removes a degree of freedom: ln n and the small-sample term's share
+    zero = snap_gain(sympy.Integer(0), 12, 3)
+    assert zero == pytest.approx(math.log(12) + 2 * 4 * 5 / 7 - 2 * 3 * 4 / 8)
+    assert snap_gain(sympy.Integer(0), 4, 3) > 1e6  # three freedoms on 4 rows: any price

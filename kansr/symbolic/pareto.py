@@ -89,6 +89,7 @@ def _criterion_front(
         np.array([len(f.expr.atoms(sympy.Float)) for f in rows], dtype=float),
         np.array([number_cost(f.expr, n_samples) for f in rows]),
         n_samples,
+        np.array([chosen_numbers(f.expr) for f in rows], dtype=float),
     )
     on_front = {id(f) for f in front}
     kept = []
@@ -98,9 +99,12 @@ def _criterion_front(
             continue
         if not np.isfinite(crit[i]):
             continue
-        others = np.arange(len(rows)) != i
-        # dominated: as simple, as accurate and no worse by the criterion (ties: the earlier)
-        dominated = others & (size <= size[i]) & (loss <= loss[i]) & (crit <= crit[i])
+        index = np.arange(len(rows))
+        # dominated: as simple, as accurate and no worse by the criterion; of equal rows
+        # (the same formula found twice) the earliest stays
+        no_worse = (index != i) & (size <= size[i]) & (loss <= loss[i]) & (crit <= crit[i])
+        better = (size < size[i]) | (loss < loss[i]) | (crit < crit[i]) | (index < i)
+        dominated = no_worse & better
         if not dominated.any():
             kept.append(f)
     return kept
@@ -117,13 +121,16 @@ def information_criterion(
 ) -> np.ndarray:
     """Bayesian information criterion of every row, with a description length of the tree.
 
-    ``n ln(mse) + p ln(n) + 2 complexity + numbers + 2 (p + 1)(p + 2) / (n - p - 2)`` for
-    ``n`` rows and ``p`` fitted constants: the first two terms are the BIC of a least-squares
+    ``n ln(mse) + p ln(n) + 2 complexity + numbers + 2 (q + 1)(q + 2) / (n - q - 2)`` for
+    ``n`` rows, ``p`` fitted constants and ``q = p + k`` with ``k`` the exact numbers the
+    data chose (:func:`chosen_numbers`): the first two terms are the BIC of a least-squares
     fit with an estimated noise variance, the third charges each node of the formula
-    (Operon's MDL idea, about ln 7 nats a node), ``numbers`` the exact numbers in it
-    (:func:`number_cost`: a 6 snapped from a fitted 6.38 was chosen by the data too), the
-    last is the small-sample correction of AICc, which grows without bound as the constants
-    approach the rows. Rows with ``p >= n - 2`` (more constants than the data support) get
+    (Operon's MDL idea, about ln 7 nats a node), ``numbers`` the description length of the
+    exact numbers (:func:`number_cost`: a 6 snapped from a fitted 6.38 is cheaper to write
+    than a float), the last is the small-sample correction of AICc, which grows without
+    bound as the constants approach the rows. A snapped number was still chosen to fit the
+    data (the 9 of ``atan(9*conc)`` on 11 rows, from a fitted 8.7 +- 1.5), so it counts as
+    a degree of freedom there. Rows with ``q >= n - 2`` (more than the data support) get
     ``inf``. Losses below ``loss_floor`` count as equal.
     """
     n = int(n_samples)
@@ -134,56 +141,80 @@ def information_criterion(
         table["n_constants"].to_numpy(dtype=float),
         np.array([0.0 if e is None else number_cost(e, n) for e in exprs]),
         n,
+        np.array([0.0 if e is None else chosen_numbers(e) for e in exprs], dtype=float),
     )
 
 
-def _criterion(size, loss, p, numbers, n: int) -> np.ndarray:
-    """:func:`information_criterion` from its parts (arrays of one length)."""
+def _criterion(size, loss, p, numbers, n: int, chosen=0.0) -> np.ndarray:
+    """:func:`information_criterion` from its parts (arrays of one length; ``chosen``: the
+    exact numbers the data chose, 0 when not given)."""
+    q = p + chosen
     with np.errstate(divide="ignore", invalid="ignore"):
-        small = np.where(n - p - 2 > 0, 2 * (p + 1) * (p + 2) / (n - p - 2), np.inf)
+        small = np.where(n - q - 2 > 0, 2 * (q + 1) * (q + 2) / (n - q - 2), np.inf)
         crit = n * np.log(loss) + p * math.log(max(n, 2)) + _NODE_COST * size + numbers + small
     return np.where(np.isfinite(crit), crit, np.inf)
 
 
-def _constant_cost(n: int, p: int) -> float:
-    """What the criterion charges for a ``p+1``-th fitted constant: ``ln n`` and the rise of
-    the small-sample term (``inf`` when the data cannot support it)."""
-    small = _criterion(np.zeros(2), np.ones(2), np.array([p + 1.0, p]), np.zeros(2), n)
-    return float(small[0] - small[1]) if np.isfinite(small).all() else math.inf
+def _freedom_cost(n: int, q: int) -> float:
+    """The rise of the small-sample term from ``q - 1`` to ``q`` degrees of freedom on ``n``
+    rows (``inf`` when the data cannot support ``q``)."""
+    small = _criterion(np.zeros(2), np.ones(2), np.array([q, q - 1.0]), np.zeros(2), n)
+    if not np.isfinite(small).all():
+        return math.inf
+    return float(small[0] - small[1] - math.log(max(n, 2)))
 
 
-def snap_gain(exact: sympy.Expr, n_samples: int, n_constants: int, nodes_saved: int = 0) -> float:
-    """What :func:`information_criterion` saves (nats) when one of ``n_constants`` fitted
-    constants becomes the exact number ``exact``: the constant's cost less
-    :func:`number_cost` of ``exact`` (never negative), plus the description length of the
-    ``nodes_saved`` nodes the formula loses (``x + 0.003`` becomes ``x``: two nodes)."""
-    saved = _constant_cost(int(n_samples), int(n_constants) - 1)
-    numbers = max(saved - number_cost(exact, n_samples, int(n_constants) - 1), 0.0)
-    return numbers + _NODE_COST * max(int(nodes_saved), 0)
+def snap_gain(exact: sympy.Expr, n_samples: int, freedoms: int, nodes_saved: int = 0) -> float:
+    """What :func:`information_criterion` saves (nats) when a fitted constant of a formula
+    with ``freedoms`` degrees of freedom (fitted constants and :func:`chosen_numbers`)
+    becomes the exact number ``exact``: the constant's ``ln n`` less :func:`number_cost` of
+    ``exact`` (never negative), the small-sample term's share of one degree of freedom when
+    ``exact`` is 0, 1 or -1 (a term or a factor fewer; another number the data chose still
+    counts there), plus the description length of the ``nodes_saved`` nodes the formula
+    loses (``x + 0.003`` becomes ``x``: two nodes)."""
+    n = int(n_samples)
+    saved = max(math.log(max(n, 2)) - number_cost(exact, n), 0.0)
+    if chosen_numbers(exact) == 0:
+        saved += min(_freedom_cost(n, int(freedoms)), 1e300)
+    return saved + _NODE_COST * max(int(nodes_saved), 0)
 
 
 _NAMED_NUMBER_COST = 2 * math.log(3)  # pi, E: about as much as a small integer
 
 
-def number_cost(expr: sympy.Expr, n_samples: int, n_constants: int | None = None) -> float:
-    """Description length (nats, in the units of ``n ln(mse)``) of the exact numbers of
-    ``expr``: ``2 ln|p| + 2 ln q`` for each rational ``p/q`` (0, 1 and -1 are free, ``x**2``
-    costs 2 ln 2), a small integer's worth for pi and E, each at most what one more fitted
-    constant would cost beside the ``n_constants`` (default: the floats of ``expr``):
-    ``ln n`` and its rise of the small-sample term. A number the data chose is never
-    cheaper to leave free, nor cheaper than a free constant by the small-sample term
-    alone. Fitted floats are not counted here."""
-    p = len(expr.atoms(sympy.Float)) if n_constants is None else int(n_constants)
-    cap = _constant_cost(int(n_samples), p)
-    cost = 0.0
+def _numbers(expr: sympy.Expr):
+    """The exact numbers of ``expr`` that cost something: rationals other than 0, 1 and -1
+    (``x**2``'s 2, ``x/2``'s 1/2), pi and E."""
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, sympy.Float):
             continue
-        if isinstance(node, sympy.Rational):
+        if isinstance(node, sympy.Rational) and abs(node) != 1 and node != 0:
+            yield node
+        elif isinstance(node, sympy.NumberSymbol):
+            yield node
+
+
+def chosen_numbers(expr: sympy.Expr) -> int:
+    """How many exact numbers of ``expr`` the data chose (:func:`number_cost` > 0 each):
+    degrees of freedom of the small-sample term of :func:`information_criterion`."""
+    return sum(1 for _ in _numbers(expr))
+
+
+def number_cost(expr: sympy.Expr, n_samples: int) -> float:
+    """Description length (nats, in the units of ``n ln(mse)``) of the exact numbers of
+    ``expr``: ``2 ln|p| + 2 ln q`` for each rational ``p/q`` (0, 1 and -1 are free, ``x**2``
+    costs 2 ln 2), a small integer's worth for pi and E, each at most ``ln n``, what the
+    criterion charges a fitted constant beside the small-sample term (which counts both):
+    a number the data chose is never cheaper to leave free. Fitted floats are not counted
+    here."""
+    cap = math.log(max(int(n_samples), 2))
+    cost = 0.0
+    for node in _numbers(expr):
+        if isinstance(node, sympy.NumberSymbol):
+            cost += min(_NAMED_NUMBER_COST, cap)
+        else:
             bits = 2 * (math.log(max(abs(int(node.p)), 1)) + math.log(int(node.q)))
             cost += min(bits, cap)
-        elif isinstance(node, sympy.NumberSymbol):
-            cost += min(_NAMED_NUMBER_COST, cap)
     return cost
 
 

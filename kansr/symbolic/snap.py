@@ -10,7 +10,7 @@ import numpy as np
 import sympy
 
 from kansr.symbolic.expressions import complexity, mse, n_rows, refit_constants
-from kansr.symbolic.pareto import snap_gain
+from kansr.symbolic.pareto import chosen_numbers, snap_gain
 from kansr.symbolic.uncertainty import standard_errors
 from kansr.utils.deadline import Deadline, call_with_timeout
 
@@ -195,7 +195,8 @@ def snap_with_refit(
             except Exception:  # noqa: BLE001 - sympy or torch failed: the next candidate
                 continue
             saved = complexity(expr) - complexity(trial)
-            allowed = max(loss * math.exp(snap_gain(exact, n, p, saved) / n), floor)
+            gain = snap_gain(exact, n, p + chosen_numbers(expr), saved)
+            allowed = max(loss * math.exp(min(gain / n, 700.0)), floor)
             if trial_loss <= allowed:
                 expr, loss = trial, trial_loss
                 break  # each snap removes a float: at most max_floats rounds
