@@ -171,14 +171,20 @@ def _contenders():
 DOMAIN_POINTS = 20  # test rows on which is_equal_on_domain compares model and truth
 
 
-def domain_solution(row, model, truth, Xt: np.ndarray, variables, r2: float) -> float:
-    """:func:`is_equal_on_domain` on the first test rows (1.0 or 0.0); NaN for SRSD's
-    problems, whose variables and constants span tens of decades: there a term can be
-    negligible to 30 digits on the whole domain (``L**2/(2*m*r**2)`` beside ``E_n - U``), so
-    equality of values does not show that the law was found."""
+def domain_solution(
+    row, model, truth, Xt: np.ndarray, variables, r2: float, symbolic: bool
+) -> float:
+    """:func:`is_equal_on_domain` on the first test rows (1.0 or 0.0; 1.0 for a
+    ``symbolic`` solution by SRBench's rule); NaN for SRSD's problems, whose variables and
+    constants span tens of decades: there a term can be negligible to 30 digits on the whole
+    domain (``L**2/(2*m*r**2)`` beside ``E_n - U``), so equality of values does not show
+    that the law was found."""
     if isinstance(row.get("sampling_json"), str):
         return float("nan")
-    return float(is_equal_on_domain(model, truth, Xt[:DOMAIN_POINTS], variables, r2=r2))
+    if symbolic:
+        return 1.0
+    points = Xt[:DOMAIN_POINTS]
+    return float(is_equal_on_domain(model, truth, points, variables, r2, check_symbolic=False))
 
 
 def make_estimator(name: str, params: dict, seed: int):
@@ -215,11 +221,12 @@ def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str
         )
         # the judge compares expressions in the benchmark's own (plain) symbols
         plain = model.xreplace({s: sympy.Symbol(s.name) for s in model.free_symbols})
+        symbolic = bool(is_symbolic_solution(plain, truth, r2=r2))
         result.update(
             r2=r2,
             network_r2=network_r2,
-            symbolic_solution=bool(is_symbolic_solution(plain, truth, r2=r2)),
-            domain_solution=domain_solution(row, plain, truth, Xt, variables, r2),
+            symbolic_solution=symbolic,
+            domain_solution=domain_solution(row, plain, truth, Xt, variables, r2, symbolic),
             accuracy_solution=bool(r2 > 0.999),
             complexity=(
                 int(est.equations_["complexity"].iloc[est.selected_index_])

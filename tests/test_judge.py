@@ -278,6 +278,8 @@ def test_equal_on_the_domain_needs_finite_points_and_known_variables():
     model = parse_formula("c*m_0*sqrt(-1/(-c**2 + v**2))", names)
     points = np.column_stack([np.linspace(*ranges[n], 20) for n in names])
     assert is_equal_on_domain(model, parse_formula(truth, names), points, names)
+    law = parse_formula(truth, names)
+    assert is_equal_on_domain(law, law, points, names, check_symbolic=False)  # by its values
     # too few points to conclude (fewer than five)
     assert not is_equal_on_domain(model, parse_formula(truth, names), points[:4], names)
     with pytest.raises(ValueError, match="not among the variables"):

@@ -413,6 +413,7 @@ def is_equal_on_domain(
     r2: float | None = None,
     *,
     max_nodes: int = DEFAULT_MAX_NODES,
+    check_symbolic: bool = True,
 ) -> bool:
     """The model equals the truth up to an additive or multiplicative constant on the rows of
     ``points`` (``(n_points, n_variables)``, drawn from the problem's domain): a numerical
@@ -424,7 +425,9 @@ def is_equal_on_domain(
     finite, with at least 5 such points. This accepts what ``sympy.simplify`` cannot prove
     without knowing the domain: ``c*m/sqrt(c**2 - v**2)`` is ``m/sqrt(1 - v**2/c**2)`` only for
     ``c > 0`` (the Feynman ranges are positive). A rounded constant that is not exact (``0.304``
-    for ``3/10``) changes the values far above the tolerance, so approximants fail.
+    for ``3/10``) changes the values far above the tolerance, so approximants fail. A
+    solution by :func:`is_symbolic_solution` is equal on any domain; ``check_symbolic=False``
+    skips that test (for a caller who already has its verdict).
     """
     import mpmath
 
@@ -432,7 +435,7 @@ def is_equal_on_domain(
         return False
     model, truth = _as_expr(model, "model"), _as_expr(truth, "truth")
     try:
-        if is_symbolic_solution(model, truth, r2, max_nodes=max_nodes):
+        if check_symbolic and is_symbolic_solution(model, truth, r2, max_nodes=max_nodes):
             return True
         model, truth = _prepare(model), _prepare(truth)
         if _is_zero(model) or _has_non_finite(model) or _has_non_finite(truth):
