@@ -429,11 +429,13 @@ def is_equal_on_domain(
     solution by :func:`is_symbolic_solution` is equal on any domain; ``check_symbolic=False``
     skips that test (for a caller who already has its verdict).
     """
-    import mpmath
-
     if r2 is not None and not (r2 > SYMBOLIC_R2_THRESHOLD):
         return False
     model, truth = _as_expr(model, "model"), _as_expr(truth, "truth")
+    symbols = [sympy.Symbol(str(v)) for v in variables]
+    extra = (model.free_symbols | truth.free_symbols) - set(symbols)
+    if extra:
+        raise ValueError(f"symbols {sorted(map(str, extra))} are not among the variables")
     try:
         if check_symbolic and is_symbolic_solution(model, truth, r2, max_nodes=max_nodes):
             return True
@@ -442,34 +444,43 @@ def is_equal_on_domain(
             return False
         if sum(1 for _ in sympy.preorder_traversal(model)) > max_nodes:
             return False
-        symbols = [sympy.Symbol(str(v)) for v in variables]
-        extra = (model.free_symbols | truth.free_symbols) - set(symbols)
-        if extra:
-            raise ValueError(f"symbols {sorted(map(str, extra))} are not among the variables")
-        with mpmath.workdps(_DOMAIN_DIGITS):
-            f_model = sympy.lambdify(symbols, model, "mpmath")
-            f_truth = sympy.lambdify(symbols, truth, "mpmath")
-            pairs = []
-            for row in np.asarray(points, dtype=float):
-                args = [mpmath.mpf(float(v)) for v in row]
-                try:
-                    m, t = mpmath.mpmathify(f_model(*args)), mpmath.mpmathify(f_truth(*args))
-                except (ZeroDivisionError, ValueError, OverflowError, TypeError):
-                    continue
-                if mpmath.isfinite(m) and mpmath.isfinite(t):
-                    pairs.append((m, t))
-            if len(pairs) < _DOMAIN_MIN_POINTS:
-                return False
-            scale = [max(abs(m), abs(t)) for m, t in pairs]
-            diffs = [t - m for m, t in pairs]
-            same = zip(diffs, scale, strict=True)
-            if all(abs(d - diffs[0]) <= _DOMAIN_RTOL * s for d, s in same):
-                return True
-            if any(t == 0 or m == 0 for m, t in pairs):
-                return False
-            ratios = [m / t for m, t in pairs]
-            return all(abs(r - ratios[0]) <= _DOMAIN_RTOL * abs(ratios[0]) for r in ratios)
-    except ValueError:
-        raise
+        import mpmath
+
+        with mpmath.workdps(_DOMAIN_DIGITS):  # values and their comparison at 50 digits
+            return _one_value(_values_on(points, symbols, model, truth))
     except Exception:  # noqa: BLE001 - any evaluation failure: not shown equal
         return False
+
+
+def _values_on(points: np.ndarray, symbols, model: sympy.Expr, truth: sympy.Expr) -> list:
+    """``(model, truth)`` at every row of ``points`` where both are finite (mpmath values, at
+    the caller's working precision)."""
+    import mpmath
+
+    f_model = sympy.lambdify(symbols, model, "mpmath")
+    f_truth = sympy.lambdify(symbols, truth, "mpmath")
+    pairs = []
+    for row in np.asarray(points, dtype=float):
+        args = [mpmath.mpf(float(v)) for v in row]
+        try:
+            m, t = mpmath.mpmathify(f_model(*args)), mpmath.mpmathify(f_truth(*args))
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            continue
+        if mpmath.isfinite(m) and mpmath.isfinite(t):
+            pairs.append((m, t))
+    return pairs
+
+
+def _one_value(pairs: list) -> bool:
+    """Whether ``truth - model`` or ``model / truth`` takes one value (relative
+    ``_DOMAIN_RTOL``) over the ``(model, truth)`` pairs, at least ``_DOMAIN_MIN_POINTS``."""
+    if len(pairs) < _DOMAIN_MIN_POINTS:
+        return False
+    diffs = [t - m for m, t in pairs]
+    if all(abs(d - diffs[0]) <= _DOMAIN_RTOL * max(abs(m), abs(t))
+           for d, (m, t) in zip(diffs, pairs, strict=True)):  # fmt: skip
+        return True
+    if any(t == 0 or m == 0 for m, t in pairs):
+        return False
+    ratios = [m / t for m, t in pairs]
+    return all(abs(r - ratios[0]) <= _DOMAIN_RTOL * abs(ratios[0]) for r in ratios)

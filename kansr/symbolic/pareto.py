@@ -83,23 +83,17 @@ def _criterion_front(
     simple, as accurate and with no higher criterion dominates, simplest first."""
     size = np.array([f.complexity for f in rows], dtype=float)
     loss = np.maximum(np.array([f.loss for f in rows], dtype=float), floor)
-    crit = _criterion(
-        size,
-        loss,
-        np.array([len(f.expr.atoms(sympy.Float)) for f in rows], dtype=float),
-        np.array([number_cost(f.expr, n_samples) for f in rows]),
-        n_samples,
-        np.array([chosen_numbers(f.expr) for f in rows], dtype=float),
-    )
+    p = np.array([len(f.expr.atoms(sympy.Float)) for f in rows], dtype=float)
+    crit = _criterion(size, loss, p, *_number_terms([f.expr for f in rows], n_samples), n_samples)
     on_front = {id(f) for f in front}
     kept = []
+    index = np.arange(len(rows))
     for i, f in enumerate(rows):
         if id(f) in on_front:
             kept.append(f)
             continue
         if not np.isfinite(crit[i]):
             continue
-        index = np.arange(len(rows))
         # dominated: as simple, as accurate and no worse by the criterion; of equal rows
         # (the same formula found twice) the earliest stays
         no_worse = (index != i) & (size <= size[i]) & (loss <= loss[i]) & (crit <= crit[i])
@@ -139,29 +133,39 @@ def information_criterion(
         table["complexity"].to_numpy(dtype=float),
         np.maximum(table["loss"].to_numpy(dtype=float), max(float(loss_floor), 1e-300)),
         table["n_constants"].to_numpy(dtype=float),
-        np.array([0.0 if e is None else number_cost(e, n) for e in exprs]),
+        *_number_terms(exprs, n),
         n,
-        np.array([0.0 if e is None else chosen_numbers(e) for e in exprs], dtype=float),
     )
 
 
-def _criterion(size, loss, p, numbers, n: int, chosen=0.0) -> np.ndarray:
-    """:func:`information_criterion` from its parts (arrays of one length; ``chosen``: the
-    exact numbers the data chose, 0 when not given)."""
-    q = p + chosen
+def _number_terms(exprs, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`number_cost` and :func:`chosen_numbers` of every expression (0 for ``None``),
+    in one pass over each."""
+    parts = [(0.0, 0) if e is None else _numbers_cost_and_count(e, n) for e in exprs]
+    return np.array([c for c, _ in parts], dtype=float), np.array([k for _, k in parts], float)
+
+
+def _small_sample(n: int, q):
+    """AICc's small-sample term for ``q`` degrees of freedom on ``n`` rows (``inf`` once
+    ``q >= n - 2``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        small = np.where(n - q - 2 > 0, 2 * (q + 1) * (q + 2) / (n - q - 2), np.inf)
-        crit = n * np.log(loss) + p * math.log(max(n, 2)) + _NODE_COST * size + numbers + small
+        return np.where(n - q - 2 > 0, 2 * (q + 1) * (q + 2) / (n - q - 2), np.inf)
+
+
+def _criterion(size, loss, p, numbers, chosen, n: int) -> np.ndarray:
+    """:func:`information_criterion` from its parts (arrays of one length; ``chosen``: the
+    exact numbers the data chose)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crit = n * np.log(loss) + p * math.log(max(n, 2)) + _NODE_COST * size + numbers
+        crit = crit + _small_sample(n, p + chosen)
     return np.where(np.isfinite(crit), crit, np.inf)
 
 
 def _freedom_cost(n: int, q: int) -> float:
     """The rise of the small-sample term from ``q - 1`` to ``q`` degrees of freedom on ``n``
     rows (``inf`` when the data cannot support ``q``)."""
-    small = _criterion(np.zeros(2), np.ones(2), np.array([q, q - 1.0]), np.zeros(2), n)
-    if not np.isfinite(small).all():
-        return math.inf
-    return float(small[0] - small[1] - math.log(max(n, 2)))
+    more = float(_small_sample(n, q))
+    return more - float(_small_sample(n, q - 1)) if math.isfinite(more) else math.inf
 
 
 def snap_gain(exact: sympy.Expr, n_samples: int, freedoms: int, nodes_saved: int = 0) -> float:
@@ -175,7 +179,7 @@ def snap_gain(exact: sympy.Expr, n_samples: int, freedoms: int, nodes_saved: int
     n = int(n_samples)
     saved = max(math.log(max(n, 2)) - number_cost(exact, n), 0.0)
     if chosen_numbers(exact) == 0:
-        saved += min(_freedom_cost(n, int(freedoms)), 1e300)
+        saved += _freedom_cost(n, int(freedoms))
     return saved + _NODE_COST * max(int(nodes_saved), 0)
 
 
@@ -200,6 +204,20 @@ def chosen_numbers(expr: sympy.Expr) -> int:
     return sum(1 for _ in _numbers(expr))
 
 
+def _numbers_cost_and_count(expr: sympy.Expr, n_samples: int) -> tuple[float, int]:
+    """:func:`number_cost` and :func:`chosen_numbers` of ``expr``."""
+    cap = math.log(max(int(n_samples), 2))
+    cost, count = 0.0, 0
+    for node in _numbers(expr):
+        if isinstance(node, sympy.NumberSymbol):
+            cost += min(_NAMED_NUMBER_COST, cap)
+        else:
+            bits = 2 * (math.log(max(abs(int(node.p)), 1)) + math.log(int(node.q)))
+            cost += min(bits, cap)
+        count += 1
+    return cost, count
+
+
 def number_cost(expr: sympy.Expr, n_samples: int) -> float:
     """Description length (nats, in the units of ``n ln(mse)``) of the exact numbers of
     ``expr``: ``2 ln|p| + 2 ln q`` for each rational ``p/q`` (0, 1 and -1 are free, ``x**2``
@@ -207,15 +225,7 @@ def number_cost(expr: sympy.Expr, n_samples: int) -> float:
     criterion charges a fitted constant beside the small-sample term (which counts both):
     a number the data chose is never cheaper to leave free. Fitted floats are not counted
     here."""
-    cap = math.log(max(int(n_samples), 2))
-    cost = 0.0
-    for node in _numbers(expr):
-        if isinstance(node, sympy.NumberSymbol):
-            cost += min(_NAMED_NUMBER_COST, cap)
-        else:
-            bits = 2 * (math.log(max(abs(int(node.p)), 1)) + math.log(int(node.q)))
-            cost += min(bits, cap)
-    return cost
+    return _numbers_cost_and_count(expr, n_samples)[0]
 
 
 def select(

@@ -196,7 +196,7 @@ def snap_with_refit(
                 continue
             saved = complexity(expr) - complexity(trial)
             gain = snap_gain(exact, n, p + chosen_numbers(expr), saved)
-            allowed = max(loss * math.exp(min(gain / n, 700.0)), floor)
+            allowed = max(loss * math.exp(gain / n), floor)
             if trial_loss <= allowed:
                 expr, loss = trial, trial_loss
                 break  # each snap removes a float: at most max_floats rounds
