@@ -75,6 +75,7 @@ def test_additive_spline_fit_tells_sums_from_products():
         (x0 * x1 / sympy.sqrt(1 - x1**2 / x2**2), [(1, 5), (1, 2), (3, 10)]),  # monomial*sqrt
         ((1 + x0) ** x1, [(0.05, 0.5), (1, 10)]),  # a product after log y
         (x0 ** (x1 / x2), [(1.5, 3), (0.5, 2), (0.5, 2)]),  # the same, log x0 in its log
+        (x2 * (2 - 2 * sympy.cos(x0 * x1)), [(1, 5)] * 3),  # monomial times cos of a product
     ],
 )
 def test_structure_search_finds_exact_laws(truth, ranges):

@@ -35,6 +35,7 @@ from kansr.symbolic.expressions import complexity, evaluate, mse
 from kansr.symbolic.finish import finish, formula_if_finite
 from kansr.symbolic.library import SymbolicLibrary
 from kansr.symbolic.matching import match_edges
+from kansr.symbolic.structure.periodic import periodic_formulas
 from kansr.symbolic.structure.rational import rational_formulas
 from kansr.utils.deadline import Deadline
 
@@ -397,6 +398,7 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
     raw.extend(_transformed_monomials(X, target, cols, symbols))
     products, powers = _product_candidates(X, target, cols, symbols, library, budget.deadline)
     raw.extend(products)
+    raw.extend(periodic_formulas(X, target, cols, symbols))
     if depth == 2:
         raw.extend(_transformed_forms(X, target, cols, symbols, library, budget))
     if depth == 0 or len(cols) < 2 or not powers:
