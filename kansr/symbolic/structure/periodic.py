@@ -42,30 +42,41 @@ def _monomials(cols: list[int]):
                 yield chosen, signs
 
 
-def _unexplained(u: np.ndarray, y: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    """Residual sum of squares of ``y ~ a + b cos(w u) + c sin(w u)`` for every ``w`` of
-    ``freqs (F,)`` (``u, y (n,)``), by the 3x3 normal equations of each."""
-    phase = np.outer(freqs, u)  # (F, n)
-    c, s = np.cos(phase), np.sin(phase)
+def _unexplained(y: np.ndarray, phasors: np.ndarray) -> np.ndarray:
+    """Residual sum of squares of ``y ~ a + b cos(phi) + c sin(phi)`` for every row of
+    ``phasors = exp(i phi) (F, n)`` (``y (n,)``), by the 3x3 normal equations of each
+    (the sums of squares and products of cos and sin from ``exp(2 i phi)``)."""
     n = len(y)
-    gram = np.empty((len(freqs), 3, 3))
+    first = phasors.sum(1)
+    second = np.einsum("fn,fn->f", phasors, phasors)  # sum of exp(2 i phi)
+    cc = (n + second.real) / 2
+    gram = np.empty((len(phasors), 3, 3))
     gram[:, 0, 0] = n
-    gram[:, 0, 1] = gram[:, 1, 0] = c.sum(1)
-    gram[:, 0, 2] = gram[:, 2, 0] = s.sum(1)
-    gram[:, 1, 1] = (c * c).sum(1)
-    gram[:, 1, 2] = gram[:, 2, 1] = (c * s).sum(1)
-    gram[:, 2, 2] = (s * s).sum(1)
-    rhs = np.stack([np.full(len(freqs), y.sum()), c @ y, s @ y], axis=1)  # (F, 3)
+    gram[:, 0, 1] = gram[:, 1, 0] = first.real
+    gram[:, 0, 2] = gram[:, 2, 0] = first.imag
+    gram[:, 1, 1] = cc
+    gram[:, 1, 2] = gram[:, 2, 1] = second.imag / 2
+    gram[:, 2, 2] = n - cc
+    projected = np.einsum("fn,n->f", phasors, y)  # (phasors @ y casts slowly)
+    rhs = np.stack([np.full(len(phasors), y.sum()), projected.real, projected.imag], axis=1)
     gram += 1e-12 * n * np.eye(3)  # (a frequency where cos and sin are collinear)
     theta = np.linalg.solve(gram, rhs[..., None])[..., 0]
     return float(y @ y) - np.einsum("fk,fk->f", theta, rhs)
+
+
+def _grid_phasors(u: np.ndarray, step: float, first: int, last: int) -> np.ndarray:
+    """``exp(i k step u)`` for ``k = first .. last`` (``(last - first + 1, n)``), by
+    repeated multiplication (one complex product per entry instead of a cos and a sin)."""
+    base = np.exp(1j * step * u)
+    powers = np.cumprod(np.broadcast_to(base, (last - first + 1, len(u))), axis=0)
+    return powers * base ** (first - 1)
 
 
 def _refined(u: np.ndarray, y: np.ndarray, w: float, step: float) -> tuple[float, float]:
     """The frequency near ``w`` (within one grid ``step``) of least residual, and that
     residual."""
     found = minimize_scalar(
-        lambda f: float(_unexplained(u, y, np.array([f]))[0]),
+        lambda f: float(_unexplained(y, np.exp(1j * f * u)[None, :])[0]),
         bounds=(max(w - step, 1e-12), w + step),
         method="bounded",
         options={"xatol": 1e-10 * max(w, 1.0)},
@@ -99,10 +110,10 @@ def _fits(Xs, ys, cols, symbols) -> list[tuple[float, sympy.Expr]]:
         if not span > 0:
             continue
         step = 2 * math.pi / span / _STEPS_PER_PERIOD
-        freqs = np.arange(_STEPS_PER_PERIOD, _MAX_PERIODS * _STEPS_PER_PERIOD + 1) * step
-        resid = _unexplained(u, ys, freqs)
+        first, last = _STEPS_PER_PERIOD, _MAX_PERIODS * _STEPS_PER_PERIOD
+        resid = _unexplained(ys, _grid_phasors(u, step, first, last))
         k = int(np.argmin(resid))
-        gridded.append((float(resid[k]), float(freqs[k]), step, span, chosen, signs, u))
+        gridded.append((float(resid[k]), (first + k) * step, step, span, chosen, signs, u))
     gridded.sort(key=lambda t: t[0])
     found = []
     for _, w0, step, span, chosen, signs, u in gridded[:_REFINED]:
