@@ -6,8 +6,8 @@ variable, and a network of sums fits its oscillations poorly. A periodogram find
 directly: for every monomial ``m = prod x_i^(+-1)`` of two or three of the variables and
 every frequency ``w`` on a grid (from one period over the range of ``m`` to
 ``_MAX_PERIODS``), one linear least squares of the target on ``1, cos(w m), sin(w m)``; the
-frequencies of the best few monomials
-are refined and kept when the fit leaves little of the target unexplained.
+frequencies of the best few monomials are refined and kept when the fit leaves little of the
+target unexplained.
 """
 
 from __future__ import annotations
