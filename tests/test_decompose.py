@@ -306,3 +306,78 @@ def test_recombined_variables_name_the_joined_pair_for_the_searches_on_the_data(
     )
     coupled = oracle(lambda x: torch.sin(x[:, 0] * x[:, 1] + x[:, 1] ** 2), [1, 1], [2, 2])
     assert recombined_variables(coupled, Recursion(library=make_library())) is None
+
+
+def test_joined_argument_is_the_variable_a_part_is_a_function_of():
+    from kansr.symbolic.decompose.candidates import joined_argument
+
+    a, b, c, d = SYMBOLS[:4]
+    F = sympy.Float
+    part = F(205) - F(207) * sympy.tanh(F(2.7) - F(0.557) * a * b / (c * d))
+    assert joined_argument(part) == a * b / (c * d)
+    assert joined_argument(sympy.exp(a - b) + 1) == a - b
+    assert joined_argument(F(2.0) * a) == a
+    assert joined_argument(F(1.3) / (F(0.2) + a * b)) == a * b
+    # several variables not joined, or a variable also outside the argument: none
+    assert joined_argument(a * sympy.exp(b)) is None
+    assert joined_argument(a + sympy.sin(a * b)) is None
+    assert joined_argument(F(3.0)) is None
+
+
+def test_a_part_of_joined_variables_is_matched_again_on_the_data():
+    # x0*(exp(x1*x2/x3) - 1) read with a tanh of the right joined variable: y / x0 at the
+    # data's x1*x2/x3 is exp(u) - 1, and the refined candidate has it
+    from kansr.symbolic.decompose.candidates import refined_on_data
+
+    x0, x1, x2, x3 = SYMBOLS[:4]
+    gen = np.random.default_rng(0)
+    X = gen.uniform(1, 2, (500, 4))
+    y = X[:, 0] * (np.exp(X[:, 1] * X[:, 2] / X[:, 3]) - 1)
+    F = sympy.Float
+    raw = F(0.42) * x0 * (F(381.5) * sympy.tanh(F(0.54) * x1 * x2 / x3 - F(2.98)) + F(379.8))
+    refined = refined_on_data(raw, X, y, Recursion(library=make_library()))
+    assert refined, refined
+    exps = [a for a in sympy.preorder_traversal(refined[0]) if isinstance(a, sympy.exp)]
+    assert exps and exps[0].free_symbols == {x1, x2, x3}, refined
+    assert not refined[0].has(sympy.tanh)
+    pred = evaluate(refined[0], X)
+    assert np.mean((pred - y) ** 2) < 1e-8 * np.var(y)
+
+
+def test_a_formula_is_an_oracle_with_exact_gradients():
+    from kansr.symbolic.decompose.oracle import formula_oracle
+
+    x0, x1, x2 = SYMBOLS[:3]
+    expr = sympy.Float(1.5) * x0 * sympy.exp(x2) + x2**2
+    # column 1 is held at its mean: the oracle is a function of columns 0 and 2
+    o = formula_oracle(expr, np.array([0.0, 7.0, 0.0]), [1, 1, 0], [2, 9, 1], SYMBOLS, [0, 2])
+    assert o.exprs == [x0, x2] and np.allclose(o.lo, [1, 0]) and np.allclose(o.hi, [2, 1])
+    points = o.sample(50, rng())
+    values = 1.5 * points[:, 0] * np.exp(points[:, 1]) + points[:, 1] ** 2
+    assert np.allclose(o(points), values)
+    grad = np.column_stack(
+        [1.5 * np.exp(points[:, 1]), 1.5 * points[:, 0] * np.exp(points[:, 1]) + 2 * points[:, 1]]
+    )
+    assert np.allclose(o.gradient(points), grad)
+
+
+def test_the_searches_approximant_is_decomposed_when_the_network_is_coarse():
+    # an untrained network is no oracle; a slightly wrong formula of the data is, and its
+    # decomposition (refit on the data) gives the law
+    from kansr.nn.network import KAN
+    from kansr.symbolic.decompose.candidates import decomposition_formulas
+
+    x0, x1, x2 = SYMBOLS[:3]
+    gen = np.random.default_rng(0)
+    X = gen.uniform(1, 2, (400, 3))
+    y = X[:, 0] * (np.exp(X[:, 1] * X[:, 2]) - 1)
+    F = sympy.Float
+    approximant = F(1.003) * x0 * (F(0.998) * sympy.exp(F(1.001) * x1 * x2) - F(1.01))
+    net = KAN([3, 2, 1], seed=0).double()
+    args = (X, y, X.mean(0), X.std(0), float(y.mean()), float(y.std()), make_library())
+
+    def best(formulas):
+        return min((f.loss for f in formulas), default=np.inf) / np.var(y)
+
+    assert best(decomposition_formulas(net, *args, approximant=approximant)) < 1e-20
+    assert best(decomposition_formulas(net, *args)) > 1e-6

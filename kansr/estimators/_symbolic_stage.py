@@ -65,8 +65,9 @@ class SymbolicStage:
             pins = checked_pins(self.pinned_edges, list(self.module_.width), self.library)
             with log.stage("prune, retrain and read formulas off the network"):
                 if pins or not any(f.loss <= exact for f in formulas):
+                    sharpest = min(formulas, key=lambda f: f.loss).expr if formulas else None
                     split, read = self._network_candidates(
-                        X, y, z, t, w, active, library, deadline, pins
+                        X, y, z, t, w, active, library, deadline, pins, sharpest
                     )
                     formulas.extend(split + read)
                     pinned = read if pins else []
@@ -110,15 +111,18 @@ class SymbolicStage:
         ]
 
     def _network_candidates(
-        self, X, y, z, t, w, active, library, deadline, pins=None
+        self, X, y, z, t, w, active, library, deadline, pins=None, approximant=None
     ) -> tuple[list[Formula], list[Formula]]:
-        """The formulas of the trained network split into modules, and those read off its
-        edges after pruning and a brief retraining (the ``pins``, ``{(layer, i, o): name}``,
-        read as that function)."""
+        """The formulas of the trained network (or of the searches' ``approximant``, where
+        that is more accurate) split into modules, and those read off its edges after
+        pruning and a brief retraining (the ``pins``, ``{(layer, i, o): name}``, read as
+        that function)."""
         try:
             found = []
             if self.stop_reason_ != "constant_target":
-                found = self._decomposition_candidates(X, y, w, active, library, deadline)
+                found = self._decomposition_candidates(
+                    X, y, w, active, library, deadline, approximant
+                )
                 config = self._train_config()
                 weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
                 stop = prune_and_retrain(
@@ -170,9 +174,11 @@ class SymbolicStage:
             )
         return kept
 
-    def _decomposition_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
-        """Formulas of the trained (not yet pruned) network split into modules over the
-        ``active`` (non-constant) columns
+    def _decomposition_candidates(
+        self, X, y, w, active, library, deadline, approximant=None
+    ) -> list[Formula]:
+        """Formulas of the trained (not yet pruned) network, or of ``approximant`` where
+        that is more accurate, split into modules over the ``active`` (non-constant) columns
         (:func:`~kansr.symbolic.decompose.candidates.decomposition_formulas`)."""
         try:
             return decomposition_formulas(
@@ -187,6 +193,7 @@ class SymbolicStage:
                 active=active,
                 deadline=deadline,
                 sample_weight=w,
+                approximant=approximant,
             )
         except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
             warnings.warn(f"decomposition skipped: {exc}", RuntimeWarning, stacklevel=4)

@@ -11,7 +11,7 @@ import numpy as np
 import sympy
 import torch
 
-from kansr.symbolic.decompose.oracle import network_oracle
+from kansr.symbolic.decompose.oracle import formula_oracle, network_oracle
 from kansr.symbolic.decompose.recursion import (
     Recursion,
     combined_variables,
@@ -42,28 +42,50 @@ def decomposition_formulas(
     active: np.ndarray | None = None,
     deadline: Deadline | None = None,
     sample_weight: np.ndarray | None = None,
+    approximant: sympy.Expr | None = None,
 ) -> list[Formula]:
     """Finished candidates of the decomposition of ``model`` (on standardised data, as in
     :func:`~kansr.symbolic.extract.extract_formulas`) over the ``active`` columns of
     ``X (n, m)`` (default all), in the symbols ``x0 .. x{m-1}``; ``[]`` when the network's
-    function does not split down to functions of one variable."""
+    function does not split down to functions of one variable.
+
+    ``approximant``: a formula of the data in those symbols (the searches' most accurate);
+    unless its RMS error is more than :data:`_APPROXIMANT_SLACK` times the network's, it is
+    decomposed too, the more accurate of the two first. A formula's gradients can be a
+    sharper oracle than a network of the same error: a rational approximant of
+    ``I0*(exp(q*V/(k*T)) - 1)`` reveals the joined variable ``q*V/(k*T)`` and its
+    exponential, where the network's decomposition goes through a logarithm."""
     deadline = deadline or Deadline()
     columns = list(range(X.shape[1]) if active is None else np.asarray(active).tolist())
-    if not columns:
+    if not columns or weighted_variance(y, sample_weight) <= 0:
         return []
     symbols = sympy.symbols(f"x0:{X.shape[1]}", real=True)
-    oracle = network_oracle(
-        model, x_mean, x_scale, y_mean, y_scale, X.min(0), X.max(0), symbols, columns
-    )
-    residual = oracle(X[:, columns]) - y
-    if not np.isfinite(residual).all() or weighted_variance(y, sample_weight) <= 0:
+    lo, hi = X.min(0), X.max(0)
+    oracles = [network_oracle(model, x_mean, x_scale, y_mean, y_scale, lo, hi, symbols, columns)]
+    if approximant is not None:
+        oracles.append(formula_oracle(approximant, x_mean, lo, hi, symbols, columns))
+    measured = []
+    for oracle in oracles:
+        with np.errstate(all="ignore"):
+            residual = oracle(X[:, columns]) - y
+        if np.isfinite(residual).all():
+            oracle.error = float(np.sqrt(np.average(residual**2, weights=sample_weight)))
+            measured.append(oracle)
+    if not measured:
         return []
-    oracle.error = float(np.sqrt(np.average(residual**2, weights=sample_weight)))
-    out = _joined_structure(oracle, X, y, library, deadline, sample_weight)
-    settings = Recursion(library=library, deadline=deadline)
-    raw = decompose(oracle, settings)
-    if raw and not deadline.expired():
-        raw += [e for e in refined_on_data(raw[0], X, y, settings) if e not in raw]
+    if len(measured) == 2 and measured[1].error > _APPROXIMANT_SLACK * measured[0].error:
+        measured = measured[:1]  # an approximant far less accurate than the network
+    measured.sort(key=lambda o: o.error)  # the sharper oracle first
+    out = _joined_structure(measured[0], X, y, library, deadline, sample_weight)
+    raw: list[sympy.Expr] = []
+    for oracle in measured:
+        if deadline.expired():
+            break
+        settings = Recursion(library=library, deadline=deadline)
+        found = decompose(oracle, settings)
+        if found and not deadline.expired():
+            found += [e for e in refined_on_data(found[0], X, y, settings) if e not in found]
+        raw += [e for e in found if e not in raw]
     for expr in raw:
         if deadline.expired() and out:
             break
@@ -75,6 +97,7 @@ def decomposition_formulas(
     return out
 
 
+_APPROXIMANT_SLACK = 4.0  # an approximant this much less accurate than the network is skipped
 _MAX_REFINED = 3  # candidates with one-variable parts refit on the data, per decomposition
 _REFINE_POINTS = 256  # data rows the parts are matched on
 
@@ -85,36 +108,38 @@ def refined_on_data(
     """``expr``, a product (or sum) of parts read off the network, with its parts of one
     variable ``g(u)`` matched again on the data: ``y / rest`` (or ``y - rest``) at the data's
     ``u`` is ``g`` with the error of ``rest`` only, not the network's slice through ``g``
-    (AI Feynman's recursion on the data once the structure is known). The candidate with
-    every such part replaced by its best new form, then one part at a time changed (at most
-    :data:`_MAX_REFINED`); a part is left as it is when no new form explains its data
-    (:func:`_explained`: ``rest`` was not accurate enough); ``[]`` when nothing changed."""
+    (AI Feynman's recursion on the data once the structure is known). ``u`` is a column or
+    the variables the decomposition joined (:func:`joined_argument`: the ``q*V/(k*T)`` of
+    ``tanh(2.7 - 0.56*q*V/(k*T))``). The candidate with every such part replaced by its best
+    new form, then one part at a time changed (at most :data:`_MAX_REFINED`); a part is left
+    as it is when no new form explains its data (:func:`_explained`: ``rest`` was not
+    accurate enough); ``[]`` when nothing changed."""
     if not (expr.is_Mul or expr.is_Add):
         return []
     step = max(1, len(y) // _REFINE_POINTS)  # every step-th row: a fixed subsample
     X, y = X[::step], y[::step]
     parts = expr.as_ordered_factors() if expr.is_Mul else expr.as_ordered_terms()
-    by_symbol: dict[sympy.Symbol, list[sympy.Expr]] = {}
+    by_argument: dict[sympy.Expr, list[sympy.Expr]] = {}
     for part in parts:
-        free = part.free_symbols
-        if len(free) == 1:
-            by_symbol.setdefault(next(iter(free)), []).append(part)
+        argument = joined_argument(part)
+        if argument is not None:
+            by_argument.setdefault(argument, []).append(part)
     join = sympy.Mul if expr.is_Mul else sympy.Add
     options = []  # (the factors or terms of a part, the rest, the part's new forms)
-    for symbol, own in sorted(by_symbol.items(), key=lambda item: item[0].name):
+    for argument, own in sorted(by_argument.items(), key=lambda item: sympy.srepr(item[0])):
         if settings.deadline.expired():
             break
         part = join(*own)
-        if part.is_Pow and part.base == symbol or part == symbol:
+        if part.is_Pow and part.base == argument or part == argument:
             continue  # a power of the variable: nothing to match again
         rest = join(*[p for p in parts if p not in own])
         with np.errstate(all="ignore"):
             rest_values = np.broadcast_to(evaluate(rest, X), y.shape)
             values = y / rest_values if expr.is_Mul else y - rest_values
-        if not np.isfinite(values).all() or np.ptp(values) == 0:
+            u = np.array(np.broadcast_to(evaluate(argument, X), y.shape))
+        if not (np.isfinite(values).all() and np.isfinite(u).all()) or np.ptp(values) == 0:
             continue
-        u = X[:, int(symbol.name[1:])]
-        forms = [f for f in leaf_forms(u, values, symbol, settings) if f != part]
+        forms = [f for f in leaf_forms(u, values, argument, settings) if f != part]
         if forms and _explained(forms, X, values):
             options.append((own, rest, forms))
     if not options:
@@ -125,6 +150,33 @@ def refined_on_data(
     for _, rest, forms in options:
         out.extend(join(rest, form) for form in forms)
     return list(dict.fromkeys(out))[:_MAX_REFINED]
+
+
+def joined_argument(part: sympy.Expr) -> sympy.Expr | None:
+    """The variable ``u`` of which ``part`` is a function: its one symbol, or the smallest
+    subexpression holding all its symbols (numeric factors and terms dropped: ``q*V/(k*T)``
+    of ``tanh(2.7 - 0.56*q*V/(k*T))``) when ``part`` has no other occurrence of them;
+    ``None`` for a number or a part of several unjoined variables (``x*exp(y)``)."""
+    free = part.free_symbols
+    if len(free) == 1:
+        return next(iter(free))
+    if not free:
+        return None
+    node = part
+    while True:
+        holding = [a for a in node.args if free <= a.free_symbols]
+        if len(holding) != 1:
+            break
+        node = holding[0]
+    if node is part or not (node.is_Mul or node.is_Add):
+        return None
+    argument = node.func(*[a for a in node.args if a.free_symbols])
+    if argument.free_symbols != free:
+        return None
+    u = sympy.Dummy("u")
+    if part.subs(argument, u).free_symbols != {u}:
+        return None  # the symbols also occur outside the argument
+    return argument
 
 
 _EXPLAINED = 1e-3  # a part's data must be this close to a function of its variable

@@ -18,7 +18,9 @@ import numpy as np
 import sympy
 import torch
 
-__all__ = ["COMBINATIONS", "Oracle", "network_oracle"]
+from kansr.symbolic.expressions import TorchFormula
+
+__all__ = ["COMBINATIONS", "Oracle", "formula_oracle", "network_oracle"]
 
 TorchFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -231,6 +233,39 @@ def network_oracle(
         full = mean.expand(x.shape[0], -1).clone()
         full[:, columns] = x
         return net((full - mean) / scale)[:, 0] * y_scale + y_mean
+
+    return Oracle(
+        fn,
+        np.asarray(lo, float)[columns],
+        np.asarray(hi, float)[columns],
+        [symbols[c] for c in columns],
+        float(error),
+    )
+
+
+def formula_oracle(
+    expr: sympy.Expr,
+    x_mean: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    symbols: Sequence[sympy.Expr],
+    columns: Sequence[int],
+    error: float = 0.0,
+) -> Oracle:
+    """A formula in the internal symbols ``x0 ..`` (an accurate approximant of the data,
+    such as a structure search's rational function) as an oracle of the data's ``columns``
+    on the box ``[lo, hi]`` of those columns, the other inputs held at ``x_mean``; exact
+    gradients through :class:`~kansr.symbolic.expressions.TorchFormula`. ``error``: its RMS
+    error on the data."""
+    module = TorchFormula(expr)
+    module.constants.requires_grad_(False)
+    columns = list(columns)
+    mean = torch.as_tensor(np.asarray(x_mean, float))
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        full = mean.expand(x.shape[0], -1).clone()
+        full[:, columns] = x
+        return module(full)
 
     return Oracle(
         fn,
