@@ -344,6 +344,50 @@ def test_a_part_of_joined_variables_is_matched_again_on_the_data():
     assert np.mean((pred - y) ** 2) < 1e-8 * np.var(y)
 
 
+def test_a_reciprocal_of_a_fast_growing_function_is_matched_over_decades():
+    # 1/(2*cosh(u)) on 0.1 <= u <= 18: cosh(u) correlates with exp(u) to 1e-12 there, and
+    # was dropped as a copy of it before the outer 1/x was tried on it
+    from kansr.symbolic.decompose.recursion import leaf_forms
+
+    u = np.linspace(0.1, 18, 256)
+    values = 1 / (2 * np.cosh(u))
+    w = sympy.Symbol("u")
+    forms = leaf_forms(u, values, w, Recursion(library=make_library()))
+    assert forms[0].has(sympy.cosh), forms
+    pred = sympy.lambdify(w, forms[0], "numpy")(u)
+    assert np.mean((pred - values) ** 2) < 1e-12 * np.var(values)
+
+
+def test_a_joined_monomial_is_matched_in_the_orientation_that_fits():
+    # the network joins T/(B*m) where the law is 1/cosh(B*m/T): two library functions of
+    # the reciprocal, three of the joined variable itself
+    from kansr.symbolic.decompose.candidates import oriented_forms, refined_on_data
+
+    x0, x1, x2, x3 = SYMBOLS[:4]
+    gen = np.random.default_rng(0)
+    X = gen.uniform(1, 5, (500, 4))
+    u = X[:, 1] * X[:, 2] / X[:, 3]
+    y = X[:, 0] / np.cosh(u)
+    joined = x3 / (x1 * x2)
+    settings = Recursion(library=make_library())
+    forms = oriented_forms(1 / u, y / X[:, 0], joined, settings, X)
+    assert forms[0].has(sympy.cosh) and forms[0].has(x1 * x2 / x3), forms
+    F = sympy.Float
+    raw = x0 * (F(0.5) * sympy.atan(F(1.9) * joined - F(0.9)) + F(0.24))
+    refined = refined_on_data(raw, X, y, settings)
+    pred = evaluate(refined[0], X)
+    assert np.mean((pred - y) ** 2) < 1e-10 * np.var(y), refined
+
+
+def test_an_affine_copy_holds_at_every_point_not_only_in_correlation():
+    from kansr.symbolic.decompose.recursion import _affine_copy
+
+    u = np.linspace(0.1, 18, 200)
+    assert np.corrcoef(np.cosh(u), np.exp(u))[0, 1] > 1 - 1e-9
+    assert not _affine_copy(np.cosh(u), np.exp(u))
+    assert _affine_copy(3 * np.exp(u) - 2, np.exp(u))
+
+
 def test_a_formula_is_an_oracle_with_exact_gradients():
     from kansr.symbolic.decompose.oracle import formula_oracle
 

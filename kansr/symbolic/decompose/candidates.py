@@ -26,7 +26,7 @@ from kansr.symbolic.pareto import Formula
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.utils.deadline import Deadline
 
-__all__ = ["decomposition_formulas", "refined_on_data"]
+__all__ = ["decomposition_formulas", "oriented_forms", "refined_on_data"]
 
 
 def decomposition_formulas(
@@ -139,7 +139,7 @@ def refined_on_data(
             u = np.array(np.broadcast_to(evaluate(argument, X), y.shape))
         if not (np.isfinite(values).all() and np.isfinite(u).all()) or np.ptp(values) == 0:
             continue
-        forms = [f for f in leaf_forms(u, values, argument, settings) if f != part]
+        forms = [f for f in oriented_forms(u, values, argument, settings, X) if f != part]
         if forms and _explained(forms, X, values):
             options.append((own, rest, forms))
     if not options:
@@ -150,6 +150,52 @@ def refined_on_data(
     for _, rest, forms in options:
         out.extend(join(rest, form) for form in forms)
     return list(dict.fromkeys(out))[:_MAX_REFINED]
+
+
+def _is_monomial(expr: sympy.Expr) -> bool:
+    """Whether ``expr`` is a product of rational powers of two or more symbols
+    (``q*V/(k*T)``)."""
+    if not expr.is_Mul or len(expr.free_symbols) < 2:
+        return False
+    return all(
+        f.is_Symbol or (f.is_Pow and f.base.is_Symbol and f.exp.is_Rational) for f in expr.args
+    )
+
+
+def _relative_error(form: sympy.Expr, X: np.ndarray, values: np.ndarray) -> float:
+    """Mean squared error of ``form`` at the rows of ``X`` against ``values (n,)``, over
+    their variance (``inf`` where it is not finite)."""
+    with np.errstate(all="ignore"):
+        fitted = np.broadcast_to(evaluate(form, X), values.shape)
+        error = float(np.mean((fitted - values) ** 2) / np.var(values))
+    return error if np.isfinite(error) else np.inf
+
+
+def oriented_forms(
+    u: np.ndarray, values: np.ndarray, argument: sympy.Expr, settings: Recursion, X: np.ndarray
+) -> list[sympy.Expr]:
+    """:func:`~kansr.symbolic.decompose.recursion.leaf_forms` of ``values (n,)`` at ``u
+    (n,)``, the values of ``argument`` at the rows of ``X``; for a joined monomial
+    (``T*k/(B*m)``) also at ``1/u``, since the variable the network joins has no preferred
+    orientation and a law can be two library functions deep in one and three in the other
+    (``1/cosh(B*m/(T*k))``). The orientation whose most accurate form fits the data better
+    gives the list, the other its first form after it."""
+    forms = leaf_forms(u, values, argument, settings)
+    if not _is_monomial(argument) or not np.all(np.abs(u) > 0) or settings.deadline.expired():
+        return forms
+    with np.errstate(all="ignore"):
+        flipped = leaf_forms(1 / u, values, 1 / argument, settings)
+    if not flipped:
+        return forms
+    if not forms:
+        return flipped
+
+    def best(options: list[sympy.Expr]) -> float:
+        return min(_relative_error(f, X, values) for f in options)
+
+    if best(flipped) < best(forms):
+        forms, flipped = flipped, forms
+    return list(dict.fromkeys([*forms, flipped[0]]))
 
 
 def joined_argument(part: sympy.Expr) -> sympy.Expr | None:
@@ -185,13 +231,7 @@ _EXPLAINED = 1e-3  # a part's data must be this close to a function of its varia
 def _explained(forms: list[sympy.Expr], X: np.ndarray, values: np.ndarray) -> bool:
     """Whether one of ``forms`` fits ``values (n,)`` to a relative mean squared error of
     :data:`_EXPLAINED`: if not, ``rest`` was not accurate enough to reveal the part."""
-    for form in forms:
-        with np.errstate(all="ignore"):
-            fitted = np.broadcast_to(evaluate(form, X), values.shape)
-            error = float(np.mean((fitted - values) ** 2) / np.var(values))
-        if error <= _EXPLAINED:
-            return True
-    return False
+    return any(_relative_error(form, X, values) <= _EXPLAINED for form in forms)
 
 
 _JOINED_SHARE = 0.3  # share of the time left for the structure search in joined variables

@@ -109,6 +109,16 @@ def _composition_functions(library: SymbolicLibrary) -> SymbolicLibrary:
     return SymbolicLibrary([*library, *COMPOSITION_FUNCTIONS.values()])
 
 
+def _affine_copy(v: np.ndarray, r: np.ndarray) -> bool:
+    """Whether ``v (n,)`` is an affine map of ``r (n,)`` at every point, to 1e-7 of each value
+    (a correlation near one is not enough: ``cosh(u)`` and ``exp(u)/2`` correlate to 1e-12
+    on ``0.1 <= u <= 18``, yet ``1/cosh(u)`` and ``2*exp(-u)`` differ at small ``u``)."""
+    basis = np.stack([r, np.ones_like(r)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, v, rcond=None)
+    gap = np.abs(basis @ coef - v)
+    return bool(np.all(gap <= 1e-7 * np.abs(v) + 1e-12 * np.abs(v).max()))
+
+
 def _nested(u, values, variable, settings) -> list[_Piece]:
     """Library compositions ``c*F(a*G(s*u) + b) + d`` of ``values (n,)`` at ``u (n,)``: every
     inner ``G`` of the library defined on ``s*u`` (``s = +-1``; inner functions with the
@@ -126,7 +136,7 @@ def _nested(u, values, variable, settings) -> list[_Piece]:
                 v = g.safe_numpy(s * u)
             if not np.isfinite(v).all() or np.ptp(v) <= 1e-9 * max(1.0, np.abs(v).max()):
                 continue
-            if any(abs(np.corrcoef(v, r)[0, 1]) > 1 - 1e-9 for r in [u, *rows]):
+            if any(_affine_copy(v, r) for r in [u, *rows]):
                 continue
             inner.append((g, s))
             rows.append(v)
