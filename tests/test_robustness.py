@@ -464,3 +464,21 @@ def test_same_random_state_gives_the_same_formula_across_processes():
         for _ in range(2)
     ]
     assert runs[0] == runs[1] and "x" in runs[0]
+
+
+def test_the_symbolic_stage_prints_no_numpy_warnings_on_measured_data():
+    # 14 rows of Forbes' boiling points (a fold of bench/realdata.py's forbes set): the
+    # searches met formulas that overflow (terms.py's share of a term, var() of a huge
+    # column) and printed RuntimeWarnings to the user's console
+    rows = [
+        [194.3, 20.79], [197.9, 22.4], [199.4, 23.15], [199.9, 23.35], [200.9, 23.89],
+        [201.1, 23.99], [201.4, 24.02], [201.3, 24.01], [203.6, 25.14], [209.5, 28.49],
+        [208.6, 27.76], [210.7, 29.04], [211.9, 29.88], [212.2, 30.06],
+    ]  # fmt: skip
+    data = np.array(rows)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = KANRegressor(random_state=0).fit(data[:, :1], data[:, 1])
+    numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert not numeric, [str(w.message) for w in numeric]
+    assert np.isfinite(est.predict(data[:, :1])).all()

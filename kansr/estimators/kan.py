@@ -407,7 +407,10 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
                         module, result = self._train_network(data, deadline)
                 self._set_network(module, result, data)
                 if self.symbolic:
-                    self._search_formulas(data, self._symbolic_deadline(result, deadline), log)
+                    # the searches try formulas that overflow or divide by zero on the data
+                    # by design (such candidates are dropped): no numpy warnings for the user
+                    with np.errstate(all="ignore"):
+                        self._search_formulas(data, self._symbolic_deadline(result, deadline), log)
         finally:
             log.close()
         self.fit_time_ = time.perf_counter() - start
