@@ -104,6 +104,34 @@ def test_criterion_rejects_more_constants_than_the_data_support():
     assert select(table, "bic", n_samples=12) == 1
 
 
+def test_a_node_costs_the_symbols_it_could_hold_so_a_searched_bump_loses_to_the_line():
+    # one fold of MASS::Rubber (24 rows, bench/realdata.py): the linear law, and a Gaussian
+    # bump of x1 added to it (17 nodes, 5 constants, a chosen square) whose 4x lower
+    # in-sample loss the search bought by trying many shapes; held-out rows prefer the line.
+    # At 2 nats a node (ln 7.4) the bump won; a node is one of about 12 symbols (ln 12).
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    F = sympy.Float
+    exprs = [
+        F(163.875),
+        F(490.19) - F(4.5772) * x0,
+        F(-6.3418) * x0 - F(1.2961) * x1 + F(850.43),
+        F(-0.00042747) * x0**3 - F(1.3922) * x1 + F(583.12),
+        F(-6.4215) * x0 + F(572.81) + F(161.95) * sympy.exp(-((F(0.046511) * x1 - F(6.4781)) ** 2)),
+        (F(29.311) - F(0.2641) * x0 + F(6.646) * sympy.exp(-((F(6.4896) - F(0.04699) * x1) ** 2)))
+        ** 2,
+    ]
+    table = _table(
+        [complexity(e) for e in exprs],
+        [6098.36, 3204.61, 1247.05, 1141.73, 297.156, 262.663],
+        [1, 2, 3, 3, 5, 5],
+    )
+    table["sympy_format"] = exprs
+    assert list(table["complexity"]) == [1, 5, 8, 10, 17, 19]
+    assert select(table, "bic", n_samples=24, variance=6098.36) == 2
+    # with many rows the same relative gain is a real one
+    assert select(table, "bic", n_samples=240, variance=6098.36) == 4
+
+
 def test_select_rules():
     table = _table([1, 3, 9], [1.0, 0.1, 0.09], [1, 1, 3])
     assert select(table, "accuracy") == 2

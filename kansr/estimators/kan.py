@@ -135,8 +135,8 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
     model_selection : {"bic", "best", "accuracy"}, default="bic"
         Which formula of ``equations_`` :meth:`sympy_expr` returns and :meth:`predict`
         evaluates. ``"bic"`` (for measured data) takes the lowest Bayesian information
-        criterion with a description length of the tree (``n ln(mse) + p ln(n) + 2
-        complexity`` plus AICc's small-sample term, ``n`` rows, ``p`` fitted constants;
+        criterion with a description length of the tree (``n ln(mse) + p ln(n) +
+        ln(12) complexity`` plus AICc's small-sample term, ``n`` rows, ``p`` fitted constants;
         :func:`kansr.symbolic.pareto.information_criterion`): on exact data the most accurate
         formula, on noisy or small data a parsimonious one, never one with more constants
         than the data support. ``"best"`` is PySR's rule: among formulas whose loss is within
