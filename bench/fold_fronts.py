@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import realdata  # noqa: E402
+
 from kansr.symbolic import pareto  # noqa: E402
 from kansr.symbolic.expressions import evaluate, refit_constants  # noqa: E402
 
@@ -49,7 +51,6 @@ def _predict(expr: sympy.Expr, X: np.ndarray) -> np.ndarray:
 
 def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
     """Fit kansr on every fold of ``sets`` and write each fold's front to ``out`` (JSON)."""
-    import realdata
     import torch
 
     from kansr import KANRegressor
@@ -118,10 +119,8 @@ def _bic(rows: list[dict], y: np.ndarray, node: float | None = None) -> int:
 
 
 def _inner_cv(rows: list[dict], X: np.ndarray, y: np.ndarray, one_se: bool) -> int:
-    from sklearn.model_selection import KFold
-
     n = len(y)
-    splits = list(KFold(n if n < 15 else 5, shuffle=True, random_state=0).split(X))
+    splits = realdata.cv_splits(n, 5, 0)  # leave-one-out below 15 rows
     errors = []
     for r in rows:
         sq = np.zeros(n)
@@ -150,12 +149,6 @@ def _stable(rows: list[dict], X: np.ndarray, y: np.ndarray, draws: int = 30) -> 
     return int(np.argmax(counts))
 
 
-def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    if not np.all(np.isfinite(pred)):
-        return -math.inf
-    return float(1 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2))
-
-
 def compare(path: str, nodes: list[float]) -> pd.DataFrame:
     """Pooled out-of-fold R² of every rule on the fronts in ``path``, and the published
     model's (one row per set)."""
@@ -168,7 +161,7 @@ def compare(path: str, nodes: list[float]) -> pd.DataFrame:
         for fold in d["folds"]:
             train, test, rows = np.array(fold["train"]), np.array(fold["test"]), fold["rows"]
             for r in rows:
-                r["sympy"] = sympy.sympify(r["expr"]) if "sympy" not in r else r["sympy"]
+                r.setdefault("sympy", sympy.sympify(r["expr"]))
             Xt, yt = X[train], y[train]
             chosen = {"stored": fold["selected"], "bic": _bic(rows, yt)}
             chosen.update({f"node={c:g}": _bic(rows, yt, c) for c in nodes})
@@ -177,8 +170,8 @@ def compare(path: str, nodes: list[float]) -> pd.DataFrame:
             chosen["stable"] = _stable(rows, Xt, yt)
             for rule, k in chosen.items():
                 pred[rule][test] = rows[k]["held_out"]
-        row = {"set": name, "published": _r2(y, np.array(d["published"]))}
-        row.update({rule: _r2(y, p) for rule, p in pred.items()})
+        row = {"set": name, "published": realdata.r2_score(y, d["published"])}
+        row.update({rule: realdata.r2_score(y, p) for rule, p in pred.items()})
         table.append(row)
         print(row, flush=True)
     df = pd.DataFrame(table)

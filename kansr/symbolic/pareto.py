@@ -130,8 +130,8 @@ def information_criterion(
     of AICc, which grows without bound as the constants approach the rows. A snapped
     number was still chosen to fit the data (the 9 of ``atan(9*conc)`` on 11 rows, from a
     fitted 8.7 +- 1.5), so it counts as a degree of freedom there. Rows with
-    ``q >= n - 2`` (more than the data support) get
-    ``inf``. Losses below ``loss_floor`` count as equal.
+    ``q >= n - 2`` (more than the data support) get ``inf``. Losses below ``loss_floor``
+    count as equal.
     """
     n = int(n_samples)
     exprs = table["sympy_format"] if "sympy_format" in table else [None] * len(table)
