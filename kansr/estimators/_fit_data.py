@@ -63,7 +63,7 @@ class FitData:
         """Weights of the validation rows (``None``: unweighted or no validation set)."""
         if self.weights is None or not self.val_idx.size:
             return None
-        return torch.as_tensor(self.weights[self.val_idx], dtype=self.z.dtype)
+        return torch.as_tensor(self.weights[self.val_idx], dtype=self.z.dtype, device=self.z.device)
 
     def symbolic_rows(self, max_rows: int):
         """``X, y, z, t, w`` of the training rows for the symbolic stage: at most

@@ -124,7 +124,7 @@ class SymbolicStage:
                     X, y, w, active, library, deadline, approximant
                 )
                 config = self._train_config()
-                weights = None if w is None else torch.as_tensor(w, dtype=z.dtype)
+                weights = None if w is None else torch.as_tensor(w, dtype=z.dtype, device=z.device)
                 stop = prune_and_retrain(
                     self.module_,
                     z,

@@ -48,7 +48,7 @@ def weighted_rows(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``x (n, n_in)``, ``y (n, n_out)`` and weights ``(n,)`` as the rows :class:`RowWeighted`
     trains on: ``([x, sqrt(w)], sqrt(w) * y)``."""
-    root = torch.sqrt(weight.to(x.dtype))[:, None]
+    root = torch.sqrt(weight.to(device=x.device, dtype=x.dtype))[:, None]
     return torch.cat([x, root], dim=1), y * root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -123,6 +124,12 @@ def _choose(
     return pick, choice
 
 
+def _on_cpu(model: torch.nn.Module) -> bool:
+    """Whether every parameter and buffer of ``model`` lives on the CPU."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return all(t.device.type == "cpu" for t in tensors)
+
+
 def _standardised(
     X: np.ndarray,
     y: np.ndarray,
@@ -223,7 +230,8 @@ def extract_formulas(
     z_np, z, t, row_weight = _standardised(X, y, x_mean, x_scale, y_mean, y_scale, sample_weight)
     step = max(1, X.shape[0] // n_match_samples)
     z_match = torch.as_tensor(z_np[::step], dtype=dtype)
-    model = model.cpu()
+    # a copy on the CPU: `.cpu()` moves a module in place, and the caller's stays on its device
+    model = model if _on_cpu(model) else copy.deepcopy(model).cpu()
     deadline = deadline or Deadline()
 
     where, matches = _edge_matches(model, z_match, library, deadline, pinned)
