@@ -79,11 +79,86 @@ def evaluate(expr: sympy.Expr, X: np.ndarray) -> np.ndarray:
     return np.broadcast_to(out, (X.shape[0],)).copy()
 
 
+def _torch_program(expr: sympy.Expr, slot: dict) -> list[tuple]:
+    """``expr`` as a postfix program for :func:`_run_program`: instructions ``("x", column)``,
+    ``("c", constant slot)``, ``("n", number)``, ``("+", n_terms)``, ``("*", n_factors)``,
+    ``("^", None)``, ``("f", torch function)`` or ``("!", message)`` for an operation that
+    cannot be evaluated (raised as ``ValueError`` when run, as a tree walk would)."""
+    program: list[tuple] = []
+
+    def emit(node: sympy.Expr) -> None:
+        if node.is_Float:
+            program.append(("c", slot[node]))
+        elif node.is_Symbol:
+            program.append(("x", symbol_index(node)))
+        elif node.is_Number or node in (sympy.pi, sympy.E):
+            program.append(("n", float(node)))
+        elif node.is_Add or node.is_Mul:
+            for arg in node.args:
+                emit(arg)
+            program.append(("+" if node.is_Add else "*", len(node.args)))
+        elif node.is_Pow:
+            emit(node.base)
+            emit(node.exp)
+            program.append(("^", None))
+        else:
+            op = operation(node.func)
+            if op is None or len(node.args) != 1:
+                program.append(("!", f"cannot evaluate the operation {node.func} in a formula"))
+                return
+            emit(node.args[0])
+            program.append(("f", op.torch_fn))
+
+    emit(expr)
+    return program
+
+
+def _run_program(program: list[tuple], x: torch.Tensor, constants: torch.Tensor):
+    """Value of a :func:`_torch_program` on ``x (batch, n_features)`` with ``constants``
+    ``(p,)`` (or ``(B, 1, p)`` for ``B`` sets at once): a tensor or a Python float. Sums and
+    products fold left from 0.0 and 1.0 in the order of the expression's arguments."""
+    stack: list = []
+    for kind, arg in program:
+        if kind == "x":
+            stack.append(x[:, arg])
+        elif kind == "c":
+            stack.append(constants[..., arg])
+        elif kind == "n":
+            stack.append(arg)
+        elif kind == "+" or kind == "*":
+            operands = stack[-arg:]
+            del stack[-arg:]
+            out = 0.0 if kind == "+" else 1.0
+            if kind == "+":
+                for value in operands:
+                    out = out + value
+            else:
+                for value in operands:
+                    out = out * value
+            stack.append(out)
+        elif kind == "^":
+            power = stack.pop()
+            base = stack.pop()
+            if not torch.is_tensor(base):
+                base = torch.tensor(base, dtype=torch.float64)
+            stack.append(torch.pow(base, power))
+        elif kind == "f":
+            inner = stack.pop()
+            if not torch.is_tensor(inner):
+                inner = torch.tensor(inner, dtype=torch.float64)
+            stack.append(arg(inner))
+        else:
+            raise ValueError(arg)
+    return stack[0]
+
+
 class TorchFormula(torch.nn.Module):
     """``expr`` as a torch module whose floating-point constants are trainable parameters.
 
     Integers and rationals (exponents, snapped constants) stay fixed. ``forward`` maps
-    ``(batch, n_features)`` to ``(batch,)``.
+    ``(batch, n_features)`` to ``(batch,)``. The expression tree is translated once into a
+    postfix program of torch operations (no code is generated), so each call only runs
+    the operations.
     """
 
     def __init__(self, expr: sympy.Expr) -> None:
@@ -93,43 +168,10 @@ class TorchFormula(torch.nn.Module):
         self.constants = torch.nn.Parameter(
             torch.tensor([float(f) for f in self.floats], dtype=torch.float64)
         )
-        self._slot = {f: i for i, f in enumerate(self.floats)}
-        self._batch: torch.Tensor | None = None  # (B, 1, p) constant sets of `batched`
-
-    def _eval(self, expr: sympy.Expr, x: torch.Tensor):
-        if expr.is_Float:
-            if self._batch is not None:
-                return self._batch[..., self._slot[expr]]
-            return self.constants[self._slot[expr]]
-        if expr.is_Symbol:
-            return x[:, symbol_index(expr)]
-        if expr.is_Number or expr in (sympy.pi, sympy.E):
-            return float(expr)
-        if expr.is_Add:
-            out = 0.0
-            for a in expr.args:
-                out = out + self._eval(a, x)
-            return out
-        if expr.is_Mul:
-            out = 1.0
-            for a in expr.args:
-                out = out * self._eval(a, x)
-            return out
-        if expr.is_Pow:
-            base, power = self._eval(expr.base, x), self._eval(expr.exp, x)
-            if not torch.is_tensor(base):
-                base = torch.tensor(base, dtype=torch.float64)
-            return torch.pow(base, power)
-        op = operation(expr.func)
-        if op is None or len(expr.args) != 1:
-            raise ValueError(f"cannot evaluate the operation {expr.func} in a formula")
-        inner = self._eval(expr.args[0], x)
-        if not torch.is_tensor(inner):
-            inner = torch.tensor(inner, dtype=torch.float64)
-        return op.torch_fn(inner)
+        self._program = _torch_program(expr, {f: i for i, f in enumerate(self.floats)})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._eval(self.expr, x)
+        out = _run_program(self._program, x, self.constants)
         if not torch.is_tensor(out):
             out = torch.tensor(out, dtype=torch.float64)
         return out.expand(x.shape[0])
@@ -137,12 +179,8 @@ class TorchFormula(torch.nn.Module):
     def batched(self, x: torch.Tensor, constant_sets: torch.Tensor) -> torch.Tensor:
         """Values ``(B, batch)`` for ``B`` sets of constants ``(B, p)`` in one pass (no
         gradient to ``constants``)."""
-        self._batch = constant_sets.to(torch.float64)[:, None, :]
-        try:
-            out = self._eval(self.expr, x)
-        finally:
-            self._batch = None
-        out = torch.as_tensor(out, dtype=torch.float64)
+        sets = constant_sets.to(torch.float64)[:, None, :]  # (B, 1, p)
+        out = torch.as_tensor(_run_program(self._program, x, sets), dtype=torch.float64)
         return out.expand(constant_sets.shape[0], x.shape[0])
 
     def export(self) -> sympy.Expr:
