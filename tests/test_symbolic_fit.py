@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from kansr.symbolic.library import make_library
 from kansr.symbolic.matching import match_edges
@@ -104,3 +105,41 @@ def test_a_function_in_a_long_curved_valley_is_matched_exactly():
     assert m.relative_error[0, 0] < 1e-20
     a, b, c, d = m.params[0, 0]
     assert abs(a * c - 1.37) < 1e-8 and abs(b) < 1e-8 and abs(d) < 1e-8
+
+
+def test_the_coarse_grid_on_thinned_samples_starts_where_all_samples_would(monkeypatch):
+    # the grid is scored on every k-th of many samples: the same start for functions whose
+    # (a, b) the data determine (exp(a*x + b) and a*x + b have ties in b, x**2 in a), and
+    # every generating function recovered exactly after the refinement
+    from kansr.symbolic import matching
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (6, 2000))
+    y = np.stack([3 * np.sin(2 * x[0] + 1), x[1] ** 2, np.exp(0.8 * x[2]), np.tanh(1.5 * x[3]),
+                  1 / (x[4] + 3), -2 * x[5]])  # fmt: skip
+    _, _, xs, yc, y_norm = matching._standardised(torch.as_tensor(x), torch.as_tensor(y))
+    for e, name in ((0, "sin"), (3, "tanh"), (4, "1/x")):
+        fn = make_library()[name]
+        thinned = matching._coarse(fn, xs[e : e + 1], yc[e : e + 1], y_norm[e : e + 1])
+        monkeypatch.setattr(matching, "_COARSE_SAMPLES", 10**9)
+        everything = matching._coarse(fn, xs[e : e + 1], yc[e : e + 1], y_norm[e : e + 1])
+        monkeypatch.undo()
+        assert torch.equal(thinned, everything), name
+    matches = match_edges(x, y)
+    assert [m[0] for m in matches.names] == ["sin", "x^2", "exp", "tanh", "1/x", "x"]
+    assert np.all(matches.r2[:, 0] > 1 - 1e-10)
+
+
+def test_the_thinned_coarse_grid_checks_the_domain_on_every_sample():
+    # one sample far below the others sits between the thinned ones: a start of log(a*x + b)
+    # must still keep it inside the domain
+    from kansr.symbolic import matching
+
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.0, 3.0, (1, 1200))
+    x[0, 1] = -2.5  # not among every 4th sample
+    y = np.log(x + 0.5 + 3.0 * (x < 0))
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    mu, sigma, xs, yc, y_norm = matching._standardised(xt, yt)
+    a, b = matching._coarse(make_library()["log"], xs, yc, y_norm)[0]
+    assert torch.all(a * xs + b > 0)
