@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Side-by-side speed of two kernels of the symbolic stage, each against its former version.
+
+(a) 1-D matching (``kansr.symbolic.matching.match_edges``, the structure search's and the
+    decomposition's workhorse) of three pieces on ``--rows`` rows against the default
+    library: the coarse ``(a, b)`` grid scored on every k-th of the rows (now) against all
+    rows (``_COARSE_SAMPLES`` raised: before 475734e).
+(b) Refitting the constants of a formula of ``--terms`` terms (``refit_constants``: LBFGS,
+    every step a forward and a backward pass of :class:`TorchFormula`): the postfix program
+    (now) against a walk of the sympy tree on every call (``TreeWalk`` below, the evaluator
+    before 105bddc).
+
+Each row is the best of ``--repeats`` runs, one torch thread, in one process, so both sides
+see the same machine. ``python bench/symbolic_speed.py [--quick]``; prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # benchmark the checkout, installed or not
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import sympy  # noqa: E402
+import torch  # noqa: E402
+
+from kansr.symbolic import expressions, matching  # noqa: E402
+from kansr.symbolic.operations import operation  # noqa: E402
+
+
+class TreeWalk(expressions.TorchFormula):
+    """:class:`TorchFormula` evaluated by walking the sympy tree on every call (the
+    evaluator before 105bddc), for comparison."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slot = {f: i for i, f in enumerate(self.floats)}
+        out = self._walk(self.expr, x, slot)
+        return torch.as_tensor(out, dtype=torch.float64).expand(x.shape[0])
+
+    def _walk(self, expr, x, slot):
+        if expr.is_Float:
+            return self.constants[slot[expr]]
+        if expr.is_Symbol:
+            return x[:, expressions.symbol_index(expr)]
+        if expr.is_Number or expr in (sympy.pi, sympy.E):
+            return float(expr)
+        if expr.is_Add or expr.is_Mul:
+            out = 0.0 if expr.is_Add else 1.0
+            for a in expr.args:
+                value = self._walk(a, x, slot)
+                out = out + value if expr.is_Add else out * value
+            return out
+        if expr.is_Pow:
+            base, power = self._walk(expr.base, x, slot), self._walk(expr.exp, x, slot)
+            return torch.pow(torch.as_tensor(base, dtype=torch.float64), power)
+        inner = self._walk(expr.args[0], x, slot)
+        return operation(expr.func).torch_fn(torch.as_tensor(inner, dtype=torch.float64))
+
+
+def _best(run, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matching_times(rows: int, repeats: int) -> tuple[float, float]:
+    """Seconds to match three pieces ``(3, rows)``: thinned grid, then the grid on all rows."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 5, (3, rows))
+    y = np.stack([np.sin(1.3 * x[0]), np.log(x[1]), x[2] ** -2.0])
+    now = _best(lambda: matching.match_edges(x, y, projected=False), repeats)
+    saved = matching._COARSE_SAMPLES
+    matching._COARSE_SAMPLES = 10**12
+    try:
+        before = _best(lambda: matching.match_edges(x, y, projected=False), repeats)
+    finally:
+        matching._COARSE_SAMPLES = saved
+    return now, before
+
+
+def refit_times(terms: int, repeats: int) -> tuple[float, float]:
+    """Seconds of one refit of a ``terms``-term formula on 1000 rows: program, tree walk."""
+    x0, x1 = sympy.symbols("x0:2", real=True)
+    expr = sum(
+        sympy.Float(0.1 * i + 0.05) * x0**i * sympy.sin(sympy.Float(0.3) * x1 + i)
+        for i in range(1, terms + 1)
+    )
+    X = np.random.default_rng(1).uniform(0.1, 1.0, (1000, 2))
+    y = expressions.evaluate(expr, X) * 1.01
+
+    def refit():
+        expressions.refit_constants(expr, X, y, n_iter=20)
+
+    now = _best(refit, repeats)
+    program = expressions.TorchFormula
+    expressions.TorchFormula = TreeWalk  # refit_constants looks the class up when it runs
+    try:
+        before = _best(refit, repeats)
+    finally:
+        expressions.TorchFormula = program
+    return now, before
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1000, help="rows of the matched pieces (1000)")
+    p.add_argument("--terms", type=int, default=40, help="terms of the refit formula (40)")
+    p.add_argument("--repeats", type=int, default=3, help="runs per row, best kept (3)")
+    p.add_argument("--quick", action="store_true", help="smoke test: small sizes, 1 run")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rows, args.terms, args.repeats = 600, 3, 1
+    torch.set_num_threads(1)
+    match_now, match_before = matching_times(args.rows, args.repeats)
+    refit_now, refit_before = refit_times(args.terms, args.repeats)
+    print("| kernel | now (s) | before (s) | speed-up |")
+    print("| --- | ---: | ---: | ---: |")
+    print(
+        f"| match 3 pieces x {args.rows} rows, default library | {match_now:.3f} | "
+        f"{match_before:.3f} | {match_before / match_now:.2f}x |"
+    )
+    print(
+        f"| refit a {args.terms}-term formula, 1000 rows, 20 LBFGS steps | {refit_now:.3f} | "
+        f"{refit_before:.3f} | {refit_before / refit_now:.2f}x |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Smoke test of ``bench/symbolic_speed.py`` and the fairness of its comparison."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import sympy
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "bench" / "symbolic_speed.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_symbolic_speed", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tree_walk_it_compares_against_computes_the_same_values_and_gradients():
+    from kansr.symbolic.expressions import TorchFormula
+
+    x0, x1 = sympy.symbols("x0:2", real=True)
+    expr = sympy.Float(1.5) * sympy.exp(-sympy.Float(0.3) * x0**2) / (x1 + sympy.Float(2.0))
+    x = torch.from_numpy(np.random.default_rng(0).uniform(0.1, 1, (20, 2)))
+    now, before = TorchFormula(expr), _load().TreeWalk(expr)
+    a, b = now(x), before(x)
+    assert torch.equal(a, b)
+    a.sum().backward()
+    b.sum().backward()
+    assert torch.equal(now.constants.grad, before.constants.grad)
+
+
+def test_quick_run_prints_both_kernels():
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True, check=True
+    ).stdout
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.startswith("| match") or line.startswith("| refit")
+    ]
+    assert len(rows) == 2
+    for row in rows:
+        now, before = (float(cell) for cell in row.split("|")[2:4])
+        assert now > 0 and before > 0
