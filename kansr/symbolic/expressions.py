@@ -125,17 +125,16 @@ def _run_program(program: list[tuple], x: torch.Tensor, constants: torch.Tensor)
             stack.append(constants[..., arg])
         elif kind == "n":
             stack.append(arg)
-        elif kind == "+" or kind == "*":
-            operands = stack[-arg:]
-            del stack[-arg:]
-            out = 0.0 if kind == "+" else 1.0
-            if kind == "+":
-                for value in operands:
-                    out = out + value
-            else:
-                for value in operands:
-                    out = out * value
-            stack.append(out)
+        elif kind == "+":
+            out = 0.0
+            for value in stack[-arg:]:
+                out = out + value
+            stack[-arg:] = [out]
+        elif kind == "*":
+            out = 1.0
+            for value in stack[-arg:]:
+                out = out * value
+            stack[-arg:] = [out]
         elif kind == "^":
             power = stack.pop()
             base = stack.pop()
