@@ -9,6 +9,10 @@
     every step a forward and a backward pass of :class:`TorchFormula`): the postfix program
     (now) against a walk of the sympy tree on every call (``TreeWalk`` below, the evaluator
     before 105bddc).
+(c) Standard errors of the constants of the same formula (``standard_errors``: the Jacobian
+    of the predictions by the constants): exact by one backward pass of per-row copies of
+    the constants (now) against central differences, two evaluations per constant (before
+    this change; ``central_jacobian`` below).
 
 Each row is the best of ``--repeats`` runs, one torch thread, in one process, so both sides
 see the same machine. ``python bench/symbolic_speed.py [--quick]``; prints a Markdown table.
@@ -29,7 +33,7 @@ import numpy as np  # noqa: E402
 import sympy  # noqa: E402
 import torch  # noqa: E402
 
-from kansr.symbolic import expressions, matching  # noqa: E402
+from kansr.symbolic import expressions, matching, uncertainty  # noqa: E402
 from kansr.symbolic.operations import operation  # noqa: E402
 
 
@@ -86,8 +90,8 @@ def matching_times(rows: int, repeats: int) -> tuple[float, float]:
     return now, before
 
 
-def refit_times(terms: int, repeats: int) -> tuple[float, float]:
-    """Seconds of one refit of a ``terms``-term formula on 1000 rows: program, tree walk."""
+def test_formula(terms: int) -> tuple[sympy.Expr, np.ndarray, np.ndarray]:
+    """A formula of ``terms`` terms (``terms + 1`` constants), 1000 rows and a target."""
     x0, x1 = sympy.symbols("x0:2", real=True)
     expr = sum(
         sympy.Float(0.1 * i + 0.05) * x0**i * sympy.sin(sympy.Float(0.3) * x1 + i)
@@ -95,6 +99,21 @@ def refit_times(terms: int, repeats: int) -> tuple[float, float]:
     )
     X = np.random.default_rng(1).uniform(0.1, 1.0, (1000, 2))
     y = expressions.evaluate(expr, X) * 1.01
+    return expr, X, y
+
+
+def central_jacobian(expr, X):
+    """The Jacobian as ``uncertainty._jacobian`` took it before: central differences only."""
+    module = expressions.TorchFormula(expr)
+    x = torch.from_numpy(np.array(X, dtype=np.float64))
+    with torch.no_grad():
+        pred = module(x).numpy()
+    return uncertainty._central_differences(module, x), pred
+
+
+def refit_times(terms: int, repeats: int) -> tuple[float, float]:
+    """Seconds of one refit of a ``terms``-term formula on 1000 rows: program, tree walk."""
+    expr, X, y = test_formula(terms)
 
     def refit():
         expressions.refit_constants(expr, X, y, n_iter=20)
@@ -106,6 +125,20 @@ def refit_times(terms: int, repeats: int) -> tuple[float, float]:
         before = _best(refit, repeats)
     finally:
         expressions.TorchFormula = program
+    return now, before
+
+
+def error_times(terms: int, repeats: int) -> tuple[float, float]:
+    """Seconds for the standard errors of a ``terms``-term formula on 1000 rows: exact
+    Jacobian, central differences."""
+    expr, X, y = test_formula(terms)
+    now = _best(lambda: uncertainty.standard_errors(expr, X, y), repeats)
+    exact = uncertainty._jacobian
+    uncertainty._jacobian = central_jacobian
+    try:
+        before = _best(lambda: uncertainty.standard_errors(expr, X, y), repeats)
+    finally:
+        uncertainty._jacobian = exact
     return now, before
 
 
@@ -121,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     match_now, match_before = matching_times(args.rows, args.repeats)
     refit_now, refit_before = refit_times(args.terms, args.repeats)
+    errors_now, errors_before = error_times(args.terms, args.repeats)
     print("| kernel | now (s) | before (s) | speed-up |")
     print("| --- | ---: | ---: | ---: |")
     print(
@@ -130,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"| refit a {args.terms}-term formula, 1000 rows, 20 LBFGS steps | {refit_now:.3f} | "
         f"{refit_before:.3f} | {refit_before / refit_now:.2f}x |"
+    )
+    print(
+        f"| standard errors of the {args.terms}-term formula's {args.terms + 1} constants, "
+        f"1000 rows | {errors_now:.3f} | {errors_before:.3f} | "
+        f"{errors_before / errors_now:.2f}x |"
     )
     return 0
 

@@ -36,16 +36,26 @@ def test_the_tree_walk_it_compares_against_computes_the_same_values_and_gradient
     assert torch.equal(now.constants.grad, before.constants.grad)
 
 
-def test_quick_run_prints_both_kernels():
+def test_the_central_differences_it_compares_against_give_the_same_jacobian():
+    from kansr.symbolic.uncertainty import _jacobian
+
+    expr, X, _ = _load().test_formula(4)
+    exact, pred = _jacobian(expr, X)
+    central, central_pred = _load().central_jacobian(expr, X)
+    np.testing.assert_allclose(central, exact, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(central_pred, pred)
+
+
+def test_quick_run_prints_every_kernel():
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True, check=True
     ).stdout
     rows = [
         line
         for line in out.splitlines()
-        if line.startswith("| match") or line.startswith("| refit")
+        if line.startswith(("| match", "| refit", "| standard errors"))
     ]
-    assert len(rows) == 2
+    assert len(rows) == 3
     for row in rows:
         now, before = (float(cell) for cell in row.split("|")[2:4])
         assert now > 0 and before > 0

@@ -65,6 +65,30 @@ def test_torch_formula_matches_evaluate_and_keeps_rationals_fixed():
     assert module.export() == expr
 
 
+def test_row_jacobian_is_the_exact_derivative_by_each_constant():
+    a, b, c = sympy.Float(1.5), sympy.Float(-0.7), sympy.Float(0.25)
+    expr = a * sympy.exp(b * x0) + c * x1
+    module = TorchFormula(expr)
+    X = np.random.default_rng(2).uniform(0.1, 3, (50, 2))
+    values, jac = (t.numpy() for t in module.row_jacobian(torch.as_tensor(X)))
+    np.testing.assert_allclose(values, evaluate(expr, X), rtol=1e-12)
+    by = {  # analytic derivatives, in the module's order of constants
+        a: np.exp(-0.7 * X[:, 0]),
+        b: 1.5 * X[:, 0] * np.exp(-0.7 * X[:, 0]),
+        c: X[:, 1],
+    }
+    expected = np.column_stack([by[f] for f in module.floats])
+    np.testing.assert_allclose(jac, expected, rtol=1e-12)
+    assert module.constants.grad is None  # the module's own constants are untouched
+
+
+def test_row_jacobian_of_a_formula_without_variables_is_one_per_row():
+    module = TorchFormula(sympy.Float(3.5))
+    values, jac = module.row_jacobian(torch.zeros(4, 2, dtype=torch.float64))
+    assert values.tolist() == [3.5] * 4
+    assert jac.tolist() == [[1.0]] * 4
+
+
 def test_refit_constants_recovers_the_generating_constants():
     rng = np.random.default_rng(2)
     X = rng.uniform(-2, 2, (300, 2))

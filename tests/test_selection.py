@@ -203,6 +203,20 @@ def test_standard_errors_survive_overflowing_jacobians():
     assert all(not np.isfinite(e) or e >= 0 for e in errors.values())
 
 
+def test_standard_errors_where_the_exact_derivative_is_not_finite():
+    # d/dc sqrt(c*x0 + x1) is 0/0 at x0 = x1 = 0, where the formula is finite: the
+    # errors come from central differences there instead of being lost
+    x0, x1 = sympy.symbols("x0 x1", real=True)
+    rng = np.random.default_rng(3)
+    X = np.vstack([[0.0, 0.0], rng.uniform(0.5, 2, (40, 2))])
+    expr = sympy.Float(1.3) * sympy.sqrt(sympy.Float(2.0) * x0 + x1)
+    y = 1.3 * np.sqrt(2.0 * X[:, 0] + X[:, 1]) + rng.normal(0, 0.01, 41)
+    errors = standard_errors(expr, X, y)
+    assert len(errors) == 2
+    assert all(0 < e < 0.05 for e in errors.values())
+    assert errors == pytest.approx(_curve_fit_errors(expr, X, y), rel=0.05)
+
+
 def test_snapping_prefers_a_simple_number_inside_the_interval():
     # 0.99745 is within 1e-3 of 5*sqrt(2)/(4*sqrt(pi)), but 1 lies inside its 95 % interval
     from kansr.symbolic.expressions import mse

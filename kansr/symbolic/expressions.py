@@ -182,6 +182,20 @@ class TorchFormula(torch.nn.Module):
         out = torch.as_tensor(_run_program(self._program, x, sets), dtype=torch.float64)
         return out.expand(constant_sets.shape[0], x.shape[0])
 
+    def row_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Values ``(batch,)`` and their exact derivatives ``(batch, p)`` by the constants at
+        their current values, by one forward and one backward pass: every row gets its own
+        copy of the constants (``(batch, p)``), so the gradient of the summed values by
+        that copy is the Jacobian (row ``i`` depends on copy ``i`` only)."""
+        start = self.constants.detach()
+        rows = start.expand(x.shape[0], start.shape[0]).clone().requires_grad_(True)
+        out = torch.as_tensor(_run_program(self._program, x, rows), dtype=torch.float64)
+        out = out.expand(x.shape[0])
+        if not out.requires_grad:  # no constant reaches the value (e.g. 0*c)
+            return out.detach(), torch.zeros_like(rows)
+        (jac,) = torch.autograd.grad(out.sum(), rows, allow_unused=True)
+        return out.detach(), torch.zeros_like(rows) if jac is None else jac
+
     def export(self) -> sympy.Expr:
         """``expr`` with the current constants."""
         values = self.constants.detach().numpy()

@@ -31,7 +31,12 @@ from kansr.symbolic.snap import (
     within_size,
 )
 from kansr.symbolic.terms import prune_terms
-from kansr.symbolic.uncertainty import constant_covariance, null_direction, standard_errors
+from kansr.symbolic.uncertainty import (
+    constant_covariance,
+    n_constants,
+    null_direction,
+    standard_errors,
+)
 from kansr.utils.deadline import Deadline, call_with_timeout
 
 __all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
@@ -227,6 +232,8 @@ def _identifiable(expr, loss, X, y, w, deadline: Deadline):
     one of them to ±1 and refit the others, when the loss stays within 0.1 % (of those that
     can be fixed, the first in the order of :func:`_fix_order`: ``a/(x + c)``, not
     ``a/(b*x - 1)``)."""
+    if not 0 < n_constants(expr) <= _MAX_IDENTIFIABLE_CONSTANTS:
+        return expr, loss  # (fixing constants keeps their number at most as it is)
     for _ in range(_MAX_IDENTIFIABLE_CONSTANTS):
         if deadline.expired():
             break

@@ -4,8 +4,8 @@ At the optimum of ``sum_i w_i (y_i - f(x_i; c))^2`` the covariance of the consta
 ``s^2 (J^T W J)^-1`` with ``J (n, p)`` the Jacobian of the predictions by the constants and
 ``s^2 = sum_i w_i r_i^2 / (n - p)`` the residual variance: what
 ``scipy.optimize.curve_fit(..., sigma=1/sqrt(w), absolute_sigma=False)`` reports. The Jacobian
-is taken by central differences of the formula as a torch module (step ``1e-6`` relative):
-two vectorised evaluations per constant, cheap next to a refit.
+is exact (automatic differentiation of the formula as a torch module, one forward and one
+backward pass), cheap next to a refit.
 """
 
 from __future__ import annotations
@@ -116,23 +116,32 @@ def standard_errors(
 def _jacobian(expr, X) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``J (n, p)`` of the predictions by the fitted constants (in the order of
     :func:`fitted_constants`, which is :class:`TorchFormula`'s) and the predictions ``(n,)``;
-    ``(None, None)`` when they are not finite or cannot be evaluated. Central differences
-    of the formula as a torch module (all constant sets in one vectorised pass)."""
+    ``(None, None)`` when they are not finite or cannot be evaluated. Exact derivatives by
+    automatic differentiation (:meth:`TorchFormula.row_jacobian`: one forward and one
+    backward pass, whatever the number of constants); where they are not finite although the
+    formula is (``x**c`` or ``sqrt(c*x)`` at ``x = 0``), central differences."""
     try:
         module = TorchFormula(expr)
         x = torch.from_numpy(np.array(X, dtype=np.float64))
-        start = module.constants.detach().clone()
-        steps = 1e-6 * torch.clamp(start.abs(), min=1e-3)
-        shifts = torch.diag(steps)
-        sets = torch.cat([start[None], start + shifts, start - shifts])  # (1 + 2p, p)
-        with torch.no_grad():
-            values = module.batched(x, sets).numpy()
-        p = start.shape[0]
-        pred = values[0].copy()
-        with np.errstate(all="ignore"):  # (inf - inf: caught below)
-            jac = ((values[1 : p + 1] - values[p + 1 :]) / (2 * steps.numpy()[:, None])).T
+        pred, jac = (t.numpy() for t in module.row_jacobian(x))
+        if np.all(np.isfinite(pred)) and not np.all(np.isfinite(jac)):
+            jac = _central_differences(module, x)
     except (ValueError, TypeError, ArithmeticError, RecursionError, RuntimeError):
         return None, None
     if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(pred))):
         return None, None
     return jac, pred
+
+
+def _central_differences(module: TorchFormula, x: torch.Tensor) -> np.ndarray:
+    """``J (n, p)`` by central differences (step ``1e-6`` relative; all ``1 + 2p`` constant
+    sets in one vectorised pass)."""
+    start = module.constants.detach().clone()
+    steps = 1e-6 * torch.clamp(start.abs(), min=1e-3)
+    shifts = torch.diag(steps)
+    sets = torch.cat([start + shifts, start - shifts])  # (2p, p)
+    with torch.no_grad():
+        values = module.batched(x, sets).numpy()
+    p = start.shape[0]
+    with np.errstate(all="ignore"):  # (inf - inf: the caller checks)
+        return ((values[:p] - values[p:]) / (2 * steps.numpy()[:, None])).T
