@@ -13,6 +13,10 @@
     of the predictions by the constants): exact by one backward pass of per-row copies of
     the constants (now) against central differences, two evaluations per constant (before
     this change; ``central_jacobian`` below).
+(d) The exact Jacobian of a formula of ``--big-terms`` terms on ``--big-rows`` rows: one
+    ``(rows,)`` copy per constant (now) against one ``(rows, p)`` copy of all constants
+    (``MatrixCopy`` below, bd1d0f8), whose backward pass writes a full ``(rows, p)`` gradient
+    for every constant read.
 
 Each row is the best of ``--repeats`` runs, one torch thread, in one process, so both sides
 see the same machine. ``python bench/symbolic_speed.py [--quick]``; prints a Markdown table.
@@ -64,6 +68,20 @@ class TreeWalk(expressions.TorchFormula):
             return torch.pow(torch.as_tensor(base, dtype=torch.float64), power)
         inner = self._walk(expr.args[0], x, slot)
         return operation(expr.func).torch_fn(torch.as_tensor(inner, dtype=torch.float64))
+
+
+class MatrixCopy(expressions.TorchFormula):
+    """:class:`TorchFormula` whose exact Jacobian reads the constants from one ``(rows, p)``
+    tensor (the version of bd1d0f8), for comparison."""
+
+    def row_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        start = self.constants.detach()
+        rows = start.expand(x.shape[0], start.shape[0]).clone().requires_grad_(True)
+        out = torch.as_tensor(
+            expressions._run_program(self._program, x, rows), dtype=torch.float64
+        ).expand(x.shape[0])
+        (jac,) = torch.autograd.grad(out.sum(), rows, allow_unused=True)
+        return out.detach(), torch.zeros_like(rows) if jac is None else jac
 
 
 def _best(run, repeats: int) -> float:
@@ -142,19 +160,33 @@ def error_times(terms: int, repeats: int) -> tuple[float, float]:
     return now, before
 
 
+def jacobian_times(terms: int, rows: int, repeats: int) -> tuple[float, float]:
+    """Seconds for the exact Jacobian of a ``terms``-term formula on ``rows`` rows: one copy
+    per constant, one matrix copy."""
+    expr, _, _ = test_formula(terms)
+    x = torch.from_numpy(np.random.default_rng(2).uniform(0.1, 1.0, (rows, 2)))
+    now = _best(lambda: expressions.TorchFormula(expr).row_jacobian(x), repeats)
+    before = _best(lambda: MatrixCopy(expr).row_jacobian(x), repeats)
+    return now, before
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1000, help="rows of the matched pieces (1000)")
     p.add_argument("--terms", type=int, default=40, help="terms of the refit formula (40)")
+    p.add_argument("--big-terms", type=int, default=240, help="terms for the Jacobian (240)")
+    p.add_argument("--big-rows", type=int, default=10_000, help="rows for the Jacobian (10000)")
     p.add_argument("--repeats", type=int, default=3, help="runs per row, best kept (3)")
     p.add_argument("--quick", action="store_true", help="smoke test: small sizes, 1 run")
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.terms, args.repeats = 600, 3, 1
+        args.big_terms, args.big_rows = 4, 100
     torch.set_num_threads(1)
     match_now, match_before = matching_times(args.rows, args.repeats)
     refit_now, refit_before = refit_times(args.terms, args.repeats)
     errors_now, errors_before = error_times(args.terms, args.repeats)
+    jac_now, jac_before = jacobian_times(args.big_terms, args.big_rows, args.repeats)
     print("| kernel | now (s) | before (s) | speed-up |")
     print("| --- | ---: | ---: | ---: |")
     print(
@@ -169,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| standard errors of the {args.terms}-term formula's {args.terms + 1} constants, "
         f"1000 rows | {errors_now:.3f} | {errors_before:.3f} | "
         f"{errors_before / errors_now:.2f}x |"
+    )
+    print(
+        f"| exact Jacobian of a {args.big_terms}-term formula ({args.big_terms + 1} constants), "
+        f"{args.big_rows} rows | {jac_now:.3f} | {jac_before:.3f} | "
+        f"{jac_before / jac_now:.2f}x |"
     )
     return 0
 

@@ -46,6 +46,17 @@ def test_the_central_differences_it_compares_against_give_the_same_jacobian():
     np.testing.assert_array_equal(central_pred, pred)
 
 
+def test_the_matrix_copy_it_compares_against_gives_the_same_jacobian():
+    from kansr.symbolic.expressions import TorchFormula
+
+    expr, X, _ = _load().test_formula(4)
+    x = torch.from_numpy(X)
+    values, jac = TorchFormula(expr).row_jacobian(x)
+    matrix_values, matrix_jac = _load().MatrixCopy(expr).row_jacobian(x)
+    assert torch.equal(values, matrix_values)
+    assert torch.equal(jac, matrix_jac)
+
+
 def test_quick_run_prints_every_kernel():
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick"], capture_output=True, text=True, check=True
@@ -53,9 +64,9 @@ def test_quick_run_prints_every_kernel():
     rows = [
         line
         for line in out.splitlines()
-        if line.startswith(("| match", "| refit", "| standard errors"))
+        if line.startswith(("| match", "| refit", "| standard errors", "| exact Jacobian"))
     ]
-    assert len(rows) == 3
+    assert len(rows) == 4
     for row in rows:
         now, before = (float(cell) for cell in row.split("|")[2:4])
         assert now > 0 and before > 0

@@ -113,16 +113,17 @@ def _torch_program(expr: sympy.Expr, slot: dict) -> list[tuple]:
     return program
 
 
-def _run_program(program: list[tuple], x: torch.Tensor, constants: torch.Tensor):
+def _run_program(program: list[tuple], x: torch.Tensor, constants: torch.Tensor | list):
     """Value of a :func:`_torch_program` on ``x (batch, n_features)`` with ``constants``
-    ``(p,)`` (or ``(B, 1, p)`` for ``B`` sets at once): a tensor or a Python float. Sums and
-    products fold left from 0.0 and 1.0 in the order of the expression's arguments."""
+        ``(p,)`` (or ``(B, 1, p)`` for ``B`` sets at once, or a list of ``p`` tensors, one per
+    constant): a tensor or a Python float. Sums and
+        products fold left from 0.0 and 1.0 in the order of the expression's arguments."""
     stack: list = []
     for kind, arg in program:
         if kind == "x":
             stack.append(x[:, arg])
         elif kind == "c":
-            stack.append(constants[..., arg])
+            stack.append(constants[arg] if isinstance(constants, list) else constants[..., arg])
         elif kind == "n":
             stack.append(arg)
         elif kind == "+":
@@ -184,17 +185,19 @@ class TorchFormula(torch.nn.Module):
 
     def row_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Values ``(batch,)`` and their exact derivatives ``(batch, p)`` by the constants at
-        their current values, by one forward and one backward pass: every row gets its own
-        copy of the constants (``(batch, p)``), so the gradient of the summed values by
-        that copy is the Jacobian (row ``i`` depends on copy ``i`` only)."""
-        start = self.constants.detach()
-        rows = start.expand(x.shape[0], start.shape[0]).clone().requires_grad_(True)
-        out = torch.as_tensor(_run_program(self._program, x, rows), dtype=torch.float64)
-        out = out.expand(x.shape[0])
+        their current values, by one forward and one backward pass: every constant is a
+        ``(batch,)`` tensor (each row its own copy), so the gradient of the summed values by
+        that tensor is its column of the Jacobian (row ``i`` depends on copy ``i`` only)."""
+        n = x.shape[0]
+        copies = [c.expand(n).clone().requires_grad_(True) for c in self.constants.detach()]
+        out = torch.as_tensor(_run_program(self._program, x, copies), dtype=torch.float64)
+        out = out.expand(n)
+        zeros = torch.zeros(n, len(copies), dtype=torch.float64, device=x.device)
         if not out.requires_grad:  # no constant reaches the value (e.g. 0*c)
-            return out.detach(), torch.zeros_like(rows)
-        (jac,) = torch.autograd.grad(out.sum(), rows, allow_unused=True)
-        return out.detach(), torch.zeros_like(rows) if jac is None else jac
+            return out.detach(), zeros
+        grads = torch.autograd.grad(out.sum(), copies, allow_unused=True)
+        columns = [zeros[:, k] if g is None else g for k, g in enumerate(grads)]
+        return out.detach(), torch.stack(columns, 1) if columns else zeros
 
     def export(self) -> sympy.Expr:
         """``expr`` with the current constants."""
