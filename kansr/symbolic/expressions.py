@@ -115,9 +115,9 @@ def _torch_program(expr: sympy.Expr, slot: dict) -> list[tuple]:
 
 def _run_program(program: list[tuple], x: torch.Tensor, constants: torch.Tensor | list):
     """Value of a :func:`_torch_program` on ``x (batch, n_features)`` with ``constants``
-        ``(p,)`` (or ``(B, 1, p)`` for ``B`` sets at once, or a list of ``p`` tensors, one per
-    constant): a tensor or a Python float. Sums and
-        products fold left from 0.0 and 1.0 in the order of the expression's arguments."""
+    ``(p,)`` (or ``(B, 1, p)`` for ``B`` sets at once, or a list of ``p`` tensors, one per
+    constant): a tensor or a Python float. Sums and products fold left from 0.0 and 1.0 in the
+    order of the expression's arguments."""
     stack: list = []
     for kind, arg in program:
         if kind == "x":

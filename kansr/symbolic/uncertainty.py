@@ -119,7 +119,7 @@ def _jacobian(expr, X) -> tuple[np.ndarray | None, np.ndarray | None]:
     ``(None, None)`` when they are not finite or cannot be evaluated. Exact derivatives by
     automatic differentiation (:meth:`TorchFormula.row_jacobian`: one forward and one
     backward pass, whatever the number of constants); where they are not finite although the
-    formula is (``x**c`` or ``sqrt(c*x)`` at ``x = 0``), central differences."""
+    formula is (``sqrt(c*x + y)`` at ``x = y = 0``), central differences."""
     try:
         module = TorchFormula(expr)
         x = torch.from_numpy(np.array(X, dtype=np.float64))
@@ -134,7 +134,7 @@ def _jacobian(expr, X) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 def _central_differences(module: TorchFormula, x: torch.Tensor) -> np.ndarray:
-    """``J (n, p)`` by central differences (step ``1e-6`` relative; all ``1 + 2p`` constant
+    """``J (n, p)`` by central differences (step ``1e-6`` relative; all ``2p`` shifted constant
     sets in one vectorised pass)."""
     start = module.constants.detach().clone()
     steps = 1e-6 * torch.clamp(start.abs(), min=1e-3)
