@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.terms, args.repeats = 600, 3, 1
-        args.big_terms, args.big_rows = 4, 100
+        args.big_terms, args.big_rows = 4, 1000
     torch.set_num_threads(1)
     match_now, match_before = matching_times(args.rows, args.repeats)
     refit_now, refit_before = refit_times(args.terms, args.repeats)
@@ -190,21 +190,21 @@ def main(argv: list[str] | None = None) -> int:
     print("| kernel | now (s) | before (s) | speed-up |")
     print("| --- | ---: | ---: | ---: |")
     print(
-        f"| match 3 pieces x {args.rows} rows, default library | {match_now:.3f} | "
-        f"{match_before:.3f} | {match_before / match_now:.2f}x |"
+        f"| match 3 pieces x {args.rows} rows, default library | {match_now:.3g} | "
+        f"{match_before:.3g} | {match_before / match_now:.2f}x |"
     )
     print(
-        f"| refit a {args.terms}-term formula, 1000 rows, 20 LBFGS steps | {refit_now:.3f} | "
-        f"{refit_before:.3f} | {refit_before / refit_now:.2f}x |"
+        f"| refit a {args.terms}-term formula, 1000 rows, 20 LBFGS steps | {refit_now:.3g} | "
+        f"{refit_before:.3g} | {refit_before / refit_now:.2f}x |"
     )
     print(
         f"| standard errors of the {args.terms}-term formula's {args.terms + 1} constants, "
-        f"1000 rows | {errors_now:.3f} | {errors_before:.3f} | "
+        f"1000 rows | {errors_now:.3g} | {errors_before:.3g} | "
         f"{errors_before / errors_now:.2f}x |"
     )
     print(
         f"| exact Jacobian of a {args.big_terms}-term formula ({args.big_terms + 1} constants), "
-        f"{args.big_rows} rows | {jac_now:.3f} | {jac_before:.3f} | "
+        f"{args.big_rows} rows | {jac_now:.3g} | {jac_before:.3g} | "
         f"{jac_before / jac_now:.2f}x |"
     )
     return 0
