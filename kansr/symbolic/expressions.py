@@ -192,12 +192,11 @@ class TorchFormula(torch.nn.Module):
         copies = [c.expand(n).clone().requires_grad_(True) for c in self.constants.detach()]
         out = torch.as_tensor(_run_program(self._program, x, copies), dtype=torch.float64)
         out = out.expand(n)
-        zeros = torch.zeros(n, len(copies), dtype=torch.float64, device=x.device)
         if not out.requires_grad:  # no constant reaches the value (e.g. 0*c)
-            return out.detach(), zeros
-        grads = torch.autograd.grad(out.sum(), copies, allow_unused=True)
-        columns = [zeros[:, k] if g is None else g for k, g in enumerate(grads)]
-        return out.detach(), torch.stack(columns, 1) if columns else zeros
+            return out.detach(), torch.zeros(n, len(copies), dtype=torch.float64, device=x.device)
+        # (a constant the value does not depend on gets a zero column)
+        grads = torch.autograd.grad(out.sum(), copies, materialize_grads=True)
+        return out.detach(), torch.stack(grads, 1)
 
     def export(self) -> sympy.Expr:
         """``expr`` with the current constants."""
