@@ -11,6 +11,7 @@ import torch
 
 from kansr.nn.network import KAN
 from kansr.symbolic.finish import finish
+from kansr.symbolic.least_squares import levenberg_marquardt
 from kansr.symbolic.library import SymbolicFunction, SymbolicLibrary
 from kansr.symbolic.matching import EdgeMatches, match_edges
 from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
@@ -26,9 +27,46 @@ def _refit(
     deadline: Deadline,
     weight: torch.Tensor | None = None,
 ) -> float:
-    """Joint LBFGS refit of every constant on the (``weight (n, 1)``-weighted) mean squared
-    error; keeps the start when it does not improve. Stops at ``deadline``, keeping the
-    constants reached when they are better than the start."""
+    """Joint refit of every constant on the (``weight (n, 1)``-weighted) mean squared error:
+    Levenberg-Marquardt with the exact Jacobian (:meth:`SymbolicNetwork.row_jacobian`), for
+    up to ``n_iter`` steps, and LBFGS where that does not improve the start (a Jacobian that
+    is not finite there). Keeps the start when neither improves it; stops at ``deadline``,
+    keeping the constants reached when they are better than the start. Returns the loss."""
+    root = torch.ones_like(t[:, 0]) if weight is None else torch.sqrt(weight[:, 0])
+    root = root / math.sqrt(t.shape[0])  # residuals whose sum of squares is the mean
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        net.load_vector(theta)
+        with torch.no_grad():
+            return (root * (net(z)[:, 0] - t[:, 0])).numpy()
+
+    def jacobian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        net.load_vector(theta)
+        values, jac = net.row_jacobian(z)
+        return (root * (values - t[:, 0])).numpy(), (root[:, None] * jac).numpy()
+
+    start = net.vector()
+    r = residuals(start)
+    before = float(r @ r)  # as levenberg_marquardt sums it: equal when it finds no step
+    theta, after = levenberg_marquardt(
+        residuals, jacobian, start, max_iter=n_iter, expired=deadline.expired
+    )
+    if math.isfinite(after) and after < before:
+        net.load_vector(theta)
+        return after
+    net.load_vector(start)
+    return _lbfgs_refit(net, z, t, n_iter, deadline, weight)
+
+
+def _lbfgs_refit(
+    net: SymbolicNetwork,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    n_iter: int,
+    deadline: Deadline,
+    weight: torch.Tensor | None = None,
+) -> float:
+    """:func:`_refit` by LBFGS (``n_iter`` steps) on the mean squared error."""
 
     def objective() -> torch.Tensor:
         squared = (net(z) - t) ** 2

@@ -79,11 +79,17 @@ class SymbolicNetwork(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x, [list(p) for p in self.params], list(self.biases))
+
+    def _run(self, x: torch.Tensor, params, biases) -> torch.Tensor:
+        """The network on ``x (batch, n_in)`` with ``params[l][e]`` the ``(a, b, c, d)`` of
+        edge ``e`` of layer ``l``, ``(4,)`` or per row ``(batch, 4)``, and ``biases[l]``
+        ``(n_out,)`` or ``(batch, n_out)``."""
         for level, edges in enumerate(self.edges):
-            out = self.biases[level].expand(x.shape[0], -1).clone()
-            params = self.params[level]
+            out = biases[level].expand(x.shape[0], -1).clone()
             for idx, edge in enumerate(edges):
-                a, b, c, d = params[idx]
+                p = params[level][idx]
+                a, b, c, d = p[..., 0], p[..., 1], p[..., 2], p[..., 3]
                 if edge.fn.complexity == 0:
                     value = d.expand(x.shape[0])
                 else:
@@ -91,6 +97,43 @@ class SymbolicNetwork(nn.Module):
                 out = out.index_add(1, torch.tensor([edge.o]), value[:, None])
             x = out
         return x
+
+    def vector(self) -> np.ndarray:
+        """Every constant, ``(p,)``: layer by layer the edges' ``(a, b, c, d)``, then the
+        layer's biases (the columns of :meth:`row_jacobian`)."""
+        parts = []
+        for params, bias in zip(self.params, self.biases, strict=True):
+            parts += [params.detach().reshape(-1), bias.detach().reshape(-1)]
+        return torch.cat(parts).numpy().copy()
+
+    def load_vector(self, theta: np.ndarray) -> None:
+        """Set every constant from ``theta (p,)``, ordered as :meth:`vector`."""
+        values = torch.as_tensor(np.asarray(theta, dtype=np.float64))
+        start = 0
+        with torch.no_grad():
+            for params, bias in zip(self.params, self.biases, strict=True):
+                for tensor in (params, bias):
+                    size = tensor.numel()
+                    tensor.copy_(values[start : start + size].reshape(tensor.shape))
+                    start += size
+
+    def row_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first output ``(batch,)`` on ``x (batch, n_in)`` and its exact derivatives by
+        every constant, ``(batch, p)`` in the order of :meth:`vector`, by one forward and one
+        backward pass: each row has its own copy of the constants, so the gradient of the
+        summed output by a copy is that row of the Jacobian."""
+        n = x.shape[0]
+        params = [
+            [p.detach().expand(n, 4).clone().requires_grad_(True) for p in level]
+            for level in self.params
+        ]
+        biases = [b.detach().expand(n, -1).clone().requires_grad_(True) for b in self.biases]
+        out = self._run(x, params, biases)[:, 0]
+        copies = []
+        for level, bias in zip(params, biases, strict=True):
+            copies += [*level, bias]
+        grads = torch.autograd.grad(out.sum(), copies, materialize_grads=True, allow_unused=True)
+        return out.detach(), torch.cat(grads, 1)
 
     def export(self) -> tuple[list[list[SymbolicEdge]], list[np.ndarray]]:
         """Edges and biases with the current constants."""
