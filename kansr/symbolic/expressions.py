@@ -16,6 +16,7 @@ import numpy as np
 import sympy
 import torch
 
+from kansr.symbolic.least_squares import levenberg_marquardt
 from kansr.symbolic.operations import operation
 
 __all__ = [
@@ -213,8 +214,9 @@ def refit_constants(
     n_iter: int = 50,
     sample_weight: np.ndarray | None = None,
 ) -> tuple[sympy.Expr, float]:
-    """Refit every float of ``expr`` to ``X, y`` by LBFGS on the mean squared error
-    (weighted by ``sample_weight (n,)`` when given).
+    """Refit every float of ``expr`` to ``X, y`` on the mean squared error (weighted by
+    ``sample_weight (n,)`` when given): Levenberg-Marquardt with the exact Jacobian for up to
+    ``n_iter`` steps, LBFGS where that finds no step (a Jacobian that is not finite).
 
     Returns the refit expression and its loss; the input is returned unchanged when the fit
     does not improve it or fails.
@@ -229,6 +231,48 @@ def refit_constants(
     xt = torch.from_numpy(np.array(X, dtype=np.float64))
     yt = torch.from_numpy(np.array(y, dtype=np.float64))
     wt = None if sample_weight is None else torch.from_numpy(np.array(sample_weight, float))
+    if not _least_squares_fit(module, xt, yt, wt, n_iter) and not _lbfgs_fit(
+        module, xt, yt, wt, n_iter
+    ):
+        return expr, start_loss
+    if not bool(torch.isfinite(module.constants).all()):
+        return expr, start_loss
+    fitted = module.export()
+    loss = mse(fitted, X, y, sample_weight)
+    return (fitted, loss) if loss < start_loss else (expr, start_loss)
+
+
+def _least_squares_fit(module: TorchFormula, xt, yt, wt, n_iter: int) -> bool:
+    """Levenberg-Marquardt on the constants of ``module`` with the exact Jacobian
+    (:meth:`TorchFormula.row_jacobian`); whether it lowered the (weighted) mean squared
+    error. The constants are left at the best point seen."""
+    root = torch.ones_like(yt) if wt is None else torch.sqrt(wt / wt.mean())
+    root = root / math.sqrt(yt.shape[0])
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            module.constants.copy_(torch.from_numpy(theta))
+            return (root * (module(xt) - yt)).numpy()
+
+    def jacobian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            module.constants.copy_(torch.from_numpy(theta))
+        values, jac = module.row_jacobian(xt)
+        return (root * (values - yt)).numpy(), (root[:, None] * jac).numpy()
+
+    start = module.constants.detach().numpy().copy()
+    r = residuals(start)
+    before = float(r @ r)
+    theta, after = levenberg_marquardt(residuals, jacobian, start, max_iter=n_iter)
+    improved = math.isfinite(after) and after < before
+    with torch.no_grad():
+        module.constants.copy_(torch.from_numpy(theta if improved else start))
+    return improved
+
+
+def _lbfgs_fit(module: TorchFormula, xt, yt, wt, n_iter: int) -> bool:
+    """LBFGS on the constants of ``module`` (``n_iter`` steps); ``False`` when torch's line
+    search fails (a loss that is not finite)."""
     opt = torch.optim.LBFGS(
         [module.constants],
         lr=1.0,
@@ -249,12 +293,8 @@ def refit_constants(
     try:
         opt.step(closure)
     except (RuntimeError, IndexError, ValueError):  # torch's line search on a non-finite loss
-        return expr, start_loss
-    if not bool(torch.isfinite(module.constants).all()):
-        return expr, start_loss
-    fitted = module.export()
-    loss = mse(fitted, X, y, sample_weight)
-    return (fitted, loss) if loss < start_loss else (expr, start_loss)
+        return False
+    return True
 
 
 def mse(
