@@ -1,14 +1,15 @@
 #!/usr/bin/env python
-"""Side-by-side speed of two kernels of the symbolic stage, each against its former version.
+"""Side-by-side speed of kernels of the symbolic stage, each against its former version.
 
 (a) 1-D matching (``kansr.symbolic.matching.match_edges``, the structure search's and the
     decomposition's workhorse) of three pieces on ``--rows`` rows against the default
     library: the coarse ``(a, b)`` grid scored on every k-th of the rows (now) against all
     rows (``_COARSE_SAMPLES`` raised: before 475734e).
-(b) Refitting the constants of a formula of ``--terms`` terms (``refit_constants``: LBFGS,
-    every step a forward and a backward pass of :class:`TorchFormula`): the postfix program
-    (now) against a walk of the sympy tree on every call (``TreeWalk`` below, the evaluator
-    before 105bddc).
+(b) Refitting the constants of a formula of ``--terms`` terms (``refit_constants``, at most
+    20 steps): Levenberg-Marquardt with the exact Jacobian (now) against LBFGS (before this
+    change), with the loss each reaches. (Until this change the row compared the postfix
+    program with a walk of the sympy tree, the evaluator before 105bddc:
+    ``docs/benchmarks.md``.)
 (c) Standard errors of the constants of the same formula (``standard_errors``: the Jacobian
     of the predictions by the constants): exact by one backward pass of per-row copies of
     the constants (now) against central differences, two evaluations per constant (before
@@ -38,36 +39,6 @@ import sympy  # noqa: E402
 import torch  # noqa: E402
 
 from kansr.symbolic import expressions, matching, uncertainty  # noqa: E402
-from kansr.symbolic.operations import operation  # noqa: E402
-
-
-class TreeWalk(expressions.TorchFormula):
-    """:class:`TorchFormula` evaluated by walking the sympy tree on every call (the
-    evaluator before 105bddc), for comparison."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        slot = {f: i for i, f in enumerate(self.floats)}
-        out = self._walk(self.expr, x, slot)
-        return torch.as_tensor(out, dtype=torch.float64).expand(x.shape[0])
-
-    def _walk(self, expr, x, slot):
-        if expr.is_Float:
-            return self.constants[slot[expr]]
-        if expr.is_Symbol:
-            return x[:, expressions.symbol_index(expr)]
-        if expr.is_Number or expr in (sympy.pi, sympy.E):
-            return float(expr)
-        if expr.is_Add or expr.is_Mul:
-            out = 0.0 if expr.is_Add else 1.0
-            for a in expr.args:
-                value = self._walk(a, x, slot)
-                out = out + value if expr.is_Add else out * value
-            return out
-        if expr.is_Pow:
-            base, power = self._walk(expr.base, x, slot), self._walk(expr.exp, x, slot)
-            return torch.pow(torch.as_tensor(base, dtype=torch.float64), power)
-        inner = self._walk(expr.args[0], x, slot)
-        return operation(expr.func).torch_fn(torch.as_tensor(inner, dtype=torch.float64))
 
 
 class MatrixCopy(expressions.TorchFormula):
@@ -129,21 +100,23 @@ def central_jacobian(expr, X):
     return uncertainty._central_differences(module, x), pred
 
 
-def refit_times(terms: int, repeats: int) -> tuple[float, float]:
-    """Seconds of one refit of a ``terms``-term formula on 1000 rows: program, tree walk."""
+def refit_times(terms: int, repeats: int) -> tuple[float, float, float, float]:
+    """Seconds and loss of one refit (at most 20 steps) of a ``terms``-term formula on 1000
+    rows: Levenberg-Marquardt, then LBFGS alone."""
     expr, X, y = test_formula(terms)
+    losses = []
 
     def refit():
-        expressions.refit_constants(expr, X, y, n_iter=20)
+        losses.append(expressions.refit_constants(expr, X, y, n_iter=20)[1])
 
     now = _best(refit, repeats)
-    program = expressions.TorchFormula
-    expressions.TorchFormula = TreeWalk  # refit_constants looks the class up when it runs
+    least_squares = expressions._least_squares_fit
+    expressions._least_squares_fit = lambda *args: False  # no step found: LBFGS alone
     try:
         before = _best(refit, repeats)
     finally:
-        expressions.TorchFormula = program
-    return now, before
+        expressions._least_squares_fit = least_squares
+    return now, before, losses[0], losses[-1]
 
 
 def error_times(terms: int, repeats: int) -> tuple[float, float]:
@@ -184,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         args.big_terms, args.big_rows = 4, 1000
     torch.set_num_threads(1)
     match_now, match_before = matching_times(args.rows, args.repeats)
-    refit_now, refit_before = refit_times(args.terms, args.repeats)
+    refit_now, refit_before, loss_now, loss_before = refit_times(args.terms, args.repeats)
     errors_now, errors_before = error_times(args.terms, args.repeats)
     jac_now, jac_before = jacobian_times(args.big_terms, args.big_rows, args.repeats)
     print("| kernel | now (s) | before (s) | speed-up |")
@@ -194,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{match_before:.3g} | {match_before / match_now:.2f}x |"
     )
     print(
-        f"| refit a {args.terms}-term formula, 1000 rows, 20 LBFGS steps | {refit_now:.3g} | "
-        f"{refit_before:.3g} | {refit_before / refit_now:.2f}x |"
+        f"| refit a {args.terms}-term formula, 1000 rows, <= 20 steps (loss {loss_now:.2g} "
+        f"against {loss_before:.2g} by LBFGS) | {refit_now:.3g} | {refit_before:.3g} | "
+        f"{refit_before / refit_now:.2f}x |"
     )
     print(
         f"| standard errors of the {args.terms}-term formula's {args.terms + 1} constants, "

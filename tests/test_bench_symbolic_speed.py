@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import sympy
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,18 +21,17 @@ def _load():
     return module
 
 
-def test_the_tree_walk_it_compares_against_computes_the_same_values_and_gradients():
-    from kansr.symbolic.expressions import TorchFormula
+def test_the_lbfgs_refit_it_compares_against_is_refit_constants_without_least_squares():
+    from kansr.symbolic import expressions
 
-    x0, x1 = sympy.symbols("x0:2", real=True)
-    expr = sympy.Float(1.5) * sympy.exp(-sympy.Float(0.3) * x0**2) / (x1 + sympy.Float(2.0))
-    x = torch.from_numpy(np.random.default_rng(0).uniform(0.1, 1, (20, 2)))
-    now, before = TorchFormula(expr), _load().TreeWalk(expr)
-    a, b = now(x), before(x)
-    assert torch.equal(a, b)
-    a.sum().backward()
-    b.sum().backward()
-    assert torch.equal(now.constants.grad, before.constants.grad)
+    expr, X, y = _load().test_formula(3)
+    least_squares = expressions._least_squares_fit
+    expressions._least_squares_fit = lambda *args: False
+    try:
+        _, loss = expressions.refit_constants(expr, X, y, n_iter=200)
+    finally:
+        expressions._least_squares_fit = least_squares
+    assert loss < 1e-3 * expressions.mse(expr, X, y)  # LBFGS alone refits it too
 
 
 def test_the_central_differences_it_compares_against_give_the_same_jacobian():
