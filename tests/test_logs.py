@@ -38,6 +38,17 @@ def test_nothing_to_take_out():
         assert constants_out_of_logs(expr) == expr
 
 
+def test_a_tiny_shift_beside_a_bare_term_is_left_to_snap():
+    # log(x0 + 5e-17) is not log(5e-17) + log(1 + 2e16*x0): that hides the shift in a huge
+    # factor that no snapping removes (it came out so after a refit drove the shift to 0)
+    X = _data()
+    for shift in (sympy.Float(5.4e-17), sympy.Float(-3e-12)):
+        expr = sympy.log(x0 + shift) + x1
+        assert constants_out_of_logs(expr, X) == expr
+    out = constants_out_of_logs(sympy.log(sympy.Float(0.2355) * x0 + sympy.Float(1.28e-17)), X)
+    assert out.has(sympy.log(x0 + sympy.Float(1.28e-17) / sympy.Float(0.2355)))
+
+
 def test_finish_turns_a_hidden_one_over_e_into_the_law():
     # log(1/e + 1/e*u) + 1 is log(1 + u): only with 1/e outside do the constants snap
     X = _data()

@@ -37,9 +37,11 @@ def _split(arg: sympy.Expr, small_constant=None) -> tuple[float, sympy.Expr] | N
         c = float(constant)
         factor, term = rest.as_independent(*symbols, as_Add=False)
         single = not term.is_Add and factor.is_number and factor != 1 and float(factor) > 0
-        if single and (c == 1 or (small_constant is not None and small_constant(c, rest))):
-            return float(factor), term + constant / factor
-        if c > 0 and c != 1:
+        if c == 1 or (small_constant is not None and small_constant(c, rest)):
+            # a shift: the other term's factor comes out, or nothing (``log(x + 1e-17)``
+            # is not ``log(1e-17) + log(1 + 1e17*x)``: the shift is left to snap to 0)
+            return (float(factor), term + constant / factor) if single else None
+        if c > 0:
             return c, 1 + sympy.expand(rest / constant)
         return None
     factor, rest = sympy.factor_terms(arg).as_independent(*symbols, as_Add=False)
