@@ -32,6 +32,18 @@ def test_finds_the_frequency_and_monomial_of_a_cosine_of_a_product():
     assert sympy.simplify(_argument(best) - 1.0 * x0 * x1) == 0
 
 
+def test_finds_an_oscillation_whose_monomial_spans_1e21():
+    # SRSD-like scales: the grid's frequencies are 1e-21, below the old fixed lower bound of
+    # the refinement (1e-12), which raised and skipped the whole structure search
+    k = 2 * np.pi * 3 / 8e20  # three periods over the span of x0*x1
+    X, y = _data(2 - 2 * sympy.cos(k * x0 * x1), [(1e10, 3e10), (1e10, 3e10), (1, 5)])
+    found = periodic_formulas(X, y, [0, 1, 2], SYMBOLS)
+    assert found and mse(found[0], X, y) < 1e-12 * np.var(y)
+    (arg,) = {f.args[0] for f in found[0].atoms(sympy.cos)}
+    assert sympy.simplify(arg / (x0 * x1)).is_number
+    np.testing.assert_allclose(float(arg / (x0 * x1)), k, rtol=1e-6)
+
+
 def test_finds_a_squared_sine_of_a_quotient_of_three_variables():
     X, y = _data(sympy.sin(x0 * x1 / x2) ** 2, [(1, 2), (1, 2), (1, 2)])
     found = periodic_formulas(X, y, [0, 1, 2], SYMBOLS)

@@ -73,13 +73,15 @@ def _grid_phasors(u: np.ndarray, step: float, first: int, last: int) -> np.ndarr
 
 
 def _refined(u: np.ndarray, y: np.ndarray, w: float, step: float) -> tuple[float, float]:
-    """The frequency near ``w`` (within one grid ``step``) of least residual, and that
-    residual."""
+    """The frequency near ``w > 0`` (within one grid ``step``) of least residual, and that
+    residual. (The lower bound stays positive and below ``w`` at any scale: a monomial of
+    SRSD's variables can span 1e21, where ``w`` is 1e-21.)"""
     found = minimize_scalar(
         lambda f: float(_unexplained(y, np.exp(1j * f * u)[None, :])[0]),
-        bounds=(max(w - step, 1e-12), w + step),
+        bounds=(max(w - step, 1e-12 * w), w + step),
         method="bounded",
-        options={"xatol": 1e-10 * max(w, 1.0)},
+        # 1e-10 absolute at ordinary scales, relative where w itself is below 1e-6
+        options={"xatol": 1e-10 * max(w, min(1.0, 1e6 * w))},
     )
     return float(found.x), float(found.fun)
 
