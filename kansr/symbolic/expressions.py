@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 import torch
 
-from kansr.symbolic.least_squares import levenberg_marquardt
+from kansr.symbolic.least_squares import refit_least_squares
 from kansr.symbolic.operations import operation
 
 __all__ = [
@@ -247,27 +247,30 @@ def _least_squares_fit(module: TorchFormula, xt, yt, wt, n_iter: int) -> bool:
     (:meth:`TorchFormula.row_jacobian`); whether it lowered the (weighted) mean squared
     error. The constants are left at the best point seen."""
     root = torch.ones_like(yt) if wt is None else torch.sqrt(wt / wt.mean())
-    root = root / math.sqrt(yt.shape[0])
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
+    def load(theta: np.ndarray) -> None:
         with torch.no_grad():
             module.constants.copy_(torch.from_numpy(theta))
-            return (root * (module(xt) - yt)).numpy()
 
-    def jacobian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict() -> np.ndarray:
         with torch.no_grad():
-            module.constants.copy_(torch.from_numpy(theta))
+            return module(xt).numpy()
+
+    def predict_with_jacobian() -> tuple[np.ndarray, np.ndarray]:
         values, jac = module.row_jacobian(xt)
-        return (root * (values - yt)).numpy(), (root[:, None] * jac).numpy()
+        return values.numpy(), jac.numpy()
 
     start = module.constants.detach().numpy().copy()
-    r = residuals(start)
-    before = float(r @ r)
-    theta, after = levenberg_marquardt(residuals, jacobian, start, max_iter=n_iter)
-    improved = math.isfinite(after) and after < before
-    with torch.no_grad():
-        module.constants.copy_(torch.from_numpy(theta if improved else start))
-    return improved
+    found = refit_least_squares(
+        start,
+        load,
+        predict,
+        predict_with_jacobian,
+        yt.numpy(),
+        (root / math.sqrt(yt.shape[0])).numpy(),
+        n_iter,
+    )
+    return found is not None
 
 
 def _lbfgs_fit(module: TorchFormula, xt, yt, wt, n_iter: int) -> bool:

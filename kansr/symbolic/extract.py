@@ -11,7 +11,7 @@ import torch
 
 from kansr.nn.network import KAN
 from kansr.symbolic.finish import finish
-from kansr.symbolic.least_squares import levenberg_marquardt
+from kansr.symbolic.least_squares import refit_least_squares
 from kansr.symbolic.library import SymbolicFunction, SymbolicLibrary
 from kansr.symbolic.matching import EdgeMatches, match_edges
 from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
@@ -35,26 +35,26 @@ def _refit(
     root = torch.ones_like(t[:, 0]) if weight is None else torch.sqrt(weight[:, 0])
     root = root / math.sqrt(t.shape[0])  # residuals whose sum of squares is the mean
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        net.load_vector(theta)
+    def predict() -> np.ndarray:
         with torch.no_grad():
-            return (root * (net(z)[:, 0] - t[:, 0])).numpy()
+            return net(z)[:, 0].numpy()
 
-    def jacobian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        net.load_vector(theta)
+    def predict_with_jacobian() -> tuple[np.ndarray, np.ndarray]:
         values, jac = net.row_jacobian(z)
-        return (root * (values - t[:, 0])).numpy(), (root[:, None] * jac).numpy()
+        return values.numpy(), jac.numpy()
 
-    start = net.vector()
-    r = residuals(start)
-    before = float(r @ r)  # as levenberg_marquardt sums it: equal when it finds no step
-    theta, after = levenberg_marquardt(
-        residuals, jacobian, start, max_iter=n_iter, expired=deadline.expired
+    found = refit_least_squares(
+        net.vector(),
+        net.load_vector,
+        predict,
+        predict_with_jacobian,
+        t[:, 0].numpy(),
+        root.numpy(),
+        n_iter,
+        expired=deadline.expired,
     )
-    if math.isfinite(after) and after < before:
-        net.load_vector(theta)
-        return after
-    net.load_vector(start)
+    if found is not None:
+        return found
     return _lbfgs_refit(net, z, t, n_iter, deadline, weight)
 
 

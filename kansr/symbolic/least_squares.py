@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["levenberg_marquardt"]
+__all__ = ["levenberg_marquardt", "refit_least_squares"]
 
 _START_DAMPING = 1e-3  # lam of the first step
 _MIN_DAMPING = 1e-12
@@ -72,3 +72,37 @@ def levenberg_marquardt(
         if gain is None or gain <= rtol * (best + gain):
             break
     return theta, best
+
+
+def refit_least_squares(
+    start: np.ndarray,
+    load: Callable[[np.ndarray], None],
+    predict: Callable[[], np.ndarray],
+    predict_with_jacobian: Callable[[], tuple[np.ndarray, np.ndarray]],
+    target: np.ndarray,
+    root: np.ndarray,
+    max_iter: int = 100,
+    expired: Callable[[], bool] = lambda: False,
+) -> float | None:
+    """:func:`levenberg_marquardt` on a model's constants, ``start (p,)``: ``load(theta)``
+    sets them, ``predict()`` gives the model's values ``(n,)`` and
+    ``predict_with_jacobian()`` those values and their derivatives ``(n, p)``; the residuals
+    are ``root * (values - target)`` (``root (n,)``: square roots of the row weights).
+
+    Leaves the model at the optimum and returns its sum of squares when that is below the
+    start's; otherwise leaves it at ``start`` and returns ``None``.
+    """
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        load(theta)
+        return root * (predict() - target)
+
+    def jacobian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        load(theta)
+        values, jac = predict_with_jacobian()
+        return root * (values - target), root[:, None] * jac
+
+    theta, value = levenberg_marquardt(residuals, jacobian, start, max_iter, expired=expired)
+    improved = not np.array_equal(theta, start)  # a step is taken only when it lowers the sum
+    load(theta if improved else start)
+    return value if improved else None
