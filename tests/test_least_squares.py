@@ -168,3 +168,45 @@ def test_refit_falls_back_to_lbfgs_where_the_jacobian_is_not_finite(monkeypatch)
     loss = extract._refit(net, x, t, 50, Deadline())
     assert calls  # Levenberg-Marquardt tried, then LBFGS improved the start
     assert loss < before
+
+
+def _log_network(b: float, c: float = 1.0) -> SymbolicNetwork:
+    """One input, one edge ``c*log(x + b)``."""
+    edge = SymbolicEdge(0, 0, DEFAULT_FUNCTIONS["log"], [1.0, b, c, 0.0])
+    return SymbolicNetwork([[edge]], [np.array([0.0])], [1, 1])
+
+
+def test_refit_keeps_every_argument_in_its_domain():
+    # the target is the safe form of log(x - 0.3): constant (log(1e-6)) below x = 0.3. The
+    # guarded network reaches it by moving rows out of log's domain, where the exact formula
+    # is not finite; the refit from a start inside the domain must stay inside it
+    x = torch.linspace(0.0, 1.0, 101, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        t = _log_network(-0.3)(x)
+    guarded = _log_network(0.05, 0.1)
+    extract._refit_constants(guarded, x, t, 50, Deadline())
+    guarded.guarded = False
+    with torch.no_grad():
+        assert not torch.isfinite(guarded(x)).all()  # what the refit did before
+    net = _log_network(0.05, 0.1)
+    with torch.no_grad():
+        before = float(torch.mean((net(x) - t) ** 2))
+    loss = extract._refit(net, x, t, 50, Deadline())
+    assert loss < before
+    assert net.guarded  # the mode is restored
+    a, b, c, d = net.export()[0][0][0].params
+    assert (a * x[:, 0].numpy() + b > 0).all()
+    assert math.isfinite(loss)
+    net.guarded = False
+    with torch.no_grad():
+        assert torch.isfinite(net(x)).all()
+
+
+def test_refit_of_a_start_outside_the_domain_uses_the_safe_forms():
+    x = torch.linspace(0.0, 1.0, 101, dtype=torch.float64)[:, None]
+    t = torch.log(x + 0.2)
+    net = _log_network(-0.1)  # rows below x = 0.1 outside the domain at the start
+    with torch.no_grad():
+        before = float(torch.mean((net(x) - t) ** 2))
+    loss = extract._refit(net, x, t, 50, Deadline())
+    assert loss < 1e-3 * before  # the safe forms still let the refit move

@@ -18,6 +18,8 @@ from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
 from kansr.symbolic.pareto import Formula
 from kansr.utils.deadline import Deadline, OutOfTime
 
+_SECOND_TERM_ERROR = 1e-3  # share of its output node's variance an edge's match may miss
+
 
 def _refit(
     net: SymbolicNetwork,
@@ -31,7 +33,38 @@ def _refit(
     Levenberg-Marquardt with the exact Jacobian (:meth:`SymbolicNetwork.row_jacobian`), for
     up to ``n_iter`` steps, and LBFGS where that does not improve the start (a Jacobian that
     is not finite there). Keeps the start when neither improves it; stops at ``deadline``,
-    keeping the constants reached when they are better than the start. Returns the loss."""
+    keeping the constants reached when they are better than the start. Returns the loss.
+
+    When every edge's argument lies in its function's domain on ``z`` at the start, the
+    refit evaluates the exact functions, so that it stays there: with the safe forms a
+    ``log`` whose argument turns negative is flat, the refit can lower the loss by moving
+    rows there, and the sympy formula it exports is not finite on those rows."""
+    net.guarded = not _exact_is_finite(net, z)
+    try:
+        return _refit_constants(net, z, t, n_iter, deadline, weight)
+    finally:
+        net.guarded = True
+
+
+def _exact_is_finite(net: SymbolicNetwork, z: torch.Tensor) -> bool:
+    """Whether ``net`` with its exact (unguarded) functions is finite on ``z``."""
+    net.guarded = False
+    try:
+        with torch.no_grad():
+            return bool(torch.isfinite(net(z)).all())
+    finally:
+        net.guarded = True
+
+
+def _refit_constants(
+    net: SymbolicNetwork,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    n_iter: int,
+    deadline: Deadline,
+    weight: torch.Tensor | None = None,
+) -> float:
+    """:func:`_refit` in ``net``'s current mode (guarded or exact)."""
     root = torch.ones_like(t[:, 0]) if weight is None else torch.sqrt(weight[:, 0])
     root = root / math.sqrt(t.shape[0])  # residuals whose sum of squares is the mean
 
@@ -125,13 +158,14 @@ def _edge_matches(
     library: SymbolicLibrary,
     deadline: Deadline,
     pinned: dict[tuple[int, int, int], SymbolicFunction] | None = None,
-) -> tuple[list[tuple[int, int, int]], EdgeMatches | None]:
-    """``(level, i, o)`` of every active edge of ``model`` and their matches against
-    ``library`` on the samples ``z_match`` (``[], None`` when no edge is active); a
-    ``pinned`` edge's candidates are all its pinned function, fitted to it."""
+) -> tuple[list[tuple[int, int, int]], EdgeMatches | None, tuple]:
+    """``(level, i, o)`` of every active edge of ``model``, their matches against
+    ``library`` on the samples ``z_match`` (``[], None`` when no edge is active; a
+    ``pinned`` edge's candidates are all its pinned function, fitted to it) and the edges'
+    samples (inputs, outputs, output-node variances: :func:`_edge_samples`)."""
     xs, ys, refs, where = _edge_samples(model, z_match)
     if not where:
-        return [], None
+        return [], None, ()
     matches = match_edges(
         torch.stack(xs), torch.stack(ys), library, reference_var=np.array(refs), deadline=deadline
     )
@@ -148,7 +182,63 @@ def _edge_matches(
             matches.names[e] = [fn.name] * len(matches.names[e])
             for field in ("params", "relative_error", "r2", "score"):
                 getattr(matches, field)[e] = getattr(one, field)[0, 0]
-    return where, matches
+    return where, matches, (xs, ys, refs)
+
+
+def _second_terms(
+    samples: tuple,
+    where: list[tuple[int, int, int]],
+    matches: EdgeMatches,
+    library: SymbolicLibrary,
+    pick: np.ndarray,
+    choice: tuple[str, ...],
+    deadline: Deadline,
+    pinned: dict | None = None,
+) -> list[tuple[int, SymbolicEdge]]:
+    """A second term ``c2*g(a2*x + b2) + d2`` for every edge whose chosen candidate misses
+    more than :data:`_SECOND_TERM_ERROR` of its output node's variance: the best library
+    match of what the candidate leaves, kept when it removes at least half of that error.
+    ``[(edge index, SymbolicEdge)]``; the user's ``pinned`` edges get none.
+
+    A trained edge is often a shape no single library function has (a rise and a
+    saturation, a slope and a curvature); read as one function, its error is what the
+    formula of the network loses against the network, and no refit of the constants can
+    restore it. Two functions on one edge fit such shapes far better."""
+    xs, ys, refs = samples
+    rows = [
+        e
+        for e, (level, i, o) in enumerate(where)
+        if matches.relative_error[e, pick[e]] > _SECOND_TERM_ERROR
+        and (level, i, o) not in (pinned or {})
+        and library[choice[e]].complexity > 0
+    ]
+    if not rows or deadline.expired():
+        return []
+    residuals = []
+    for e in rows:
+        a, b, c, d = (torch.tensor(v, dtype=torch.float64) for v in matches.params[e, pick[e]])
+        fitted = c * library[choice[e]].safe_torch(a * xs[e] + b) + d
+        residuals.append(ys[e] - fitted)
+    second = match_edges(
+        torch.stack([xs[e] for e in rows]),
+        torch.stack(residuals),
+        library,
+        reference_var=np.array([refs[e] for e in rows]),
+        complexity_weight=0.25,
+        top=3,
+        deadline=deadline,
+    )
+    extra = []
+    for k, e in enumerate(rows):
+        best = [j for j, name in enumerate(second.names[k]) if library[name].complexity > 0]
+        if not best:
+            continue
+        j = best[0]
+        if second.relative_error[k, j] < 0.5 * matches.relative_error[e, pick[e]]:
+            level, i, o = where[e]
+            fn = library[second.names[k][j]]
+            extra.append((level, SymbolicEdge(i, o, fn, second.params[k, j])))
+    return extra
 
 
 def _choose(
@@ -196,12 +286,16 @@ def _symbolic_network(
     pick: np.ndarray,
     choice: tuple[str, ...],
     biases: list[np.ndarray],
+    extra: list[tuple[int, SymbolicEdge]] = (),
 ) -> SymbolicNetwork:
-    """The network of ``model`` with every active edge replaced by its chosen candidate."""
+    """The network of ``model`` with every active edge replaced by its chosen candidate,
+    plus the ``extra`` edges ``(layer, edge)`` (second terms of edges)."""
     layers: list[list[SymbolicEdge]] = [[] for _ in model.layers]
     for e, (level, i, o) in enumerate(where):
         fn = library[choice[e]]
         layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
+    for level, edge in extra:
+        layers[level].append(edge)
     return SymbolicNetwork(layers, biases, model.width)
 
 
@@ -250,6 +344,7 @@ def extract_formulas(
     deadline: Deadline | None = None,
     sample_weight: np.ndarray | None = None,
     pinned: dict[tuple[int, int, int], SymbolicFunction] | None = None,
+    second_terms: bool = True,
 ) -> list[Formula]:
     """Candidate formulas of a trained ``model`` for ``X (n, n_features)``, ``y (n,)``.
 
@@ -259,7 +354,9 @@ def extract_formulas(
 
     ``sample_weight (n,)`` weights the squared errors of the joint refit and the losses.
     ``pinned`` edges ``(layer, i, o)`` are read as the given function whatever matches
-    them best (the user's pins).
+    them best (the user's pins). With ``second_terms``, the most accurate candidate is
+    also read with a second function on each edge that one function matches poorly
+    (:func:`_second_terms`).
     ``deadline`` cuts the work short: edge matching skips
     the remaining library candidates, refits and sympy calls stop, and after the first
     complexity weight no further candidates are built; what was found is returned.
@@ -272,7 +369,7 @@ def extract_formulas(
     model = model if _on_cpu(model) else copy.deepcopy(model).cpu()
     deadline = deadline or Deadline()
 
-    where, matches = _edge_matches(model, z_match, library, deadline, pinned)
+    where, matches, samples = _edge_matches(model, z_match, library, deadline, pinned)
     if not where:
         return []
     missing = [fn for fn in (pinned or {}).values() if fn.name not in library]
@@ -283,14 +380,24 @@ def extract_formulas(
 
     formulas: list[Formula] = []
     seen = set()
-    for weight in complexity_weights:  # one candidate per complexity weight
+    # one candidate per complexity weight; the first also with second terms on its edges
+    plans = [(w, False) for w in complexity_weights]
+    if second_terms and complexity_weights:
+        plans.insert(1, (complexity_weights[0], True))
+    for weight, with_second in plans:
         if formulas and deadline.expired():
             break
         pick, choice = _choose(matches, library, weight)
-        if choice in seen:
+        extra = []
+        if with_second:
+            extra = _second_terms(samples, where, matches, library, pick, choice, deadline, pinned)
+            if not extra:
+                continue
+        key = (choice, tuple((level, repr(edge)) for level, edge in extra))
+        if key in seen:
             continue
-        seen.add(choice)
-        net = _symbolic_network(model, where, matches, library, pick, choice, biases)
+        seen.add(key)
+        net = _symbolic_network(model, where, matches, library, pick, choice, biases, extra)
         _refit(net, z, t, refit_iter, deadline, row_weight)
         formula = _network_formula(
             net, inputs, X, y, y_mean, y_scale, snap_r2_tol, deadline, sample_weight

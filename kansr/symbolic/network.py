@@ -62,10 +62,16 @@ class SymbolicNetwork(nn.Module):
 
     ``layers[l]`` is a list of :class:`~kansr.symbolic.snap.SymbolicEdge`; ``biases[l]`` the
     ``(n_out,)`` biases. Maps ``(batch, n_in)`` to ``(batch, n_out)``.
+
+    With ``guarded`` (the default) every edge uses its function's safe form, finite
+    everywhere (an argument outside the domain is moved into it); without, the exact form,
+    as the sympy composition evaluates it: ``nan`` or ``inf`` where an argument leaves the
+    domain (``log`` of a negative number).
     """
 
-    def __init__(self, layers, biases, widths) -> None:
+    def __init__(self, layers, biases, widths, guarded: bool = True) -> None:
         super().__init__()
+        self.guarded = guarded
         self.edges = layers
         self.widths = list(widths)
         self.params = nn.ParameterList(
@@ -93,10 +99,16 @@ class SymbolicNetwork(nn.Module):
                 if edge.fn.complexity == 0:
                     value = d.expand(x.shape[0])
                 else:
-                    value = c * edge.fn.safe_torch(a * x[:, edge.i] + b) + d
+                    value = c * self._edge_function(edge.fn, a * x[:, edge.i] + b) + d
                 out = out.index_add(1, torch.tensor([edge.o]), value[:, None])
             x = out
         return x
+
+    def _edge_function(self, fn, u: torch.Tensor) -> torch.Tensor:
+        """``fn`` on the arguments ``u (batch,)``: its safe form when :attr:`guarded`."""
+        if self.guarded:
+            return fn.safe_torch(u)
+        return fn.torch_fn(u).expand(u.shape)
 
     def vector(self) -> np.ndarray:
         """Every constant, ``(p,)``: layer by layer the edges' ``(a, b, c, d)``, then the
