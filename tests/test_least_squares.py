@@ -210,3 +210,21 @@ def test_refit_of_a_start_outside_the_domain_uses_the_safe_forms():
         before = float(torch.mean((net(x) - t) ** 2))
     loss = extract._refit(net, x, t, 50, Deadline())
     assert loss < 1e-3 * before  # the safe forms still let the refit move
+
+
+def test_refit_keeps_the_domain_a_margin_beyond_the_data():
+    # log(x + 1.0001) on x in [-1, 1]: the best fit puts log's zero just below the smallest
+    # row, and a new row from the same range (x = -1.0) falls outside the formula's domain
+    x = torch.linspace(-1.0, 1.0, 201, dtype=torch.float64)[:, None]
+    t = torch.log(x + 1.0001)
+    hugging = _log_network(1.3)
+    extract._refit_constants(hugging, x, t, 100, Deadline())  # no margin
+    assert hugging.export()[0][0][0].params[1] < 1.0 + 1e-3
+    net = _log_network(1.3)
+    extract._refit(net, x, t, 100, Deadline())
+    a, b, c, d = net.export()[0][0][0].params
+    beyond = -1.0 - extract._MARGIN
+    assert a * beyond + b > 0  # finite a margin beyond the data
+    with torch.no_grad():
+        before = float(torch.mean((_log_network(1.3)(x) - t) ** 2))
+        assert float(torch.mean((net(x) - t) ** 2)) < before  # and still refit

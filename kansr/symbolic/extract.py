@@ -19,6 +19,8 @@ from kansr.symbolic.pareto import Formula
 from kansr.utils.deadline import Deadline, OutOfTime
 
 _SECOND_TERM_ERROR = 1e-3  # share of its output node's variance an edge's match may miss
+_MARGIN = 0.05  # the refit keeps formulas finite this far beyond the data (of z's spread)
+_MARGIN_ROWS = 256
 
 
 def _refit(
@@ -35,25 +37,52 @@ def _refit(
     is not finite there). Keeps the start when neither improves it; stops at ``deadline``,
     keeping the constants reached when they are better than the start. Returns the loss.
 
-    When every edge's argument lies in its function's domain on ``z`` at the start, the
-    refit evaluates the exact functions, so that it stays there: with the safe forms a
-    ``log`` whose argument turns negative is flat, the refit can lower the loss by moving
-    rows there, and the sympy formula it exports is not finite on those rows."""
-    net.guarded = not _exact_is_finite(net, z)
+    The refit uses the functions' safe forms, finite everywhere; when the formula it
+    reaches is not finite on the data or a margin beyond them (:func:`_margin_rows`), it is
+    done again from the start with the exact functions, steps that leave the domain
+    rejected (on the margin rows too when the start is finite there). With the safe forms
+    a ``log`` whose argument turns negative is flat, so that refit can lower the loss by
+    moving rows out of the domain, and the sympy formula it exports is not finite on them;
+    a steep ``log`` also fits best with its argument's zero at the smallest training value,
+    where new rows from the same range fall outside it."""
+    margin = _margin_rows(z)
+    rows = torch.cat([z, margin])
+    start = net.vector()
+    loss = _refit_constants(net, z, t, n_iter, deadline, weight)
+    if _exact_is_finite(net, rows) or not _exact_is_finite(net, z, start):
+        return loss
+    if not _exact_is_finite(net, rows, start):
+        margin = None
+    net.load_vector(start)
+    net.guarded = False
     try:
-        return _refit_constants(net, z, t, n_iter, deadline, weight)
+        return _refit_constants(net, z, t, n_iter, deadline, weight, margin)
     finally:
         net.guarded = True
 
 
-def _exact_is_finite(net: SymbolicNetwork, z: torch.Tensor) -> bool:
-    """Whether ``net`` with its exact (unguarded) functions is finite on ``z``."""
+def _margin_rows(z: torch.Tensor) -> torch.Tensor:
+    """Up to :data:`_MARGIN_ROWS` of the standardised rows ``z (n, m)`` moved
+    :data:`_MARGIN` of their distance from the centre outwards ``(k, m)``."""
+    step = max(1, z.shape[0] // _MARGIN_ROWS)
+    return z[::step] * (1.0 + _MARGIN)
+
+
+def _exact_is_finite(
+    net: SymbolicNetwork, z: torch.Tensor, constants: np.ndarray | None = None
+) -> bool:
+    """Whether ``net`` with its exact (unguarded) functions, at ``constants`` (default: its
+    own), is finite on ``z``."""
+    own = net.vector()
+    if constants is not None:
+        net.load_vector(constants)
     net.guarded = False
     try:
         with torch.no_grad():
             return bool(torch.isfinite(net(z)).all())
     finally:
         net.guarded = True
+        net.load_vector(own)
 
 
 def _refit_constants(
@@ -63,14 +92,21 @@ def _refit_constants(
     n_iter: int,
     deadline: Deadline,
     weight: torch.Tensor | None = None,
+    margin: torch.Tensor | None = None,
 ) -> float:
-    """:func:`_refit` in ``net``'s current mode (guarded or exact)."""
+    """:func:`_refit` in ``net``'s current mode (guarded or exact); constants at which
+    ``net`` is not finite on the ``margin`` rows count as not fitting."""
     root = torch.ones_like(t[:, 0]) if weight is None else torch.sqrt(weight[:, 0])
     root = root / math.sqrt(t.shape[0])  # residuals whose sum of squares is the mean
+    n = z.shape[0]
+    rows = z if margin is None else torch.cat([z, margin])
 
     def predict() -> np.ndarray:
         with torch.no_grad():
-            return net(z)[:, 0].numpy()
+            values = net(rows)[:, 0].numpy()
+        if margin is not None and not np.isfinite(values[n:]).all():
+            return np.full(n, np.nan)
+        return values[:n]
 
     def predict_with_jacobian() -> tuple[np.ndarray, np.ndarray]:
         values, jac = net.row_jacobian(z)
