@@ -284,3 +284,15 @@ def test_equal_on_the_domain_needs_finite_points_and_known_variables():
     assert not is_equal_on_domain(model, parse_formula(truth, names), points[:4], names)
     with pytest.raises(ValueError, match="not among the variables"):
         is_equal_on_domain(sympy.Symbol("z"), sympy.Symbol("x"), np.ones((20, 1)), ["x"])
+
+
+def test_precise_values_are_numbers_at_the_exact_points():
+    from kansr.benchmarks import judge
+
+    x, y = sympy.symbols("x y")
+    expr = sympy.exp(sympy.sqrt(x) * sympy.sqrt(y)) + sympy.log(x) / y
+    points = judge._sample_points([x, y], 3)
+    values = judge._precise_values(expr, points)
+    for point, value in zip(points, values, strict=True):
+        exact = complex(expr.xreplace(point).evalf(40))
+        assert abs(value - exact) <= 1e-25 * abs(exact)

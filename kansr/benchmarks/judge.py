@@ -51,6 +51,7 @@ import random
 import re
 from collections.abc import Sequence
 
+import mpmath
 import numpy as np
 import sympy
 from sympy.parsing.sympy_parser import parse_expr
@@ -296,6 +297,30 @@ def _float_varies(expr: sympy.Expr, points: list[dict]) -> bool:
     return False
 
 
+def _precise_values(expr: sympy.Expr, points: list[dict]) -> list[complex | None]:
+    """``expr`` at each of ``points`` (exact inputs), evaluated by mpmath at
+    ``_EVAL_DIGITS + 10`` digits; ``None`` where it is not a finite number or fails.
+
+    Numbers, not ``expr.xreplace(point)``: substituting exact rationals makes sympy evaluate
+    the tree exactly (powers and exponentials of exact sums), which on a 300-node formula
+    took minutes and over 20 GB (Feynman test_15's formula, 2026-12-05)."""
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    try:
+        fn = sympy.lambdify(symbols, expr, modules="mpmath")
+    except Exception:  # noqa: BLE001 - no conclusion from any point
+        return [None] * len(points)
+    values: list[complex | None] = []
+    with mpmath.workdps(_EVAL_DIGITS + 10):
+        for point in points:
+            args = [mpmath.mpf(point[s].p) / point[s].q for s in symbols]
+            try:
+                value = complex(fn(*args))
+            except Exception:  # noqa: BLE001 - a failed evaluation: no conclusion here
+                value = None
+            values.append(value if value is not None and cmath.isfinite(value) else None)
+    return values
+
+
 def _numerically_varies(expr: sympy.Expr, points: list[dict]) -> bool:
     """Whether ``expr`` provably takes clearly different values at two of ``points``.
 
@@ -305,14 +330,7 @@ def _numerically_varies(expr: sympy.Expr, points: list[dict]) -> bool:
     """
     if _float_varies(expr, points):
         return True
-    values = []
-    for point in points:
-        try:
-            value = _number(expr.xreplace(point))
-        except Exception:  # noqa: BLE001 - any sympy failure: no conclusion from this point
-            value = None
-        if value is not None:
-            values.append(value)
+    values = [v for v in _precise_values(expr, points) if v is not None]
     for a, b in itertools.pairwise(values):
         if abs(a - b) > _VARIES_RTOL * max(abs(a), abs(b)):
             return True
