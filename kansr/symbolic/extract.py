@@ -49,16 +49,16 @@ def _refit(
     rows = torch.cat([z, margin])
     start = net.vector()
     loss = _refit_constants(net, z, t, n_iter, deadline, weight)
-    if _exact_is_finite(net, rows) or not _exact_is_finite(net, z, start):
+    if _exact_finite_rows(net, rows).all():
         return loss
-    if not _exact_is_finite(net, rows, start):
-        margin = None
+    finite = _exact_finite_rows(net, rows, start)
+    if not finite[: z.shape[0]].all():  # the start is not in the domain: keep the safe refit
+        return loss
     net.load_vector(start)
-    net.guarded = False
-    try:
-        return _refit_constants(net, z, t, n_iter, deadline, weight, margin)
-    finally:
-        net.guarded = True
+    with net.exact_forms():
+        return _refit_constants(
+            net, z, t, n_iter, deadline, weight, margin if finite.all() else None
+        )
 
 
 def _margin_rows(z: torch.Tensor) -> torch.Tensor:
@@ -68,21 +68,20 @@ def _margin_rows(z: torch.Tensor) -> torch.Tensor:
     return z[::step] * (1.0 + _MARGIN)
 
 
-def _exact_is_finite(
+def _exact_finite_rows(
     net: SymbolicNetwork, z: torch.Tensor, constants: np.ndarray | None = None
-) -> bool:
+) -> np.ndarray:
     """Whether ``net`` with its exact (unguarded) functions, at ``constants`` (default: its
-    own), is finite on ``z``."""
-    own = net.vector()
+    own, which it keeps), is finite on each row of ``z``: ``(n,)`` bool."""
+    own = net.vector() if constants is not None else None
     if constants is not None:
         net.load_vector(constants)
-    net.guarded = False
     try:
-        with torch.no_grad():
-            return bool(torch.isfinite(net(z)).all())
+        with torch.no_grad(), net.exact_forms():
+            return torch.isfinite(net(z)).all(1).numpy()
     finally:
-        net.guarded = True
-        net.load_vector(own)
+        if own is not None:
+            net.load_vector(own)
 
 
 def _refit_constants(
@@ -429,7 +428,7 @@ def extract_formulas(
             extra = _second_terms(samples, where, matches, library, pick, choice, deadline, pinned)
             if not extra:
                 continue
-        key = (choice, tuple((level, repr(edge)) for level, edge in extra))
+        key = (choice, with_second)  # the second terms follow from the choice
         if key in seen:
             continue
         seen.add(key)

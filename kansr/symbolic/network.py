@@ -3,7 +3,8 @@ module with trainable constants."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import sympy
@@ -103,6 +104,17 @@ class SymbolicNetwork(nn.Module):
                 out = out.index_add(1, torch.tensor([edge.o]), value[:, None])
             x = out
         return x
+
+    @contextmanager
+    def exact_forms(self) -> Iterator[SymbolicNetwork]:
+        """Within the block the network evaluates its functions' exact forms
+        (``guarded=False``); the mode is restored after it."""
+        before = self.guarded
+        self.guarded = False
+        try:
+            yield self
+        finally:
+            self.guarded = before
 
     def _edge_function(self, fn, u: torch.Tensor) -> torch.Tensor:
         """``fn`` on the arguments ``u (batch,)``: its safe form when :attr:`guarded`."""
