@@ -171,6 +171,12 @@ def _contenders():
 DOMAIN_POINTS = 20  # test rows on which is_equal_on_domain compares model and truth
 
 
+def scale_free(row) -> bool:
+    """Whether the problem's law is judged with scale-free rounding (SRSD's laws, in SI
+    units: see :func:`kansr.benchmarks.judge.is_symbolic_solution`)."""
+    return isinstance(row.get("sampling_json"), str)
+
+
 def domain_solution(
     row, model, truth, Xt: np.ndarray, variables, r2: float, symbolic: bool
 ) -> float:
@@ -221,7 +227,7 @@ def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str
         )
         # the judge compares expressions in the benchmark's own (plain) symbols
         plain = model.xreplace({s: sympy.Symbol(s.name) for s in model.free_symbols})
-        symbolic = bool(is_symbolic_solution(plain, truth, r2=r2))
+        symbolic = bool(is_symbolic_solution(plain, truth, r2=r2, scale_free=scale_free(row)))
         result.update(
             r2=r2,
             network_r2=network_r2,

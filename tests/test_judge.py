@@ -35,6 +35,12 @@ needs_feynman = pytest.mark.skipif(
     reason=f"benchmark file {FEYNMAN_CSV} not found (set KANSR_SHARED to the shared/ folder)",
 )
 
+SRSD_CSV = _benchmarks_dir() / "feynman_srsd.csv"
+needs_srsd = pytest.mark.skipif(
+    not SRSD_CSV.is_file(),
+    reason=f"benchmark file {SRSD_CSV} not found (set KANSR_SHARED to the shared/ folder)",
+)
+
 PWR_TRUTH = "Pwr/(4*pi*r**2)"
 
 
@@ -296,3 +302,48 @@ def test_precise_values_are_numbers_at_the_exact_points():
     for point, value in zip(points, values, strict=True):
         exact = complex(expr.xreplace(point).evalf(40))
         assert abs(value - exact) <= 1e-25 * abs(exact)
+
+
+# ------------------------------------------------------------------ laws in SI units (SRSD)
+def test_significant_rounding_keeps_small_constants():
+    x = sympy.Symbol("x")
+    rounded = round_floats(sympy.Float(1.380649e-23) * x + sympy.Float(123456.7), significant=4)
+    assert rounded == sympy.Float(1.381e-23) * x + sympy.Float(123500.0)
+
+
+def test_absolute_rounding_makes_a_law_with_a_physical_constant_zero():
+    """SRBench's rule writes Boltzmann's constant as 0: the law itself becomes 0 and nothing
+    solves it; scale-free rounding keeps it."""
+    truth, model = "1.380649e-23*T*n/V", "1.3806490000002e-23*T*n/V"
+    assert not solves(model, truth, "T n V")
+    assert solves(model, truth, "T n V", scale_free=True)
+    assert solves("2.5e-20*T*n/V", truth, "T n V", scale_free=True)  # a constant factor
+    assert not solves("1.380649e-23*T*n/V**2", truth, "T n V", scale_free=True)
+
+
+def test_scale_free_rounding_keeps_the_term_of_a_small_constant():
+    """``m_0/sqrt(1 - v**2/c**2)``: the absolute rule drops ``v`` from the law, so ``m_0``
+    "solves" it; with scale-free rounding it does not, and the law still solves itself."""
+    truth = "m_0/sqrt(1 - 1.11265005605362e-17*v**2)"
+    assert solves("1.0*m_0", truth, "m_0 v")
+    assert not solves("1.0*m_0", truth, "m_0 v", scale_free=True)
+    assert solves(truth, truth, "m_0 v", scale_free=True)
+
+
+def test_scale_free_rounding_rejects_a_spurious_small_term():
+    truth = "x*y"
+    assert solves("x*y + 1e-9*x", truth, "x y")  # SRBench: 1e-9 is 0
+    assert not solves("x*y + 1e-9*x", truth, "x y", scale_free=True)
+    assert solves("x*y + 1e-9", truth, "x y", scale_free=True)  # a constant term
+
+
+@needs_srsd
+def test_every_srsd_law_judges_itself_with_scale_free_rounding():
+    df = pd.read_csv(SRSD_CSV)
+    zero_by_srbench = 0
+    for text, variables in zip(df["formula"], df["variables"], strict=True):
+        truth = parse_formula(text, variables)
+        assert is_symbolic_solution(truth, truth, scale_free=True), text
+        assert not judge._prepare(truth, scale_free=True).is_number, text
+        zero_by_srbench += bool(judge._prepare(truth).is_number)
+    assert zero_by_srbench > 10  # why SRSD needs it (23 of 120 laws become 0)

@@ -36,6 +36,11 @@ difference or ratio holds a hyperbolic function, it is also simplified rewritten
 exponentials (``tanh(u/2)/2 + 1/2`` is ``1/(1 + exp(-u))``; ``simplify`` alone does not see
 it): still an exact proof of equality, never a looser test.
 
+Laws in SI units (SRSD's Feynman set, whose constants include ``1.380649e-23`` and
+``6.6743e-11``) are judged with ``scale_free=True``: every float is rounded to 4 significant
+digits and none becomes 0, because the absolute rule makes 23 of SRSD's 120 laws 0 themselves
+and removes a variable from 12 more.
+
 Every ``sympy.simplify`` call is guarded by a time limit (``SIGALRM``; effective only in the
 main thread on POSIX systems and when no other interval timer is running) and by a cap on the
 expression size, so a pathological expression cannot hang a benchmark run.
@@ -63,6 +68,7 @@ __all__ = [
     "DEFAULT_MAX_NODES",
     "DEFAULT_SIMPLIFY_TIMEOUT",
     "PI_VALUE",
+    "SCALE_FREE_DIGITS",
     "SYMBOLIC_R2_THRESHOLD",
     "expression_complexity",
     "is_accuracy_solution",
@@ -81,6 +87,10 @@ SYMBOLIC_R2_THRESHOLD: float = 0.5
 #: Test R^2 above which a model is an accuracy solution.
 ACCURACY_R2_THRESHOLD: float = 0.999
 
+#: Significant digits of every float under the scale-free rounding (``scale_free=True``):
+#: SRBench's 3 decimals are 4 significant digits for a constant between 1 and 10.
+SCALE_FREE_DIGITS: int = 4
+
 #: Default time limit in seconds for one ``sympy.simplify`` call.
 DEFAULT_SIMPLIFY_TIMEOUT: float = 10.0
 
@@ -95,8 +105,13 @@ _EVAL_DIGITS = 30
 _VARIES_RTOL = 1e-12
 
 
-def round_floats(expr: sympy.Expr, threshold: float = 1e-4, decimals: int = 3) -> sympy.Expr:
-    """Round every float in an expression, SRBench style.
+def round_floats(
+    expr: sympy.Expr,
+    threshold: float = 1e-4,
+    decimals: int = 3,
+    significant: int | None = None,
+) -> sympy.Expr:
+    """Round every float in an expression, SRBench style (or to significant digits).
 
     Parameters
     ----------
@@ -107,6 +122,11 @@ def round_floats(expr: sympy.Expr, threshold: float = 1e-4, decimals: int = 3) -
         Floats with ``|a| < threshold`` become exact ``0``.
     decimals : int
         Other floats are rounded to this many decimal places.
+    significant : int or None
+        When given, every float is rounded to this many significant digits instead and none
+        becomes 0 (``threshold`` and ``decimals`` are not used): the rounding of
+        :data:`SCALE_FREE_DIGITS` for laws whose constants are physical constants in SI
+        units (``1.380649e-23``), which the absolute rule writes as 0.
 
     Returns
     -------
@@ -119,7 +139,9 @@ def round_floats(expr: sympy.Expr, threshold: float = 1e-4, decimals: int = 3) -
         value = float(a)
         if not math.isfinite(value):
             continue
-        if abs(value) < threshold:
+        if significant is not None:
+            replacements[a] = sympy.Float(float(f"{value:.{int(significant) - 1}e}"))
+        elif abs(value) < threshold:
             replacements[a] = sympy.Integer(0)
         else:
             replacements[a] = sympy.Float(round(value, decimals))
@@ -235,9 +257,11 @@ def _has_non_finite(expr: sympy.Expr) -> bool:
     return any(expr.has(v) for v in _NON_FINITE)
 
 
-def _prepare(expr: sympy.Expr) -> sympy.Expr:
-    """Replace ``pi``, round floats, then write the rounded floats as exact rationals."""
-    expr = round_floats(expr.xreplace({sympy.pi: sympy.Float(PI_VALUE)}))
+def _prepare(expr: sympy.Expr, scale_free: bool = False) -> sympy.Expr:
+    """Replace ``pi``, round floats (to :data:`SCALE_FREE_DIGITS` significant digits when
+    ``scale_free``), then write the rounded floats as exact rationals."""
+    expr = expr.xreplace({sympy.pi: sympy.Float(PI_VALUE)})
+    expr = round_floats(expr, significant=SCALE_FREE_DIGITS if scale_free else None)
     exact = {}
     for a in expr.atoms(sympy.Float):
         value = float(a)
@@ -369,6 +393,7 @@ def is_symbolic_solution(
     *,
     timeout: float | None = DEFAULT_SIMPLIFY_TIMEOUT,
     max_nodes: int = DEFAULT_MAX_NODES,
+    scale_free: bool = False,
 ) -> bool:
     """SRBench's symbolic-solution test.
 
@@ -388,6 +413,15 @@ def is_symbolic_solution(
     max_nodes : int
         Difference/ratio expressions with more tree nodes than this are not simplified (that
         check then fails).
+    scale_free : bool
+        Round every float in both to :data:`SCALE_FREE_DIGITS` significant digits and write
+        none as 0, instead of SRBench's absolute rule. For laws in SI units (SRSD's Feynman
+        set): the absolute rule writes ``1.380649e-23`` as 0, which makes 23 of SRSD's 120
+        laws 0 themselves (no formula can solve them) and drops a variable from 12 more
+        (``m_0/sqrt(1 - v**2/c**2)`` becomes ``m_0``, which a formula without ``v`` then
+        solves). Stricter than SRBench's rule against a spurious small term (``+ 1e-9*x`` is
+        kept), never looser on the constants: the difference or ratio must still simplify
+        exactly to a constant.
 
     Returns
     -------
@@ -404,8 +438,8 @@ def is_symbolic_solution(
     try:
         if _has_non_finite(model) or _has_non_finite(truth):
             return False
-        model = _prepare(model)
-        truth = _prepare(truth)
+        model = _prepare(model, scale_free)
+        truth = _prepare(truth, scale_free)
         if _is_zero(model) or _has_non_finite(model) or _has_non_finite(truth):
             return False
         symbols = sorted(model.free_symbols | truth.free_symbols, key=lambda s: s.name)
