@@ -37,6 +37,7 @@ from kansr.symbolic.library import SymbolicLibrary
 from kansr.symbolic.matching import match_edges
 from kansr.symbolic.structure.periodic import periodic_formulas
 from kansr.symbolic.structure.rational import rational_formulas
+from kansr.symbolic.structure.signed import signed_product_formulas
 from kansr.utils.deadline import Deadline
 
 __all__ = [
@@ -452,6 +453,8 @@ def _raw_candidates(
     mono = monomial_formula(X, y, symbols)
     if mono is not None:
         raw.append(mono)
+    else:  # the target or a variable changes sign: products of signed powers
+        raw.extend(signed_product_formulas(X, y, symbols, library, budget.deadline))
     return raw
 
 
