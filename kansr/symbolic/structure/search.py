@@ -10,6 +10,9 @@ direct searches give such laws their natural, simplest form:
   squares) of ``y`` (sum ``y = c + sum_i g_i(x_i)``) or of ``log|y|`` (product ``y = C prod_i
   g_i(x_i)``). Each one-variable piece is matched against the library (all pieces at once) or,
   for products, against a power ``x^p``; then all constants are refit jointly.
+* **signed products** — when the target or a variable changes sign, ``log|y|`` regressed on
+  ``log|x_i|`` directly, integer exponents, and the rest matched as one function of one
+  variable (:mod:`kansr.symbolic.structure.signed`).
 * **monomial times a sum** — variables whose piece of the product fit is an exact power are
   divided out, and the rest is fitted as a sum (``m*(u^2 + v^2)/2``).
 * **rational** — ``P(x)/Q(x)`` or ``sqrt(P(x)/Q(x))`` by linear algebra
