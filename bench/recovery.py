@@ -103,6 +103,13 @@ def srsd_column(spec: dict, size: int, rng: np.random.Generator) -> np.ndarray:
     return -magnitude if negative else magnitude
 
 
+def is_srsd(row) -> bool:
+    """Whether ``row`` is one of SRSD's problems (its own sampling, ``sampling_json``; laws in
+    SI units, judged with :func:`kansr.benchmarks.judge.is_symbolic_solution`'s
+    ``scale_free`` rounding)."""
+    return isinstance(row.get("sampling_json"), str)
+
+
 def make_problem(row: pd.Series, seed: int, noise: float, n: int = 1000):
     """Train/test arrays of one problem (trusted benchmark formula): uniform over
     ``ranges_json``, or SRSD's sampling (``sampling_json``, :func:`srsd_column`; points
@@ -113,7 +120,7 @@ def make_problem(row: pd.Series, seed: int, noise: float, n: int = 1000):
     truth = parse_formula(row["formula"], variables)
     symbols = [sympy.Symbol(v) for v in variables]
     fn = sympy.lambdify(symbols, truth, "numpy")
-    srsd = isinstance(row.get("sampling_json"), str)
+    srsd = is_srsd(row)
     ranges = json.loads(row["sampling_json"] if srsd else row["ranges_json"])
     rng = np.random.default_rng(seed)
 
@@ -171,12 +178,6 @@ def _contenders():
 DOMAIN_POINTS = 20  # test rows on which is_equal_on_domain compares model and truth
 
 
-def scale_free(row) -> bool:
-    """Whether the problem's law is judged with scale-free rounding (SRSD's laws, in SI
-    units: see :func:`kansr.benchmarks.judge.is_symbolic_solution`)."""
-    return isinstance(row.get("sampling_json"), str)
-
-
 def domain_solution(
     row, model, truth, Xt: np.ndarray, variables, r2: float, symbolic: bool
 ) -> float:
@@ -185,7 +186,7 @@ def domain_solution(
     constants span tens of decades: there a term can be negligible to 30 digits on the whole
     domain (``L**2/(2*m*r**2)`` beside ``E_n - U``), so equality of values does not show
     that the law was found."""
-    if isinstance(row.get("sampling_json"), str):
+    if is_srsd(row):
         return float("nan")
     if symbolic:
         return 1.0
@@ -227,7 +228,7 @@ def run_problem(row: dict, seed: int, noise: float, params: dict, estimator: str
         )
         # the judge compares expressions in the benchmark's own (plain) symbols
         plain = model.xreplace({s: sympy.Symbol(s.name) for s in model.free_symbols})
-        symbolic = bool(is_symbolic_solution(plain, truth, r2=r2, scale_free=scale_free(row)))
+        symbolic = bool(is_symbolic_solution(plain, truth, r2=r2, scale_free=is_srsd(row)))
         result.update(
             r2=r2,
             network_r2=network_r2,

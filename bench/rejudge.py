@@ -44,9 +44,7 @@ def rejudge(results: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         )
         model = parse_formula(formula, variables)  # the run's own output: trusted text
         r2 = float(res["r2"])
-        solved = bool(
-            is_symbolic_solution(model, truth, r2=r2, scale_free=recovery.scale_free(row))
-        )
+        solved = bool(is_symbolic_solution(model, truth, r2=r2, scale_free=recovery.is_srsd(row)))
         symbolic.append(solved)
         domain.append(recovery.domain_solution(row, model, truth, Xt, variables, r2, solved))
     return results.assign(symbolic_solution=symbolic, domain_solution=domain)
