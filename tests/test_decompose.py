@@ -358,6 +358,29 @@ def test_a_reciprocal_of_a_fast_growing_function_is_matched_over_decades():
     assert np.mean((pred - values) ** 2) < 1e-12 * np.var(values)
 
 
+@pytest.mark.parametrize(
+    ("law", "function"),
+    [
+        (lambda u: np.sinh(u) / u, sympy.sinh),  # a power times a function of compositions
+        (lambda u: u / (np.exp(u) - 1), sympy.exp),  # ... times the reciprocal of a match
+    ],
+)
+def test_a_leaf_that_is_a_power_times_a_function_is_matched(law, function):
+    from kansr.symbolic.decompose.recursion import leaf_forms
+
+    u = np.linspace(0.2, 3, 256)
+    values = law(u)
+    w = sympy.Symbol("u")
+    forms = leaf_forms(u, values, w, Recursion(library=make_library()), 1e-10)
+    exact = [
+        f
+        for f in forms
+        if f.has(function)
+        and np.mean((sympy.lambdify(w, f, "numpy")(u) - values) ** 2) < 1e-16 * np.var(values)
+    ]
+    assert exact, forms
+
+
 def test_a_joined_monomial_is_matched_in_the_orientation_that_fits():
     # the network joins T/(B*m) where the law is 1/cosh(B*m/T): two library functions of
     # the reciprocal, three of the joined variable itself

@@ -89,6 +89,30 @@ def test_structure_search_finds_exact_laws(truth, ranges):
     assert _exact(candidates, truth, X)
 
 
+@pytest.mark.parametrize(
+    ("truth", "low", "high"),
+    [
+        (x0 * sympy.exp(-x0), 0.1, 5),  # a power times a library function
+        (sympy.sin(x0) / x0, 0.5, 7.5),  # ... of a target that changes sign
+        (x0**2 * sympy.log(x0), 0.5, 3),
+        (x0**3 / (sympy.exp(x0) - 1), 0.1, 5),  # a power times a transformed monomial
+    ],
+)
+def test_structure_search_finds_a_power_times_a_function_of_one_variable(truth, low, high):
+    # the library has no x**k*f(x): these came back as 100-node approximants before
+    X = np.random.default_rng(0).uniform(low, high, (600, 1))
+    y = sympy.lambdify([x0], truth, "numpy")(X[:, 0])
+    candidates = structure_formulas(X, y, make_library())
+    assert _exact(candidates, truth, X)
+
+
+def test_estimator_returns_a_power_times_a_function_of_one_variable():
+    u = np.random.default_rng(1).uniform(0.1, 5, 400)
+    est = KANRegressor(max_iter=20, random_state=0).fit(pd.DataFrame({"u": u}), u * np.exp(-u))
+    w = sympy.Symbol("u", real=True)
+    assert sympy.simplify(est.sympy_expr() - w * sympy.exp(-w)) == 0
+
+
 def test_structure_search_gives_no_candidates_for_tiny_or_constant_data():
     lib = make_library()
     assert structure_formulas(np.ones((4, 1)), np.arange(4.0), lib) == []

@@ -26,7 +26,12 @@ from kansr.symbolic.decompose.separability import (
     relevant_variables,
     separable_groups,
 )
-from kansr.symbolic.library import COMPOSITION_FUNCTIONS, DEFAULT_FUNCTIONS, SymbolicLibrary
+from kansr.symbolic.library import (
+    COMPOSITION_FUNCTIONS,
+    DEFAULT_FUNCTIONS,
+    DIVIDED_POWERS,
+    SymbolicLibrary,
+)
 from kansr.symbolic.matching import match_edges
 from kansr.utils.deadline import Deadline
 
@@ -178,6 +183,44 @@ def _power(u: np.ndarray, values: np.ndarray, variable) -> _Piece | None:
     return _Piece(_number(c) * variable**exponent, c * basis, 2)
 
 
+def _power_times(u, values, variable, settings) -> list[_Piece]:
+    """``u**k * F(u)`` of ``values (n,)`` at ``u (n,)`` of one sign, for every ``k`` of
+    :data:`~kansr.symbolic.library.DIVIDED_POWERS`: ``F`` the best library match of
+    ``values / u**k`` or the reciprocal of the best match of ``u**k / values`` (``sin(u)/u``,
+    ``u*exp(-u)``, ``u/(exp(u) - 1)``: no library function is a power times a function), with
+    the functions of compositions (``sinh(u)/u``)."""
+    if not (np.all(u > 0) or np.all(u < 0)):
+        return []
+    rows, made = [], []
+    for k in DIVIDED_POWERS:
+        with np.errstate(all="ignore"):
+            quotient = values / u**k
+        if not np.isfinite(quotient).all() or np.ptp(quotient) == 0:
+            continue
+        rows.append(quotient)
+        made.append((k, False))
+        if np.all(quotient > 0) or np.all(quotient < 0):
+            rows.append(1 / quotient)
+            made.append((k, True))
+    if not rows:
+        return []
+    functions = _composition_functions(settings.library)  # (sinh(u)/u)
+    matches = match_edges(np.tile(u, (len(rows), 1)), np.stack(rows), functions, top=1)
+    pieces = []
+    for r, (k, inverted) in enumerate(made):
+        fn = functions[matches.names[r][0]]
+        if fn.complexity == 0:
+            continue
+        a, b, c, d = matches.params[r, 0]
+        with np.errstate(all="ignore"):
+            fitted = c * fn.safe_numpy(a * u + b) + d
+            fitted = 1 / fitted if inverted else fitted
+        expr = _number(c) * fn.sympy_expr(_number(a) * variable + _number(b)) + _number(d)
+        expr = 1 / expr if inverted else expr
+        pieces.append(_Piece(variable**k * expr, u**k * fitted, fn.complexity + 2 + inverted))
+    return pieces
+
+
 def _parabola_error(u: np.ndarray, values: np.ndarray) -> float:
     """Relative mean squared error of the least-squares parabola through ``values``."""
     fit = np.polyval(np.polyfit(u, values, 2), u)
@@ -244,6 +287,8 @@ def leaf_forms(
                 with np.errstate(all="ignore"):
                     back = sign * inverse_np(p.values)
                 pieces.append(_Piece(sign * inverse(p.expr), back, p.complexity + 1))
+    if direct > 1e-12:
+        pieces.extend(_power_times(u, values, variable, settings))
     n_transformed = len(pieces)
     linear = allowed is not None and any(
         p.complexity <= 1 and error(p) <= allowed for p in pieces[:n_direct]

@@ -36,7 +36,7 @@ import torch
 from kansr.nn.splines import bspline_basis, uniform_knots
 from kansr.symbolic.expressions import complexity, evaluate, mse
 from kansr.symbolic.finish import finish, formula_if_finite
-from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.library import DIVIDED_POWERS, SymbolicLibrary
 from kansr.symbolic.matching import match_edges
 from kansr.symbolic.structure.periodic import periodic_formulas
 from kansr.symbolic.structure.rational import rational_formulas
@@ -306,6 +306,34 @@ def _transformed_monomials(
     return out
 
 
+_NEAR_EXACT = -2.0  # log10 of the unexplained variance fraction a matched quotient must beat
+
+
+def _power_times_forms(X, target, col, symbols, library, deadline) -> list[sympy.Expr]:
+    """``x**k * F(x)`` for a target of the one variable ``x = X[:, col]`` of one sign, for
+    every ``k`` in :data:`DIVIDED_POWERS`: ``F`` the best library match
+    ``c*f(a*x + b) + d`` of ``target / x**k`` (kept when it leaves under 1 % of its variance
+    unexplained) or a transformed monomial of it (``1/(exp(x) - 1)``). The library has no
+    product of a power and a function: ``x*exp(-x)`` or ``sin(x)/x`` came back as
+    approximants. Not yet refit."""
+    x = X[:, col]
+    if _one_signed(x) == 0:
+        return []
+    quotients = np.array([target / x**k for k in DIVIDED_POWERS])  # (k, n)
+    if not np.all(np.isfinite(quotients)):
+        return []
+    xs = np.tile(x, (len(DIVIDED_POWERS), 1))
+    sym = symbols[col]
+    options = _matched_terms(
+        xs, quotients, library, [sym] * len(DIVIDED_POWERS), top=1, deadline=deadline
+    )
+    out = []
+    for k, opts, quotient in zip(DIVIDED_POWERS, options, quotients, strict=True):
+        out.extend(sym**k * term for term, err, _ in opts if err < _NEAR_EXACT)
+        out.extend(sym**k * e for e in _transformed_monomials(X, quotient, [col], symbols))
+    return out
+
+
 _FORM_TRANSFORMS = ("log", "inv", "square", "sqrt")  # of the target, for sums and products
 _MAX_TRANSFORMED = 2  # of their candidates, the most accurate this many are kept
 
@@ -403,6 +431,8 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
     products, powers = _product_candidates(X, target, cols, symbols, library, budget.deadline)
     raw.extend(products)
     raw.extend(periodic_formulas(X, target, cols, symbols))
+    if len(cols) == 1:
+        raw.extend(_power_times_forms(X, target, cols[0], symbols, library, budget.deadline))
     if depth == 2:
         raw.extend(_transformed_forms(X, target, cols, symbols, library, budget))
     if depth == 0 or len(cols) < 2 or not powers:
