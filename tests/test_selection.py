@@ -412,6 +412,27 @@ def test_simplifying_does_not_turn_a_snapped_number_back_into_a_float():
     assert _simplify_on_data(expr, X, Deadline(), 120, 5.0) is None
 
 
+def test_simplifying_writes_the_root_of_a_quotient_as_a_quotient_of_roots():
+    # the relativistic mass came back as c*m0*sqrt(-1/(-c**2 + v**2)): sympy keeps the root
+    # of a quotient whose sign it does not know, even for positive c and v
+    from kansr.symbolic.finish import _simplify_on_data, roots_of_quotients_split
+    from kansr.utils.deadline import Deadline
+
+    m0, v, c = sympy.symbols("x0 x1 x2", real=True)
+    X = np.random.default_rng(0).uniform(1, 2, (50, 3)) * [1, 1, 4]
+    raw = sympy.sqrt(1 / (c**2 - v**2)) * sympy.Abs(m0) * sympy.Abs(c)
+    simpler = _simplify_on_data(raw, X, Deadline(), 120, 5.0)
+    assert simpler == c * m0 / sympy.sqrt(c**2 - v**2)
+    # only where the denominator keeps its sign on the data
+    X[0, 1] = 9.0
+    assert roots_of_quotients_split(sympy.sqrt(-1 / (v**2 - c**2)), X) == sympy.sqrt(
+        -1 / (v**2 - c**2)
+    )
+    assert roots_of_quotients_split((3 / (m0 + v)) ** sympy.Rational(1, 3), X) == (
+        3 ** sympy.Rational(1, 3) / (m0 + v) ** sympy.Rational(1, 3)
+    )
+
+
 def _line_with_offset_of(z_errors: float):
     """1000 rows of y = 2*x + c + r with r of mean 0: the least-squares offset (the slope
     held at 2) is c = z_errors standard errors exactly."""

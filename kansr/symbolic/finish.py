@@ -16,6 +16,7 @@ import sympy
 
 from kansr.symbolic.expressions import (
     complexity,
+    evaluate,
     mse,
     n_rows,
     refit_constants,
@@ -39,7 +40,13 @@ from kansr.symbolic.uncertainty import (
 )
 from kansr.utils.deadline import Deadline, call_with_timeout
 
-__all__ = ["MAX_SIMPLIFY_NODES", "SYMPY_TIMEOUT", "finish", "formula_if_finite"]
+__all__ = [
+    "MAX_SIMPLIFY_NODES",
+    "SYMPY_TIMEOUT",
+    "finish",
+    "formula_if_finite",
+    "roots_of_quotients_split",
+]
 
 MAX_SIMPLIFY_NODES = 120  # larger expressions are not expanded or simplified
 SYMPY_TIMEOUT = 5.0  # seconds for one expand or simplify (main thread only)
@@ -114,10 +121,40 @@ def _simplify_on_data(
         }
         back = {d: s for s, d in positive.items()}
         simpler = sympy.simplify(expr.xreplace(positive)).xreplace(back)
+        simpler = roots_of_quotients_split(simpler, X)
         floats = len(simpler.atoms(sympy.Float)) <= len(expr.atoms(sympy.Float))
         return simpler if floats and complexity(simpler) <= complexity(expr) else None
 
     return _bounded(simplify, expr, deadline, max_nodes, timeout)
+
+
+def roots_of_quotients_split(expr: sympy.Expr, X: np.ndarray) -> sympy.Expr:
+    """``expr`` with every root of a quotient ``(k/A)**e`` (``e`` not an integer, ``k`` a
+    number) written ``k**e / A**e`` where ``A`` (or ``-A``, for ``k < 0``) is positive at
+    every row of ``X (n, m)``: sympy keeps the root of a quotient whose sign it does not know,
+    ``c*m0*sqrt(-1/(v**2 - c**2))`` for ``c*m0/sqrt(c**2 - v**2)``."""
+
+    def is_root_of_quotient(node) -> bool:
+        return (
+            node.is_Pow
+            and node.exp.is_Rational
+            and not node.exp.is_integer
+            and any(f.is_Pow and f.exp.is_negative for f in sympy.Mul.make_args(node.base))
+        )
+
+    def split(node):
+        numerator, denominator = node.base.as_numer_denom()
+        if not numerator.is_number or denominator.is_number or numerator == 0:
+            return node
+        if numerator.is_negative:
+            numerator, denominator = -numerator, sympy.expand(-denominator)
+        try:
+            positive = np.all(evaluate(denominator, X) > 0)
+        except (ValueError, TypeError):
+            return node
+        return numerator**node.exp / denominator**node.exp if positive else node
+
+    return expr.replace(is_root_of_quotient, split)
 
 
 def finish(
