@@ -106,6 +106,23 @@ def test_structure_search_finds_a_power_times_a_function_of_one_variable(truth, 
     assert _exact(candidates, truth, X)
 
 
+def test_power_times_forms_do_not_crowd_out_an_arrhenius_law_on_few_rows():
+    # 14 measured rows of water's vapour pressure (R's MASS::steam, kelvin and kPa):
+    # T**k*exp(a*T) for six k fit about as well as C*exp(-E/T) and pushed it out of the
+    # candidates that are finished
+    T = np.array([273.15, 283.15, 293.15, 303.15, 313.15, 323.15, 333.15, 343.15, 353.15])
+    T = np.concatenate([T, [358.15, 363.15, 368.15, 373.15, 378.15]])
+    press = [4.14, 8.52, 16.31, 32.18, 64.62, 98.76, 151.13, 224.74, 341.35, 423.36, 522.78]
+    press = np.array(press + [674.32, 782.04, 920.01])
+    est = KANRegressor(random_state=0).fit(pd.DataFrame({"T": T}), press)
+    arrhenius = [
+        expr
+        for expr in est.equations_["sympy_format"]
+        if expr.has(sympy.exp) and any(p.exp == -1 for p in expr.atoms(sympy.Pow))
+    ]
+    assert arrhenius, est.equations_["equation"].tolist()
+
+
 def test_estimator_returns_a_power_times_a_function_of_one_variable():
     u = np.random.default_rng(1).uniform(0.1, 5, 400)
     est = KANRegressor(max_iter=20, random_state=0).fit(pd.DataFrame({"u": u}), u * np.exp(-u))

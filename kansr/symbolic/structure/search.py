@@ -13,6 +13,9 @@ direct searches give such laws their natural, simplest form:
 * **signed products** — when the target or a variable changes sign, ``log|y|`` regressed on
   ``log|x_i|`` directly, integer exponents, and the rest matched as one function of one
   variable (:mod:`kansr.symbolic.structure.signed`).
+* **a power times a function** — a target of one variable ``x`` of one sign divided by
+  ``x**k`` (``k = +-1, +-2, +-3``) and matched against the library or as a transformed
+  monomial: ``x*exp(-x)``, ``sin(x)/x``, ``x**3/(exp(x) - 1)``.
 * **monomial times a sum** — variables whose piece of the product fit is an exact power are
   divided out, and the rest is fitted as a sum (``m*(u^2 + v^2)/2``).
 * **rational** — ``P(x)/Q(x)`` or ``sqrt(P(x)/Q(x))`` by linear algebra
@@ -313,9 +316,9 @@ def _power_times_forms(X, target, col, symbols, library, deadline) -> list[sympy
     """``x**k * F(x)`` for a target of the one variable ``x = X[:, col]`` of one sign, for
     every ``k`` in :data:`DIVIDED_POWERS`: ``F`` the best library match
     ``c*f(a*x + b) + d`` of ``target / x**k`` (kept when it leaves under 1 % of its variance
-    unexplained) or a transformed monomial of it (``1/(exp(x) - 1)``). The library has no
-    product of a power and a function: ``x*exp(-x)`` or ``sin(x)/x`` came back as
-    approximants. Not yet refit."""
+    unexplained) or a transformed monomial of it (``1/(exp(x) - 1)``); the two most accurate
+    of them. The library has no product of a power and a function: ``x*exp(-x)`` or
+    ``sin(x)/x`` came back as approximants. Not yet refit."""
     x = X[:, col]
     if _one_signed(x) == 0:
         return []
@@ -331,7 +334,7 @@ def _power_times_forms(X, target, col, symbols, library, deadline) -> list[sympy
     for k, opts, quotient in zip(DIVIDED_POWERS, options, quotients, strict=True):
         out.extend(sym**k * term for term, err, _ in opts if err < _NEAR_EXACT)
         out.extend(sym**k * e for e in _transformed_monomials(X, quotient, [col], symbols))
-    return out
+    return _most_accurate(out, X, target, _MAX_TRANSFORMED)
 
 
 _FORM_TRANSFORMS = ("log", "inv", "square", "sqrt")  # of the target, for sums and products
@@ -356,10 +359,16 @@ def _transformed_forms(X, target, cols, symbols, library, budget) -> list[sympy.
         forms = _sum_candidates(X, values, cols, symbols, library, budget.deadline)
         forms += _product_candidates(X, values, cols, symbols, library, budget.deadline)[0]
         out.extend(inverse(e) for e in forms)
-    # the best few only: a curve of one or two variables has many accurate approximants
-    # here, which would crowd the direct forms out of the candidates that are finished
-    scored = sorted((mse(e, X, target), k) for k, e in enumerate(out))
-    return [out[k] for error, k in scored if math.isfinite(error)][:_MAX_TRANSFORMED]
+    return _most_accurate(out, X, target, _MAX_TRANSFORMED)
+
+
+def _most_accurate(exprs: list[sympy.Expr], X, target, count: int) -> list[sympy.Expr]:
+    """The ``count`` of ``exprs`` of least finite error on ``target``: a curve of one or two
+    variables has many accurate approximants among the transformed and power-times forms,
+    which would crowd the direct forms out of the candidates that are finished (14 rows of
+    vapour pressure: ``T**k*exp(a*T)`` for six ``k`` pushed out ``C*exp(-E/T)``)."""
+    scored = sorted((mse(e, X, target), k) for k, e in enumerate(exprs))
+    return [exprs[k] for error, k in scored if math.isfinite(error)][:count]
 
 
 def _exp_rational(X, target, cols, symbols, deadline) -> list[sympy.Expr]:
