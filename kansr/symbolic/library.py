@@ -374,13 +374,13 @@ def _build_composition_extras() -> dict[str, SymbolicFunction]:
 #: single edges (where they would compete with ``exp``, ``x^2`` and ``x`` for every smooth
 #: edge): ``log(cosh(u))``, ``sinh(sqrt(u))``, ``arcsin(sin(u)/n)``. They can be named in
 #: :func:`make_library` to offer them on edges too.
-#: Integer powers ``k`` of the variable that a match may multiply, ``x**k * (c*f(a*x + b) + d)``
-#: (the searches match ``g(x) / x**k``): ``x*exp(-x)``, ``sin(x)/x``, ``x**3/(exp(x) - 1)``.
-DIVIDED_POWERS: tuple[int, ...] = (-3, -2, -1, 1, 2, 3)
-
 COMPOSITION_FUNCTIONS: MappingProxyType[str, SymbolicFunction] = MappingProxyType(
     _build_composition_extras()
 )
+
+#: Integer powers ``k`` of the variable that a match may multiply, ``x**k * (c*f(a*x + b) + d)``
+#: (the searches match ``g(x) / x**k``): ``x*exp(-x)``, ``sin(x)/x``, ``x**3/(exp(x) - 1)``.
+DIVIDED_POWERS: tuple[int, ...] = (-3, -2, -1, 1, 2, 3)
 
 #: An item accepted by :func:`make_library`: a default name or a user function.
 FunctionSpec = str | SymbolicFunction
