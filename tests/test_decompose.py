@@ -13,6 +13,7 @@ from kansr.symbolic.decompose.recursion import Recursion, decompose
 from kansr.symbolic.decompose.separability import (
     Tolerance,
     best_combination,
+    homogeneous_pair,
     product_groups,
     relevant_variables,
     separable_groups,
@@ -448,3 +449,63 @@ def test_the_searches_approximant_is_decomposed_when_the_network_is_coarse():
 
     assert best(decomposition_formulas(net, *args, approximant=approximant)) < 1e-20
     assert best(decomposition_formulas(net, *args)) > 1e-6
+
+
+@pytest.mark.parametrize(
+    ("truth", "pair", "degree"),
+    [
+        (x0 / (sympy.exp(x0 / x1) - 1), (0, 1), 1),  # Planck's law in u = h*omega, v = kb*T
+        (x1**3 * sympy.sin(x0 / x1) + x2, (0, 1), None),  # not with x2 added
+        (x2 * x0**2 * sympy.atan(x1 / x0), (0, 1), 2),
+    ],
+)
+def test_homogeneous_pair_finds_a_scaling_symmetry_and_its_degree(truth, pair, degree):
+    from kansr.symbolic.expressions import TorchFormula
+
+    fn = TorchFormula(truth)
+    found = homogeneous_pair(oracle(lambda x: fn(x), [1, 1, 1], [5, 5, 5]), Tolerance(), rng())
+    if degree is None:
+        assert found is None, found
+    else:
+        assert found is not None and set(found[:2]) == set(pair) and found[2] == degree
+
+
+def test_homogeneous_pair_apart_takes_pairs_from_different_groups_only():
+    from kansr.symbolic.expressions import TorchFormula
+
+    fn = TorchFormula(x0 * x1 / (sympy.exp(x0 * x1 / (x2 * x3)) - 1))
+    o = oracle(lambda x: fn(x), [1] * 4, [5] * 4)
+    i, j, degree = homogeneous_pair(o, Tolerance(), rng(), apart=[[0, 1], [2, 3]])
+    assert {i, j} & {0, 1} and {i, j} & {2, 3} and degree == 1
+    assert homogeneous_pair(o, Tolerance(), rng(), apart=[[0, 1, 2, 3]]) is None
+
+
+def test_a_law_nearly_additive_on_its_box_is_found_through_its_scaling_symmetry():
+    # Planck's h*omega/(exp(h*omega/(kb*T)) - 1) is nearly kb*T - h*omega/2 where the
+    # exponent is small: a close approximant of it is additively separable within its
+    # error; the law is homogeneous of degree 1 in (h, kb), which gives a second candidate,
+    # kb*T*g(h*omega/(kb*T)), whose part g is then matched on the data
+    from kansr.symbolic.decompose.candidates import refined_on_data
+    from kansr.symbolic.expressions import TorchFormula
+
+    gen = np.random.default_rng(0)
+    X = gen.uniform(1, 5, (600, 4))
+    u, v = X[:, 0] * X[:, 1], X[:, 2] * X[:, 3]
+    y = u / (2 * np.pi * (np.exp(u / (2 * np.pi * v)) - 1))
+    F = sympy.Float
+    approximant = x2 * x3 - F(0.25) * x0 * x1 / sympy.pi + F(0.0021) * x0**2 * x1**2 / (x2 * x3)
+    error = float(np.sqrt(np.mean((evaluate(approximant, X) - y) ** 2)))
+    fn = TorchFormula(approximant)
+    o = oracle(lambda x: fn(x), X.min(0), X.max(0), error)
+    assert len(separable_groups(o, Tolerance(), rng())) > 1  # the near-structure passes
+    settings = Recursion(library=make_library())
+    found = decompose(o, settings)
+
+    def homogeneous(e):  # e(l*x0, x1, l*x2, x3) = l*e(x)
+        scaled = X * np.array([1.5, 1, 1.5, 1])
+        return np.allclose(evaluate(e, scaled), 1.5 * evaluate(e, X), rtol=1e-9)
+
+    symmetric = [e for e in found if homogeneous(e)]
+    assert symmetric, found
+    refined = [r for e in symmetric for r in refined_on_data(e, X, y, settings)]
+    assert any(np.allclose(evaluate(r, X), y, rtol=1e-3) for r in refined), refined

@@ -83,8 +83,10 @@ def decomposition_formulas(
             break
         settings = Recursion(library=library, deadline=deadline)
         found = decompose(oracle, settings)
-        if found and not deadline.expired():
-            found += [e for e in refined_on_data(found[0], X, y, settings) if e not in found]
+        for first in found[:_REFINED_CANDIDATES]:
+            if deadline.expired():
+                break
+            found += [e for e in refined_on_data(first, X, y, settings) if e not in found]
         raw += [e for e in found if e not in raw]
     for expr in raw:
         if deadline.expired() and out:
@@ -98,6 +100,7 @@ def decomposition_formulas(
 
 
 _APPROXIMANT_SLACK = 4.0  # an approximant this much less accurate than the network is skipped
+_REFINED_CANDIDATES = 2  # first decomposition candidates whose parts are matched on the data
 _MAX_REFINED = 3  # candidates with one-variable parts refit on the data, per decomposition
 _REFINE_POINTS = 256  # data rows the parts are matched on
 

@@ -1,7 +1,8 @@
 """Divide and conquer on an oracle (AI Feynman's recursion, with the trained KAN as the
 smooth model): split off additive or multiplicative groups of variables, join two variables
-into their product, quotient, sum or difference, or transform the output (``log``, ``1/f``,
-``f^2``, ``sqrt``) when that reveals such structure; functions of one variable are matched
+into their product, quotient, sum or difference, write ``f`` homogeneous of degree ``k`` in
+two variables as ``x_j**k g(x_i/x_j)``, or transform the output (``log``, ``1/f``, ``f^2``,
+``sqrt``) when that reveals such structure; functions of one variable are matched
 against the library (``c*f(a*x + b) + d``, the KAN's own edge matching).
 
 :func:`decompose` returns raw candidate expressions in the data's symbols; their constants
@@ -11,6 +12,7 @@ are refit jointly on the data afterwards (:func:`kansr.symbolic.finish.finish`).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +24,7 @@ from kansr.symbolic.decompose.oracle import Oracle
 from kansr.symbolic.decompose.separability import (
     Tolerance,
     best_combination,
+    homogeneous_pair,
     product_groups,
     relevant_variables,
     separable_groups,
@@ -410,14 +413,55 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     if oracle.n_vars == 1:
         return _leaf(oracle, settings)
     groups = separable_groups(oracle, settings.tolerance, settings.rng)
-    if len(groups) > 1:
-        return _split(oracle, groups, None, settings, depth)
+    if len(groups) > 1:  # or nearly: a function homogeneous across groups is an alternative
+        split = _split(oracle, groups, None, settings, depth)
+        return _merged(split, _homogeneous_split(oracle, settings, depth, apart=groups))
     groups, _ = product_groups(oracle, settings.tolerance, settings.rng, offset=False)
     if len(groups) > 1:
         return _split(oracle, groups, 0.0, settings, depth)
     pair = best_combination(oracle, settings.tolerance, settings.rng)
     if pair is not None:  # (before a product with an offset: that test is looser)
         return decompose(oracle.combined(*pair), settings, depth + 1)
+    # a scaling symmetry is tested exactly, like the splits above; the looser tests below
+    # can pass on near-structures (exp of Planck's law is nearly a product): both are kept
+    return _merged(
+        _homogeneous_split(oracle, settings, depth), _loosely_structured(oracle, settings, depth)
+    )
+
+
+def _merged(first: list[sympy.Expr], second: list[sympy.Expr]) -> list[sympy.Expr]:
+    """The alternatives of ``first`` and ``second`` in turn, at most one more than
+    ``_MAX_ALTERNATIVES``."""
+    both = [e for pair in itertools.zip_longest(first, second) for e in pair if e is not None]
+    return list(dict.fromkeys(both))[: _MAX_ALTERNATIVES + 1]
+
+
+def _homogeneous_split(
+    oracle: Oracle, settings: Recursion, depth: int, apart: list[list[int]] | None = None
+) -> list[sympy.Expr]:
+    """``f = x_j**k g(x_i/x_j, ...)`` for the pair in which ``f`` is homogeneous of degree
+    ``k`` (:func:`~kansr.symbolic.decompose.separability.homogeneous_pair`; ``apart``: from
+    two of these groups), ``g`` decomposed in turn; ``[]`` when there is none. Planck's
+    ``u/(exp(u/v) - 1)``, nearly ``v - u/2`` on much of its box, passes the test of additive
+    separability too."""
+    if settings.deadline.expired():
+        return []
+    # draws of their own: the other paths see the points they saw without this one
+    settings = dataclasses.replace(settings, rng=np.random.default_rng(depth))
+    found = homogeneous_pair(oracle, settings.tolerance, settings.rng, apart)
+    if found is None:
+        return []
+    i, j, degree = found
+    scaled = oracle.scaled_by(j, -degree)
+    if scaled is None:
+        return []
+    inner = decompose(scaled.combined(i, j, "quotient"), settings, depth + 1)
+    return [e * oracle.exprs[j] ** degree for e in inner]
+
+
+def _loosely_structured(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """:func:`decompose` past the exact splits and combinations: a product with an offset,
+    a transform of the output that reveals structure, then structure in new variables."""
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)

@@ -9,7 +9,10 @@ that one tolerance, set from the oracle's own error, serves every problem:
   other variables fixed (zero for ``f = g(x_i, ..) + h(x_j, ..)``); on ``log|f|`` it tests
   multiplicative separability;
 * **combinations** — ``f`` depends on ``x_i, x_j`` only through ``x_i x_j`` (then
-  ``x_i df/dx_i = x_j df/dx_j``), ``x_i / x_j``, ``x_i + x_j`` or ``x_i - x_j``.
+  ``x_i df/dx_i = x_j df/dx_j``), ``x_i / x_j``, ``x_i + x_j`` or ``x_i - x_j``;
+* **homogeneity** — ``f(l x_i, l x_j) = l**k f`` (Euler: ``x_i df/dx_i + x_j df/dx_j = k f``),
+  so that ``f = x_j**k g(x_i / x_j)``: Planck's ``u/(exp(u/v) - 1)``, a scaling symmetry
+  that dimensional analysis would give.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from kansr.symbolic.decompose.oracle import Oracle
 __all__ = [
     "Tolerance",
     "best_combination",
+    "homogeneous_pair",
     "product_groups",
     "relevant_variables",
     "separable_groups",
@@ -211,3 +215,45 @@ def best_combination(
                 if measure < best_measure:
                     best, best_measure = (i, j, kind), measure
     return None if best is None else _with_positive_partner(oracle, *best)
+
+
+HOMOGENEOUS_DEGREES = (-3, -2, -1, 1, 2, 3)  # degree 0 is the quotient combination
+
+
+def homogeneous_pair(
+    oracle: Oracle,
+    tolerance: Tolerance,
+    rng: np.random.Generator,
+    apart: list[list[int]] | None = None,
+) -> tuple[int, int, int] | None:
+    """``(i, j, k)`` of the pair of variables in which ``f`` is homogeneous of degree ``k``
+    (one of :data:`HOMOGENEOUS_DEGREES`): ``x_i df/dx_i + x_j df/dx_j = k f`` at every point,
+    with the smallest residual below the combinations' tolerance (relative to the two
+    terms, as for a quotient); ``x_j`` is positive on the box, so that
+    ``f = x_j**k g(x_i/x_j)``. ``apart``: groups of variables; only pairs from two
+    different groups. ``None`` when there is none."""
+    points = oracle.sample(_N_POINTS, rng)
+    values = oracle(points)
+    spread = float(np.std(values))
+    tol = min(tolerance.combination * tolerance(oracle.error, spread), tolerance.cap)
+    grad = oracle.gradient(points)
+    norm = float(np.sum(values**2))
+    if not (np.isfinite(grad).all() and np.isfinite(values).all()) or norm <= _TINY:
+        return None
+    best, best_measure = None, tol
+    for i in range(oracle.n_vars):
+        for j in range(oracle.n_vars):
+            if i == j or not oracle.lo[j] > 0:
+                continue
+            if apart is not None and any(i in g and j in g for g in apart):
+                continue
+            left, right = points[:, i] * grad[:, i], points[:, j] * grad[:, j]
+            euler = left + right
+            degree = int(np.rint(float(np.sum(euler * values)) / norm))
+            if degree not in HOMOGENEOUS_DEGREES:
+                continue
+            scale = np.sqrt(np.mean(left**2)) + np.sqrt(np.mean(right**2))
+            measure = np.sqrt(np.mean((euler - degree * values) ** 2)) / max(scale, _TINY)
+            if measure < best_measure:
+                best, best_measure = (i, j, degree), measure
+    return best
