@@ -422,8 +422,9 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     pair = best_combination(oracle, settings.tolerance, settings.rng)
     if pair is not None:  # (before a product with an offset: that test is looser)
         return decompose(oracle.combined(*pair), settings, depth + 1)
-    # a scaling symmetry is tested exactly, like the splits above; the looser tests below
-    # can pass on near-structures (exp of Planck's law is nearly a product): both are kept
+    # a scaling symmetry (a gradient identity, as the combinations are) is a candidate
+    # beside the looser tests below, which can pass on near-structures (exp of Planck's law
+    # is nearly a product): both are kept, the data decide
     return _merged(
         _homogeneous_split(oracle, settings, depth), _loosely_structured(oracle, settings, depth)
     )
