@@ -193,6 +193,15 @@ def _with_positive_partner(oracle: Oracle, i: int, j: int, kind: str):
     return None
 
 
+def _gradient_test_points(oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator):
+    """``(points (m, k), values (m,), gradients (m, k), tolerance)`` of a test on gradient
+    identities: the combinations' tolerance for the spread of the values."""
+    points = oracle.sample(_N_POINTS, rng)
+    values = oracle(points)
+    tol = min(tolerance.combination * tolerance(oracle.error, float(np.std(values))), tolerance.cap)
+    return points, values, oracle.gradient(points), tol
+
+
 def best_combination(
     oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
 ) -> tuple[int, int, str] | None:
@@ -200,10 +209,7 @@ def best_combination(
     ``kind`` (product, quotient, sum, difference) with the smallest measure below the
     tolerance; ``None`` when there is none. Products and quotients need one positive
     variable, which becomes the partner ``j``."""
-    points = oracle.sample(_N_POINTS, rng)
-    spread = float(np.std(oracle(points)))
-    tol = min(tolerance.combination * tolerance(oracle.error, spread), tolerance.cap)
-    grad = oracle.gradient(points)
+    points, _, grad, tol = _gradient_test_points(oracle, tolerance, rng)
     if not np.isfinite(grad).all():
         return None
     best, best_measure = None, tol
@@ -232,11 +238,7 @@ def homogeneous_pair(
     terms, as for a quotient); ``x_j`` is positive on the box, so that
     ``f = x_j**k g(x_i/x_j)``. ``apart``: groups of variables; only pairs from two
     different groups. ``None`` when there is none."""
-    points = oracle.sample(_N_POINTS, rng)
-    values = oracle(points)
-    spread = float(np.std(values))
-    tol = min(tolerance.combination * tolerance(oracle.error, spread), tolerance.cap)
-    grad = oracle.gradient(points)
+    points, values, grad, tol = _gradient_test_points(oracle, tolerance, rng)
     norm = float(np.sum(values**2))
     if not (np.isfinite(grad).all() and np.isfinite(values).all()) or norm <= _TINY:
         return None
