@@ -309,6 +309,26 @@ def test_recombined_variables_name_the_joined_pair_for_the_searches_on_the_data(
     assert recombined_variables(coupled, Recursion(library=make_library())) is None
 
 
+def test_the_cleanest_of_several_recombinations_is_taken():
+    # h*w**3/(exp(h*w) - 1), with an oracle's error of 1 %: a product in (w, w*h) exactly,
+    # and within that error also in (w, w + h), which comes first in the order of the pairs
+    from kansr.symbolic.decompose.recursion import recombined_variables
+    from kansr.symbolic.decompose.separability import product_couplings, split_margin
+
+    x0, x1 = SYMBOLS[:2]
+    law = oracle(
+        lambda x: x[:, 1] * x[:, 0] ** 3 / (torch.exp(x[:, 1] * x[:, 0]) - 1),
+        [0.5, 0.2],
+        [3.0, 2.0],
+        error=1e-2,
+    )
+    loose = law.recombined(0, 1, "sum")
+    measures, tol = product_couplings(loose, Tolerance(), rng())
+    assert 0 < split_margin(measures, tol, [[0], [1]]) <= 1  # the near-structure passes
+    joined = recombined_variables(law, Recursion(library=make_library()))
+    assert joined is not None and x0 * x1 in joined, joined
+
+
 def test_joined_argument_is_the_variable_a_part_is_a_function_of():
     from kansr.symbolic.decompose.candidates import joined_argument
 

@@ -23,11 +23,15 @@ import torch
 from kansr.symbolic.decompose.oracle import Oracle
 from kansr.symbolic.decompose.separability import (
     Tolerance,
+    additive_couplings,
     best_combination,
+    coupled_groups,
     homogeneous_pair,
+    product_couplings,
     product_groups,
     relevant_variables,
     separable_groups,
+    split_margin,
 )
 from kansr.symbolic.library import (
     COMPOSITION_FUNCTIONS,
@@ -481,22 +485,26 @@ def _loosely_structured(oracle: Oracle, settings: Recursion, depth: int) -> list
 
 
 def _recombined_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
-    """``f`` split along :func:`_first_recombination`; ``[]`` when there is none."""
-    found = _first_recombination(oracle, settings)
-    if found is None:
-        return []
-    joined, groups, offset = found
-    return _split(joined, groups, offset, settings, depth)
+    """``f`` split along the cleanest :func:`_recombinations`, each decomposed in turn
+    (their alternatives interleaved); ``[]`` when there is none."""
+    found = []
+    for joined, groups, offset in _recombinations(oracle, settings)[:_RECOMBINED_ALTERNATIVES]:
+        found = _merged(found, _split(joined, groups, offset, settings, depth))
+    return found
 
 
-def _first_recombination(oracle: Oracle, settings: Recursion):
-    """``(joined, groups, offset)``: ``f`` as a sum (``offset`` None) or product (0.0) of a
-    function of ``x_i`` and one of ``x_i`` joined with ``x_j`` (:meth:`Oracle.recombined`:
-    ``-sin(x) + sin(x - y)/2``, ``x*exp(-x*y)``), for the first pair and kind in which
-    ``x_i`` and ``u`` fall into different groups; ``None`` when there is none (also for more
-    than ``_MAX_RECOMBINED`` variables: pairs times kinds grow fast)."""
+def _recombinations(oracle: Oracle, settings: Recursion) -> list[tuple]:
+    """``[(joined, groups, offset), ...]``: ``f`` as a sum (``offset`` None) or product
+    (0.0) of a function of ``x_i`` and one of ``x_i`` joined with ``x_j``
+    (:meth:`Oracle.recombined`: ``-sin(x) + sin(x - y)/2``, ``x*exp(-x*y)``), for every pair
+    and kind in which ``x_i`` and ``u`` fall into different groups, the cleanest split
+    first (:func:`split_margin`: with a network's error several pass, and
+    ``h*w**3/(exp(h*w) - 1)`` is a product in ``(w, w*h)`` but only nearly in
+    ``(w, w + h)``); ``[]`` when there is none (also for more than ``_MAX_RECOMBINED``
+    variables: pairs times kinds grow fast)."""
     if oracle.n_vars > _MAX_RECOMBINED:
-        return None
+        return []
+    scored = []
     for i in range(oracle.n_vars):
         for j in range(oracle.n_vars):
             for kind in _RECOMBINATIONS:
@@ -505,13 +513,14 @@ def _first_recombination(oracle: Oracle, settings: Recursion):
                 joined = oracle.recombined(i, j, kind)
                 if joined is None:
                     continue
-                groups = separable_groups(joined, settings.tolerance, settings.rng)
-                if _apart(groups, i, j):
-                    return joined, groups, None
-                groups, _ = product_groups(joined, settings.tolerance, settings.rng, offset=False)
-                if _apart(groups, i, j):
-                    return joined, groups, 0.0
-    return None
+                for offset, couplings in ((None, additive_couplings), (0.0, product_couplings)):
+                    measures, tol = couplings(joined, settings.tolerance, settings.rng)
+                    groups = coupled_groups(measures, tol)
+                    if _apart(groups, i, j):
+                        margin = split_margin(measures, tol, groups)
+                        scored.append((margin, len(scored), (joined, groups, offset)))
+                        break
+    return [found for *_, found in sorted(scored, key=lambda s: s[:2])]
 
 
 def _scaled_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
@@ -535,16 +544,17 @@ def _scaled_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy
 
 def recombined_variables(oracle: Oracle, settings: Recursion) -> list[sympy.Expr] | None:
     """The variables of ``f`` with one of them joined to another where ``f`` is then a sum
-    or product of functions of each (:func:`_first_recombination`: ``(x, x - y)`` for
+    or product of functions of each (the cleanest of :func:`_recombinations`: ``(x, x - y)`` for
     ``-sin(x) + sin(x - y)/2``), as expressions in the data's symbols; ``None`` when there is
     none. The searches on the data can then fit each function over the data's whole range
     (the oracle's box of ``(x, x - y)`` is narrower)."""
-    found = _first_recombination(oracle, settings)
-    return None if found is None else list(found[0].exprs)
+    found = _recombinations(oracle, settings)
+    return list(found[0][0].exprs) if found else None
 
 
 _RECOMBINATIONS = ("difference", "sum", "quotient", "product")
 _MAX_RECOMBINED = 4
+_RECOMBINED_ALTERNATIVES = 2  # the cleanest splits decomposed: the data choose
 
 
 def _apart(groups: list[list[int]], i: int, j: int) -> bool:

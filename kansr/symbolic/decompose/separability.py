@@ -25,11 +25,15 @@ from kansr.symbolic.decompose.oracle import Oracle
 
 __all__ = [
     "Tolerance",
+    "additive_couplings",
     "best_combination",
+    "coupled_groups",
     "homogeneous_pair",
+    "product_couplings",
     "product_groups",
     "relevant_variables",
     "separable_groups",
+    "split_margin",
 ]
 
 _N_POINTS = 256
@@ -101,22 +105,58 @@ def _pair_terms(oracle: Oracle, rng: np.random.Generator):
     return base, single, lambda i, j: oracle(_redrawn(points, [i, j], other))
 
 
-def separable_groups(
+def additive_couplings(
     oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
-) -> list[list[int]]:
-    """Groups of variables with ``f = sum_groups f_G(x_G)``: ``f(a,b) - f(a',b) - f(a,b') +
-    f(a',b')`` over the spread of ``f`` for every pair. One group: not separable."""
+) -> tuple[np.ndarray, float]:
+    """``(measures (k, k), tolerance)``: for every pair, ``f(a,b) - f(a',b) - f(a,b') +
+    f(a',b')`` over the spread of ``f`` (0 where ``f = g(x_i, ..) + h(x_j, ..)``; ``nan``
+    where ``f`` is not finite), and the largest measure that counts as zero."""
     k = oracle.n_vars
     base, single, both = _pair_terms(oracle, rng)
     spread = max(float(np.std(base)), _TINY)
-    tol = tolerance(oracle.error, spread)
-    coupled = np.zeros((k, k), bool)
+    measures = np.zeros((k, k))
     for i in range(k):
         for j in range(i + 1, k):
             cross = base - single[i] - single[j] + both(i, j)
-            measure = np.sqrt(np.mean(cross**2)) / spread
-            coupled[i, j] = coupled[j, i] = not measure <= tol  # nan counts as coupled
-    return _components(k, coupled)
+            measures[i, j] = measures[j, i] = np.sqrt(np.mean(cross**2)) / spread
+    return measures, tolerance(oracle.error, spread)
+
+
+def separable_groups(
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+) -> list[list[int]]:
+    """Groups of variables with ``f = sum_groups f_G(x_G)`` (:func:`additive_couplings`).
+    One group: not separable."""
+    return coupled_groups(*additive_couplings(oracle, tolerance, rng))
+
+
+def coupled_groups(measures: np.ndarray, tol: float) -> list[list[int]]:
+    """Groups of variables joined by couplings ``measures (k, k)`` above ``tol`` (``nan``
+    counts as coupled)."""
+    return _components(len(measures), ~(measures <= tol))
+
+
+def split_margin(measures: np.ndarray, tol: float, groups: list[list[int]]) -> float:
+    """The largest coupling ``measures (k, k)`` between two of ``groups``, over ``tol``:
+    0 for an exact split, at most 1 for one that passes."""
+    group_of = {v: n for n, g in enumerate(groups) for v in g}
+    across = [measures[i, j] for i in group_of for j in group_of if group_of[i] != group_of[j]]
+    return float(max(across, default=0.0)) / max(tol, _TINY)
+
+
+def _product_terms(oracle: Oracle, rng: np.random.Generator):
+    """``(base, pairs, terms)``: values at the points, the pairs ``(i, j)``, and for each the
+    products and sums of the four values whose combination vanishes for a product."""
+    k = oracle.n_vars
+    base, single, both = _pair_terms(oracle, rng)
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    terms = []
+    for i, j in pairs:
+        other = both(i, j)
+        products = base * other - single[i] * single[j]
+        sums = base + other - single[i] - single[j]
+        terms.append((products, sums))
+    return base, pairs, terms
 
 
 def product_groups(
@@ -128,37 +168,38 @@ def product_groups(
     in ``c``; ``c = 0`` is tried first, then (with ``offset``) one ``c`` fitted over all
     pairs; each pair's residual is measured against the size of those products (no
     logarithm: a product that changes sign is found too). One group: not separable."""
-    k = oracle.n_vars
-    base, single, both = _pair_terms(oracle, rng)
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    terms = []
-    for i, j in pairs:
-        other = both(i, j)
-        products = base * other - single[i] * single[j]
-        sums = base + other - single[i] - single[j]
-        terms.append((products, sums))
-    groups = _product_components(oracle, tolerance, base, pairs, terms, 0.0)
+    base, pairs, terms = _product_terms(oracle, rng)
+    groups = coupled_groups(*_product_measures(oracle, tolerance, base, pairs, terms, 0.0))
     if len(groups) > 1 or not offset:
         return groups, 0.0
     denominator = sum(float(np.sum(d * d)) for _, d in terms)
     offset = sum(float(np.sum(p * d)) for p, d in terms) / denominator if denominator else 0.0
     if not np.isfinite(offset) or offset == 0.0:
         return groups, 0.0
-    return _product_components(oracle, tolerance, base, pairs, terms, offset), offset
+    measures = _product_measures(oracle, tolerance, base, pairs, terms, offset)
+    return coupled_groups(*measures), offset
 
 
-def _product_components(oracle, tolerance, base, pairs, terms, offset) -> list[list[int]]:
-    """Groups of :func:`product_groups` for a given ``offset``."""
+def product_couplings(
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
+    """``(measures (k, k), tolerance)`` of :func:`product_groups` without an offset: 0 for
+    a pair where ``f = g(x_i, ..) h(x_j, ..)``."""
+    base, pairs, terms = _product_terms(oracle, rng)
+    return _product_measures(oracle, tolerance, base, pairs, terms, 0.0)
+
+
+def _product_measures(oracle, tolerance, base, pairs, terms, offset) -> tuple[np.ndarray, float]:
+    """``(measures (k, k), tolerance)`` of :func:`product_groups` for a given ``offset``."""
     # the size of f - c, or with an offset the spread of f: a free offset must not make the
     # measure small by moving f - c away from zero
     size = float(np.std(base)) if offset else float(np.sqrt(np.mean(base**2)))
-    tol = tolerance(oracle.error, size)
     k = oracle.n_vars
-    coupled = np.zeros((k, k), bool)
+    measures = np.zeros((k, k))
     for (i, j), (products, sums) in zip(pairs, terms, strict=True):
         measure = np.sqrt(np.mean((products - offset * sums) ** 2)) / max(size**2, _TINY)
-        coupled[i, j] = coupled[j, i] = not measure <= tol
-    return _components(k, coupled)
+        measures[i, j] = measures[j, i] = measure
+    return measures, tolerance(oracle.error, size)
 
 
 def _combination_measures(
