@@ -600,3 +600,40 @@ def test_snapping_a_large_integer_on_few_rows_gains_nothing_on_many_it_does():
     zero = snap_gain(sympy.Integer(0), 12, 3)
     assert zero == pytest.approx(math.log(12) + 2 * 4 * 5 / 7 - 2 * 3 * 4 / 8)
     assert snap_gain(sympy.Integer(0), 4, 3) > 1e6  # three freedoms on 4 rows: any price
+
+
+def test_a_warning_says_when_no_formula_explains_what_the_network_does():
+    # with straight lines as the only edge function, and no searches on the data, no
+    # formula reaches sin(3*x0) + x1**2, which the network fits: the user is told
+    import warnings
+
+    gen = np.random.default_rng(0)
+    X = gen.uniform(-2, 2, (300, 2))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
+    narrow = KANRegressor(library=["x"], search_structure=False, max_iter=300, random_state=0)
+    with pytest.warns(UserWarning, match="no formula found explains the data as the network"):
+        narrow.fit(X, y)
+    assert narrow.score(X, y) < 0.9 < r2_of(narrow.predict_network(X), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the law found: no warning
+        KANRegressor(max_iter=300, random_state=0).fit(X, y)
+
+
+def r2_of(prediction: np.ndarray, y: np.ndarray) -> float:
+    return 1.0 - float(np.mean((prediction - y) ** 2) / np.var(y))
+
+
+@pytest.mark.parametrize(
+    ("best", "network", "warned"),
+    [
+        (0.5, 0.01, True),  # a poor formula, a network far ahead
+        (0.05, 0.0001, False),  # a good formula: a network that interpolates is no reason
+        (0.5, 0.2, False),  # a poor formula, a network not much better: noisy data
+        (0.5, float("nan"), False),
+    ],
+)
+def test_network_far_ahead_rule(best, network, warned):
+    from kansr.estimators._symbolic_stage import network_far_ahead
+
+    assert network_far_ahead(best, network, 1.0) is warned
+    assert not network_far_ahead(best, network, 0.0)

@@ -40,6 +40,8 @@ _EXACT = 1e-14  # a formula this close (fraction of var(y)) is exact: skip the n
 _MAX_SYMBOLIC_ROWS = 10_000  # rows used by the symbolic stage (deterministic subsample)
 _STRUCTURE_SHARE = 0.4  # share of the symbolic stage's time for the structure search
 _VARIED = 4  # formulas of lowest criterion whose offsets are dropped one at a time
+_POOR_FORMULA = 0.1  # share of var(y) the most accurate formula misses before a warning
+_NETWORK_AHEAD = 5.0  # ... if the network's squared error is this many times smaller
 
 
 class SymbolicStage:
@@ -86,6 +88,7 @@ class SymbolicStage:
         self._set_front(formulas, X, y, w, keep=pinned)
         if cut is not None:
             self._warn_symbolic_cut(cut)
+        self._warn_if_network_far_ahead(X, y, w)
 
     def _structure_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
         """Formulas of :func:`~kansr.symbolic.structure.search.structure_formulas` over the
@@ -246,6 +249,25 @@ class SymbolicStage:
             variance=variance,
         )
 
+    def _warn_if_network_far_ahead(self, X, y, w=None) -> None:
+        """Warn when even the most accurate formula on the front misses much of ``y`` that
+        the network explains (:func:`network_far_ahead`): the law is then likely outside
+        the library's and the searches' reach, and the selected formula is no law."""
+        variance = weighted_variance(y, w)
+        best = float(np.min(self.equations_["loss"]))
+        network = float(np.average((self._predict_network(X) - y) ** 2, weights=w))
+        if network_far_ahead(best, network, variance):
+            warnings.warn(
+                "no formula found explains the data as the network does: the most accurate "
+                f"one on equations_ has R^2 {1 - best / variance:.3f} on the training rows, the "
+                f"network {1 - network / variance:.3f}. The law is likely outside the "
+                "library's and the searches' reach (a wider library, more rows or pinned edges "
+                "may help), or the network overfits: compare predict_network with predict on "
+                "held-out rows",
+                UserWarning,
+                stacklevel=4,
+            )
+
     def _warn_symbolic_cut(self, cut: str) -> None:
         if self.stop_reason_ not in ("interrupted", "max_time"):
             self.stop_reason_ = cut
@@ -259,6 +281,16 @@ class SymbolicStage:
             UserWarning if cut == "interrupted" else ConvergenceWarning,
             stacklevel=4,
         )
+
+
+def network_far_ahead(best_loss: float, network_loss: float, variance: float) -> bool:
+    """Whether the network's mean squared error ``network_loss`` is less than a
+    ``_NETWORK_AHEAD``-th of the most accurate formula's ``best_loss`` while that formula
+    misses more than ``_POOR_FORMULA`` of the target's ``variance`` (on small noisy data a
+    network that interpolates is ahead of every formula, but a good formula is not poor)."""
+    if not variance > 0 or not np.isfinite(network_loss):
+        return False
+    return best_loss > _POOR_FORMULA * variance and network_loss * _NETWORK_AHEAD < best_loss
 
 
 def _offsets_dropped_of_best(formulas, X, y, w, deadline: Deadline) -> list[Formula]:
