@@ -204,3 +204,26 @@ def test_approximants_of_a_transformed_target_do_not_crowd_out_a_power_law():
     x0 = SYMBOLS[0]
     monomials = [e for e, _ in found if e.as_coeff_Mul()[1].as_base_exp()[0] == x0]
     assert monomials, [e for e, _ in found]
+
+
+@pytest.mark.parametrize(
+    ("truth", "low", "high"),
+    [
+        (sympy.asin(x0 / (x1 * x2)), [1, 2, 2], [2, 5, 5]),  # an angle from a ratio
+        (sympy.asin(x0 * sympy.sin(x1)), [0, 1], [1, 5]),  # Snell: sin of it changes sign
+        (sympy.acos(x0 * x1 / x2), [0.2, 0.5, 2], [1, 2, 4]),
+    ],
+)
+def test_structure_search_finds_an_inverse_sine_or_cosine_of_a_form(truth, low, high):
+    # the target on the principal branch of sin (cos): sin(y) is a monomial or a product,
+    # and y its inverse sine; these came back as rational approximants
+    X = np.random.default_rng(0).uniform(low, high, (600, len(low)))
+    y = sympy.lambdify(SYMBOLS[: len(low)], truth, "numpy")(*X.T)
+    assert _exact(structure_formulas(X, y, make_library()), truth, X)
+
+
+def test_an_inverse_sine_is_not_proposed_off_its_branch():
+    # y = 2 + x0*x1 is not on the branch of sin: no asin among the candidates
+    X = np.random.default_rng(0).uniform(1, 2, (300, 2))
+    found = structure_formulas(X, 2 + X[:, 0] * X[:, 1], make_library())
+    assert found and not any(e.has(sympy.asin, sympy.acos) for e, _ in found)

@@ -263,8 +263,21 @@ def _product_candidates(
     return out, powers
 
 
+def _on_branch(forward, lo: float, hi: float):
+    """``forward`` where every value lies in ``[lo, hi]`` (where it is invertible: ``sin``
+    on ``[-pi/2, pi/2]``), otherwise ``nan``, which rules the transform out."""
+
+    def transform(v):
+        inside = np.all((v >= lo) & (v <= hi))
+        return forward(v) if inside else np.full(np.shape(v), np.nan)
+
+    return transform
+
+
 # Invertible transforms of the target, as (name, forward on values, inverse on sympy):
 # ``T(y) = C * monomial`` is searched for every T, and ``y = T^-1(C * monomial)`` proposed.
+# An angle from a ratio (``asin(lambda/(n*d))``, ``acos(...)``) is the inverse of sin or cos
+# on their principal branch, where the target lies on it.
 def _transforms() -> list[tuple[str, object, object]]:
     with np.errstate(all="ignore"):
         return [
@@ -281,6 +294,8 @@ def _transforms() -> list[tuple[str, object, object]]:
             ("sq+1", lambda v: v**2 - 1, lambda u: sympy.sqrt(u + 1)),
             ("1-sq", lambda v: 1 - v**2, lambda u: sympy.sqrt(1 - u)),
             ("1-inv2", lambda v: 1 - 1 / v**2, lambda u: 1 / sympy.sqrt(1 - u)),
+            ("sin", _on_branch(np.sin, -np.pi / 2, np.pi / 2), sympy.asin),
+            ("cos", _on_branch(np.cos, 0.0, np.pi), sympy.acos),
         ]
 
 
@@ -337,7 +352,9 @@ def _power_times_forms(X, target, col, symbols, library, deadline) -> list[sympy
     return _most_accurate(out, X, target, _MAX_TRANSFORMED)
 
 
-_FORM_TRANSFORMS = ("log", "inv", "square", "sqrt")  # of the target, for sums and products
+# of the target, for sums and products (sin and cos only where the target is on their branch)
+_FORM_TRANSFORMS = ("log", "inv", "square", "sqrt", "sin", "cos")
+_BRANCH_TRANSFORMS = ("sin", "cos")
 _MAX_TRANSFORMED = 2  # of their candidates, the most accurate this many are kept
 
 
@@ -350,14 +367,20 @@ def _transformed_forms(X, target, cols, symbols, library, budget) -> list[sympy.
     for name, forward, inverse in _transforms():
         if name not in _FORM_TRANSFORMS:
             continue
-        if not budget.spend():
-            break
         with np.errstate(all="ignore"):
             values = forward(target)
-        if not np.all(np.isfinite(values)) or np.ptp(values) == 0:
+        invalid = not np.all(np.isfinite(values)) or np.ptp(values) == 0
+        if invalid and name in _BRANCH_TRANSFORMS:  # off their branch: no search spent
+            continue
+        if not budget.spend():
+            break
+        if invalid:
             continue
         forms = _sum_candidates(X, values, cols, symbols, library, budget.deadline)
         forms += _product_candidates(X, values, cols, symbols, library, budget.deadline)[0]
+        if name in _BRANCH_TRANSFORMS and _one_signed(values) == 0:  # n*sin(theta2)
+            syms = [symbols[i] for i in cols]
+            forms += signed_product_formulas(X[:, cols], values, syms, library, budget.deadline)
         out.extend(inverse(e) for e in forms)
     return _most_accurate(out, X, target, _MAX_TRANSFORMED)
 
