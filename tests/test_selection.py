@@ -611,8 +611,10 @@ def test_a_warning_says_when_no_formula_explains_what_the_network_does():
     X = gen.uniform(-2, 2, (300, 2))
     y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
     narrow = KANRegressor(library=["x"], search_structure=False, max_iter=300, random_state=0)
-    with pytest.warns(UserWarning, match="no formula found explains the data as the network"):
+    warned = "no formula found explains the data as the network"
+    with pytest.warns(UserWarning, match=warned) as rec:
         narrow.fit(X, y)
+    assert {w.filename for w in rec} == {__file__}  # the user's line, not kansr's or sklearn's
     assert narrow.score(X, y) < 0.9 < r2_of(narrow.predict_network(X), y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # the law found: no warning

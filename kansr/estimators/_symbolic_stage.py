@@ -8,7 +8,6 @@ A mixin of :class:`~kansr.estimators.kan.KANRegressor`; it reads the fitted netw
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import sympy
@@ -32,6 +31,7 @@ from kansr.symbolic.structure.search import structure_formulas
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
 from kansr.utils.deadline import Deadline
 from kansr.utils.progress import StageLog
+from kansr.utils.warn import warn_user
 
 __all__ = ["SymbolicStage"]
 
@@ -102,7 +102,7 @@ class SymbolicStage:
                 sample_weight=w,
             )
         except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
-            warnings.warn(f"structure search skipped: {exc}", RuntimeWarning, stacklevel=4)
+            warn_user(f"structure search skipped: {exc}", RuntimeWarning)
             return []
         back = {
             sympy.Symbol(f"x{j}", real=True): sympy.Symbol(f"x{i}", real=True)
@@ -155,7 +155,7 @@ class SymbolicStage:
             )
             return found, read
         except TrainingDiverged as exc:  # the pruned network could not be retrained
-            warnings.warn(f"symbolic extraction skipped: {exc}", RuntimeWarning, stacklevel=4)
+            warn_user(f"symbolic extraction skipped: {exc}", RuntimeWarning)
             return [], []
 
     def _pins_kept(self, pins: dict) -> dict:
@@ -169,11 +169,10 @@ class SymbolicStage:
             else:
                 kept[(level, i, o)] = functions[name]
         if cut:
-            warnings.warn(
+            warn_user(
                 f"pinned edges {cut} were pruned (they contributed little to the fit): their "
                 "pins were not used; lower prune_threshold to keep them",
                 UserWarning,
-                stacklevel=5,
             )
         return kept
 
@@ -199,7 +198,7 @@ class SymbolicStage:
                 approximant=approximant,
             )
         except (ValueError, ArithmeticError, RecursionError, np.linalg.LinAlgError) as exc:
-            warnings.warn(f"decomposition skipped: {exc}", RuntimeWarning, stacklevel=4)
+            warn_user(f"decomposition skipped: {exc}", RuntimeWarning)
             return []
 
     @staticmethod
@@ -257,7 +256,7 @@ class SymbolicStage:
         best = float(np.min(self.equations_["loss"]))
         network = float(np.average((self._predict_network(X) - y) ** 2, weights=w))
         if network_far_ahead(best, network, variance):
-            warnings.warn(
+            warn_user(
                 "no formula found explains the data as the network does: the most accurate "
                 f"one on equations_ has R^2 {1 - best / variance:.3f} on the training rows, the "
                 f"network {1 - network / variance:.3f}. The law is likely outside the "
@@ -265,7 +264,6 @@ class SymbolicStage:
                 "may help), or the network overfits: compare predict_network with predict on "
                 "held-out rows",
                 UserWarning,
-                stacklevel=4,
             )
 
     def _warn_symbolic_cut(self, cut: str) -> None:
@@ -276,10 +274,9 @@ class SymbolicStage:
             if cut == "interrupted"
             else f"max_time={self.max_time} s ran out during the symbolic stage"
         )
-        warnings.warn(
+        warn_user(
             f"{message}: equations_ holds the formulas found so far",
             UserWarning if cut == "interrupted" else ConvergenceWarning,
-            stacklevel=4,
         )
 
 

@@ -13,7 +13,6 @@ import contextlib
 import copy
 import functools
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -41,6 +40,7 @@ from kansr.utils.validation import (
     standard_scale,
     validate_input,
 )
+from kansr.utils.warn import warn_user
 
 __all__ = ["KANRegressor"]
 
@@ -573,19 +573,17 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         self.feature_importances_ = _importances(self.module_, data.z)
         self.equations_, self.selected_index_ = None, None
         if result.stop_reason == "interrupted":
-            warnings.warn(
+            warn_user(
                 f"KANRegressor.fit interrupted (KeyboardInterrupt) after {result.n_iter} "
                 "training steps: the network reached so far is kept"
                 + (" and the symbolic stage is shortened" if self.symbolic else ""),
                 UserWarning,
-                stacklevel=3,
             )
         elif result.stop_reason == "max_time":
-            warnings.warn(
+            warn_user(
                 f"max_time={self.max_time} s ran out after {result.n_iter} training steps; "
                 "the network reached so far is kept",
                 ConvergenceWarning,
-                stacklevel=3,
             )
 
     @staticmethod
