@@ -88,7 +88,8 @@ class SymbolicStage:
         self._set_front(formulas, X, y, w, keep=pinned)
         if cut is not None:
             self._warn_symbolic_cut(cut)
-        self._warn_if_network_far_ahead(X, y, w)
+        elif self.stop_reason_ not in ("max_time", "interrupted"):  # (those say why)
+            self._warn_if_network_far_ahead(X, y, w)
 
     def _structure_candidates(self, X, y, w, active, library, deadline) -> list[Formula]:
         """Formulas of :func:`~kansr.symbolic.structure.search.structure_formulas` over the

@@ -230,6 +230,7 @@ def _power_times(u, values, variable, settings) -> list[_Piece]:
 
 def _parabola_error(u: np.ndarray, values: np.ndarray) -> float:
     """Relative mean squared error of the least-squares parabola through ``values``."""
+    u = (u - np.mean(u)) / max(float(np.std(u)), 1e-300)  # the same error, well conditioned
     fit = np.polyval(np.polyfit(u, values, 2), u)
     return float(np.mean((fit - values) ** 2) / max(np.var(values), 1e-300))
 
