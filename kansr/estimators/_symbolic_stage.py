@@ -255,6 +255,8 @@ class SymbolicStage:
         the library's and the searches' reach, and the selected formula is no law."""
         variance = weighted_variance(y, w)
         best = float(np.min(self.equations_["loss"]))
+        if not best > _POOR_FORMULA * variance:  # the usual case: no network pass needed
+            return
         network = float(np.average((self._predict_network(X) - y) ** 2, weights=w))
         if network_far_ahead(best, network, variance):
             warn_user(
