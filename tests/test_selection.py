@@ -433,6 +433,21 @@ def test_simplifying_writes_the_root_of_a_quotient_as_a_quotient_of_roots():
     )
 
 
+def test_the_roots_of_a_product_are_merged_where_the_bases_are_positive():
+    # simplifying with positive variables writes sqrt(G*(m1 + m2)) as sqrt(G)*sqrt(m1 + m2)
+    # (Kepler's third law came back so): one node more, and a form the data do not need
+    from kansr.symbolic.finish import finish, roots_merged
+
+    d, G, m1, m2 = sympy.symbols("x0 x1 x2 x3", real=True)
+    split = 2 * sympy.pi * d ** sympy.Rational(3, 2) / (sympy.sqrt(G) * sympy.sqrt(m1 + m2))
+    law = 2 * sympy.pi * d ** sympy.Rational(3, 2) / sympy.sqrt(G * (m1 + m2))
+    assert roots_merged(split) == law
+    assert roots_merged(sympy.sqrt(d) / sympy.sqrt(G)) == sympy.sqrt(d) / sympy.sqrt(G)
+    X = np.random.default_rng(0).uniform(1, 5, (200, 4))
+    y = 2 * np.pi * X[:, 0] ** 1.5 / np.sqrt(X[:, 1] * (X[:, 2] + X[:, 3]))
+    assert finish(split, X, y).expr == law
+
+
 def _line_with_offset_of(z_errors: float):
     """1000 rows of y = 2*x + c + r with r of mean 0: the least-squares offset (the slope
     held at 2) is c = z_errors standard errors exactly."""

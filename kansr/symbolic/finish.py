@@ -45,6 +45,7 @@ __all__ = [
     "SYMPY_TIMEOUT",
     "finish",
     "formula_if_finite",
+    "roots_merged",
     "roots_of_quotients_split",
 ]
 
@@ -233,8 +234,26 @@ def finish(
             expr, loss = simpler, simpler_loss
             if not deadline.expired():
                 expr, loss = snap(expr, loss)
+    merged = roots_merged(expr) if complexity(expr) <= max_nodes else expr
+    if merged is not expr:
+        merged_loss = _loss(merged, X, y, sample_weight)
+        if merged_loss <= budget:
+            expr, loss = merged, merged_loss
     expr, loss = _polished(expr, loss, X, y, sample_weight, deadline)
     return formula_if_finite(expr, X, y, sample_weight)
+
+
+def roots_merged(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with powers of the same exponent multiplied into one, ``sqrt(a)*sqrt(b)`` into
+    ``sqrt(a*b)``, when that makes it smaller; else ``expr`` itself. Simplifying with
+    positive variables splits the root of a product (sympy writes ``sqrt(a*b)`` of positive
+    ``a, b`` as ``sqrt(a)*sqrt(b)``); the merge is exact only where the bases are not
+    negative, so the caller checks the loss on the data."""
+    try:
+        merged = sympy.powsimp(expr, force=True, combine="base")
+    except Exception:  # noqa: BLE001 - sympy can fail; the formula stays as it is
+        return expr
+    return merged if complexity(merged) < complexity(expr) else expr
 
 
 def exp_powers_merged(expr: sympy.Expr) -> sympy.Expr:
