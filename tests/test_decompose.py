@@ -529,3 +529,46 @@ def test_a_law_nearly_additive_on_its_box_is_found_through_its_scaling_symmetry(
     assert symmetric, found
     refined = [r for e in symmetric for r in refined_on_data(e, X, y, settings)]
     assert any(np.allclose(evaluate(r, X), y, rtol=1e-3) for r in refined), refined
+
+
+def test_affine_profiles_find_the_variable_a_law_is_affine_in_a_function_of():
+    from kansr.symbolic.decompose.separability import affine_profiles
+
+    cosines = oracle(
+        lambda x: x[:, 0] + x[:, 1] + 2 * torch.sqrt(x[:, 0] * x[:, 1]) * torch.cos(x[:, 2]),
+        [1, 1, 1],
+        [5, 5, 5],
+    )
+    found = affine_profiles(cosines, Tolerance(), rng())
+    assert [p.variable for p in found] == [2] and found[0].margin < 1e-3
+    # the profile is the function of the variable, up to an affine map
+    u = np.linspace(1, 5, 50)
+    shape = cosines.profile(2, found[0].rest, found[0].weights)(u[:, None])
+    assert abs(np.corrcoef(shape, np.cos(u))[0, 1]) > 1 - 1e-9
+    # its intercept and slope along that variable, at other points
+    intercept, slope = cosines.affine_parts(2, np.cos)
+    at = np.array([[2.0, 3.0], [4.0, 1.5]])
+    assert intercept(at) == pytest.approx(at.sum(1), rel=1e-9)
+    assert slope(at) == pytest.approx(2 * np.sqrt(at.prod(1)), rel=1e-9)
+    # sin(x0 + x1**2*x2) is no affine function of one function of any variable
+    coupled = oracle(lambda x: torch.sin(x[:, 0] + x[:, 1] ** 2 * x[:, 2]), [1] * 3, [2] * 3)
+    assert affine_profiles(coupled, Tolerance(), rng()) == []
+
+
+AFFINE_CASES = [
+    # linear in x0, with an intercept and slope of x1
+    (x0 * sympy.exp(-x1) + sympy.sin(x1), [1, 0], [3, 2]),
+    # affine in cos(x2) (two interfering intensities), and so after squaring (the law of
+    # cosines)
+    (x0 + x1 + 2 * sympy.sqrt(x0 * x1) * sympy.cos(x2), [1, 1, 1], [5, 5, 5]),
+    (sympy.sqrt(x0**2 + x1**2 - 2 * x0 * x1 * sympy.cos(x2)), [1, 1, 1], [5, 5, 5]),
+]
+
+
+@pytest.mark.parametrize(("truth", "lo", "hi"), AFFINE_CASES, ids=[str(c[0]) for c in AFFINE_CASES])
+def test_decompose_a_law_affine_in_a_function_of_one_variable(truth, lo, hi):
+    from kansr.symbolic.expressions import TorchFormula
+
+    fn = TorchFormula(truth)
+    found = decompose(oracle(lambda x: fn(x), lo, hi), Recursion(library=make_library()))
+    assert any(_close(e, truth, lo, hi) for e in found), found

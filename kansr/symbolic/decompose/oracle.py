@@ -157,6 +157,61 @@ class Oracle:
 
         return Oracle(fn, self.lo, self.hi, self.exprs, self.error * largest)
 
+    def profile(
+        self, i: int, rest: np.ndarray, weights: np.ndarray, expr: sympy.Expr | None = None
+    ) -> Oracle:
+        """The function ``C(x_i) = sum_b weights[b] f(x_i, r_b)`` of one variable, at the
+        ``rest (m, k)`` points (their ``x_i`` ignored; ``weights (m,)``): where ``f = A(r) +
+        B(r) C(x_i)``, an affine map of ``C``. ``expr``: its variable's expression (default
+        ``x_i``'s)."""
+        points = torch.as_tensor(rest, dtype=torch.float64)
+        w = torch.as_tensor(weights, dtype=torch.float64)
+        parent, m = self.fn, len(rest)
+
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            full = points.repeat(x.shape[0], 1)
+            full[:, i] = x[:, 0].repeat_interleave(m)
+            return parent(full).reshape(x.shape[0], m) @ w
+
+        error = self.error * float(np.linalg.norm(weights))
+        variable = self.exprs[i] if expr is None else expr
+        return Oracle(fn, self.lo[[i]], self.hi[[i]], [variable], error)
+
+    def affine_parts(
+        self, i: int, shape: Callable[[np.ndarray], np.ndarray]
+    ) -> tuple[Oracle, Oracle] | None:
+        """The oracles of ``A`` and ``B`` in ``f = A(r) + B(r) shape(x_i)``, functions of the
+        other variables ``r``: at each ``r``, the least-squares line of ``f`` on ``shape`` at
+        :data:`_AFFINE_GRID` values of ``x_i`` across its range (inside the box: ``A`` is
+        where the line meets ``shape = 0``). ``None`` when ``shape`` is not finite or
+        constant there."""
+        grid = np.linspace(self.lo[i], self.hi[i], _AFFINE_GRID)
+        with np.errstate(all="ignore"):
+            values = np.broadcast_to(np.asarray(shape(grid), dtype=float), grid.shape)
+        if not np.isfinite(values).all() or np.ptp(values) <= 1e-12 * np.abs(values).max():
+            return None
+        solve = np.linalg.pinv(np.stack([np.ones_like(values), values], axis=1))  # (2, n)
+        keep = [m for m in range(self.n_vars) if m != i]
+        xs = torch.as_tensor(grid, dtype=torch.float64)
+        rows = torch.as_tensor(solve, dtype=torch.float64)
+        parent, n, k = self.fn, _AFFINE_GRID, self.n_vars
+
+        def part(row: int) -> TorchFn:
+            def fn(x: torch.Tensor) -> torch.Tensor:
+                full = torch.empty(x.shape[0] * n, k, dtype=x.dtype)
+                full[:, keep] = x.repeat_interleave(n, dim=0)
+                full[:, i] = xs.repeat(x.shape[0])
+                return parent(full).reshape(x.shape[0], n) @ rows[row]
+
+            return fn
+
+        exprs = [self.exprs[m] for m in keep]
+        lo, hi = self.lo[keep], self.hi[keep]
+        return tuple(
+            Oracle(part(r), lo, hi, exprs, self.error * float(np.linalg.norm(solve[r])))
+            for r in (0, 1)
+        )
+
     def transformed(self, forward: TorchFn, rng: np.random.Generator) -> Oracle:
         """The oracle of ``forward(f)``; its error is the RMS change of ``forward`` under
         a change of ``f`` by the error, at points of the box."""
@@ -166,6 +221,9 @@ class Oracle:
             moved = forward(values + self.error) - forward(values)
         error = float(torch.sqrt(torch.mean(moved**2)))
         return Oracle(lambda x: forward(parent(x)), self.lo, self.hi, self.exprs, error)
+
+
+_AFFINE_GRID = 9  # values of a variable on which f is fitted as a line in its shape
 
 
 def _feasible_partner(u: torch.Tensor, kind: str, a, b, c, d) -> torch.Tensor:

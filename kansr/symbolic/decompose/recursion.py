@@ -24,6 +24,7 @@ from kansr.symbolic.decompose.oracle import Oracle
 from kansr.symbolic.decompose.separability import (
     Tolerance,
     additive_couplings,
+    affine_profiles,
     best_combination,
     coupled_groups,
     homogeneous_pair,
@@ -56,7 +57,8 @@ class Recursion:
 
     ``library``: functions for the one-variable pieces; ``tolerance``: of the structure
     tests (:class:`~kansr.symbolic.decompose.separability.Tolerance`); ``max_depth``: levels
-    of splitting; ``transforms``: output transforms allowed along one path; ``deadline``:
+    of splitting; ``transforms``: output transforms allowed along one path; ``affine``:
+    affine splits (:func:`_affine_split`) allowed along one path; ``deadline``:
     stop splitting; ``rng``: the points the tests draw (seeded: the same splits every run).
     """
 
@@ -64,6 +66,7 @@ class Recursion:
     tolerance: Tolerance = field(default_factory=Tolerance)
     max_depth: int = 12
     transforms: int = 1
+    affine: int = 1
     deadline: Deadline = field(default_factory=Deadline)
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
@@ -431,15 +434,17 @@ def decompose(oracle: Oracle, settings: Recursion, depth: int = 0) -> list[sympy
     # beside the looser tests below, which can pass on near-structures (exp of Planck's law
     # is nearly a product): both are kept, the data decide
     return _merged(
-        _homogeneous_split(oracle, settings, depth), _loosely_structured(oracle, settings, depth)
+        _homogeneous_split(oracle, settings, depth),
+        _loosely_structured(oracle, settings, depth),
+        _affine_split(oracle, settings, depth),
     )
 
 
-def _merged(first: list[sympy.Expr], second: list[sympy.Expr]) -> list[sympy.Expr]:
-    """The alternatives of ``first`` and ``second`` in turn, at most one more than
+def _merged(*options: list[sympy.Expr]) -> list[sympy.Expr]:
+    """The alternatives of each of ``options`` in turn, at most one more than
     ``_MAX_ALTERNATIVES``."""
-    both = [e for pair in itertools.zip_longest(first, second) for e in pair if e is not None]
-    return list(dict.fromkeys(both))[: _MAX_ALTERNATIVES + 1]
+    every = [e for row in itertools.zip_longest(*options) for e in row if e is not None]
+    return list(dict.fromkeys(every))[: _MAX_ALTERNATIVES + 1]
 
 
 def _homogeneous_split(
@@ -483,6 +488,85 @@ def _loosely_structured(oracle: Oracle, settings: Recursion, depth: int) -> list
     # last: a structure in new variables (log(a**2 + c**2) is also a sum in (a, a/c), but
     # exp reveals the plain one, whose parts span the whole box)
     return _recombined_split(oracle, settings, depth) or _scaled_split(oracle, settings, depth)
+
+
+def _affine_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """``f = A(r) + B(r) C(x_i)``, affine in one function of one variable
+    (:func:`~kansr.symbolic.decompose.separability.affine_profiles`:
+    ``I1 + I2 + 2*sqrt(I1*I2)*cos(delta)``, ``(x - u*t)/sqrt(1 - u**2/c**2)`` linear in
+    ``x``), or so after an output transform (``f**2`` of the law of cosines): ``C`` matched
+    as a function of one variable (its outer scale and offset dropped), ``A`` and ``B``
+    fitted along ``x_i`` at every ``r`` and decomposed in turn; ``[]`` when there is none.
+    The cleanest profile of ``f`` is taken, else the cleanest of its transforms (sorted
+    together, a network's error can make a transform look cleaner than ``f`` itself)."""
+    if settings.deadline.expired() or settings.affine <= 0:
+        return []
+    if not 2 <= oracle.n_vars <= _MAX_AFFINE:
+        return []
+    # draws of their own: the other paths see the points they saw without this one
+    settings = dataclasses.replace(
+        settings, rng=np.random.default_rng((depth, 1)), affine=settings.affine - 1
+    )
+    found = _affine_of(oracle, settings, depth)
+    if not found and settings.transforms > 0:
+        sign, top = _sign(oracle, settings)
+        fewer = dataclasses.replace(settings, transforms=settings.transforms - 1)
+        moved = []
+        for forward, inverse in [*_transforms(sign, top), *_inverse_square(sign)]:
+            target = oracle.transformed(forward, settings.rng)
+            for profile in affine_profiles(target, fewer.tolerance, fewer.rng):
+                moved.append((profile.margin, len(moved), target, inverse, profile))
+        moved.sort(key=lambda m: m[:2])
+        for *_, target, inverse, profile in moved[:_AFFINE_ATTEMPTS]:
+            parts = _affine_parts(target, profile, fewer, depth)
+            if parts:
+                found = _merged(found, [inverse(e) for e in parts])
+                break
+    return found
+
+
+def _affine_of(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """The expressions of :func:`_affine_parts` for the cleanest profile of ``oracle`` that
+    gives one (of the first :data:`_AFFINE_ATTEMPTS`: each costs three decompositions)."""
+    for profile in affine_profiles(oracle, settings.tolerance, settings.rng)[:_AFFINE_ATTEMPTS]:
+        parts = _affine_parts(oracle, profile, settings, depth)
+        if parts:
+            return parts
+    return []
+
+
+def _inverse_square(sign: int) -> list[tuple[Callable, Callable]]:
+    """``1/f**2`` as an output transform (``1/sqrt(a**2 - 2*a*b*cos(g) + b**2)``) for a
+    one-signed ``f``."""
+    if not sign:
+        return []
+    return [(lambda f: 1 / f**2, lambda e: sign / sympy.sqrt(e))]
+
+
+def _affine_parts(oracle: Oracle, profile, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """The expressions ``A + B*C`` of :func:`_affine_split` for one profile (``[]`` when
+    ``C``, ``A`` or ``B`` is not found)."""
+    i, u = profile.variable, sympy.Dummy("u", real=True)
+    shapes = decompose(oracle.profile(i, profile.rest, profile.weights, u), settings, depth + 1)
+    for shape in shapes[:_AFFINE_SHAPES]:
+        _, varying = shape.as_independent(u, as_Add=True)
+        _, core = varying.as_independent(u, as_Add=False)
+        if not core.has(u) or settings.deadline.expired():
+            continue
+        parts = oracle.affine_parts(i, sympy.lambdify([u], core, "numpy"))
+        if parts is None:
+            continue
+        intercept = decompose(parts[0], settings, depth + 1)
+        slope = decompose(parts[1], settings, depth + 1) if intercept else []
+        if slope:
+            shape_of_x = core.xreplace({u: oracle.exprs[i]})
+            return _alternatives([intercept, slope], lambda xs, c=shape_of_x: xs[0] + xs[1] * c)
+    return []
+
+
+_MAX_AFFINE = 3  # variables: on four, its three decompositions doubled some fits' time
+_AFFINE_ATTEMPTS = 1  # the cleanest profiles (of f, else of its transforms) decomposed
+_AFFINE_SHAPES = 2  # forms of C tried
 
 
 def _recombined_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:

@@ -24,7 +24,9 @@ import numpy as np
 from kansr.symbolic.decompose.oracle import Oracle
 
 __all__ = [
+    "AffineProfile",
     "Tolerance",
+    "affine_profiles",
     "additive_couplings",
     "best_combination",
     "coupled_groups",
@@ -300,3 +302,52 @@ def homogeneous_pair(
             if measure < best_measure:
                 best, best_measure = (i, j, degree), measure
     return best
+
+
+_PROFILE_POINTS = 64  # points of the other variables in the affine test
+_PROFILE_VALUES = 16  # values of the variable itself
+
+
+@dataclass(frozen=True)
+class AffineProfile:
+    """``f(x) = A(r) + B(r) C(x_i)`` (``r``: the variables other than ``x_i``) found at the
+    ``rest (m, k)`` points of the box (their ``x_i`` ignored): ``weights (m,)`` combine the
+    slices ``f(x_i, r_b)`` into ``C`` up to an affine map; ``margin`` is the test's measure
+    over its tolerance (0 for an exact structure, at most 1 for one that passes)."""
+
+    variable: int
+    rest: np.ndarray
+    weights: np.ndarray
+    margin: float
+
+
+def affine_profiles(
+    oracle: Oracle, tolerance: Tolerance, rng: np.random.Generator
+) -> list[AffineProfile]:
+    """The variables ``x_i`` in which ``f`` is an affine function of one function ``C(x_i)``:
+    ``f = A(r) + B(r) C(x_i)`` (``x1 + x2 + 2*sqrt(x1*x2)*cos(d)`` in ``d``; linear in
+    ``x_i`` when ``C`` is the identity), cleanest first. The matrix of ``f`` at ``m`` points
+    ``r`` times ``n`` values of ``x_i``, each row less its mean, is ``B(r) (C(x) - mean C)``:
+    of rank one; the measure is the RMS of what its first singular pair leaves, over the
+    spread of ``f``. A sum ``A(r) + C(x_i)`` and a product ``B(r) C(x_i)`` pass too (the
+    splits of :func:`separable_groups` and :func:`product_groups` come first)."""
+    k = oracle.n_vars
+    rest = oracle.sample(_PROFILE_POINTS, rng)
+    found = []
+    for i in range(k):
+        grid = np.linspace(oracle.lo[i], oracle.hi[i], _PROFILE_VALUES)
+        points = np.repeat(rest, _PROFILE_VALUES, axis=0)
+        points[:, i] = np.tile(grid, _PROFILE_POINTS)
+        F = oracle(points).reshape(_PROFILE_POINTS, _PROFILE_VALUES)
+        spread = float(np.std(F))
+        if not np.isfinite(F).all() or spread <= _TINY:
+            continue
+        u, s, _ = np.linalg.svd(F - F.mean(axis=1, keepdims=True), full_matrices=False)
+        if s[0] <= _TINY:
+            continue
+        measure = float(np.sqrt(np.sum(s[1:] ** 2) / F.size)) / spread
+        tol = tolerance(oracle.error, spread)
+        if measure <= tol:
+            weights = u[:, 0] * np.sign(np.sum(u[:, 0]) or 1.0)
+            found.append(AffineProfile(i, rest, weights, measure / max(tol, _TINY)))
+    return sorted(found, key=lambda p: p.margin)
