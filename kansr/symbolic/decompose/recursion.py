@@ -493,12 +493,12 @@ def _loosely_structured(oracle: Oracle, settings: Recursion, depth: int) -> list
 def _affine_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
     """``f = A(r) + B(r) C(x_i)``, affine in one function of one variable
     (:func:`~kansr.symbolic.decompose.separability.affine_profiles`:
-    ``I1 + I2 + 2*sqrt(I1*I2)*cos(delta)``, ``(x - u*t)/sqrt(1 - u**2/c**2)`` linear in
-    ``x``), or so after an output transform (``f**2`` of the law of cosines): ``C`` matched
-    as a function of one variable (its outer scale and offset dropped), ``A`` and ``B``
-    fitted along ``x_i`` at every ``r`` and decomposed in turn; ``[]`` when there is none.
-    The cleanest profile of ``f`` is taken, else the cleanest of its transforms (sorted
-    together, a network's error can make a transform look cleaner than ``f`` itself)."""
+    ``I1 + I2 + 2*sqrt(I1*I2)*cos(delta)``; ``x*exp(-y) + sin(y)``, linear in ``x``), or so
+    after an output transform (``f**2`` of the law of cosines), for two or three variables:
+    ``C`` matched as a function of one variable (its outer scale and offset dropped), ``A``
+    and ``B`` fitted along ``x_i`` at every ``r`` and decomposed in turn; ``[]`` when there
+    is none. The cleanest profile of ``f`` is taken, else the cleanest over all its
+    transforms."""
     if settings.deadline.expired() or settings.affine <= 0:
         return []
     if not 2 <= oracle.n_vars <= _MAX_AFFINE:
