@@ -507,31 +507,31 @@ def _affine_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy
     settings = dataclasses.replace(
         settings, rng=np.random.default_rng((depth, 1)), affine=settings.affine - 1
     )
-    found = _affine_of(oracle, settings, depth)
+    found = _cleanest_affine([(oracle, None)], settings, depth)
     if not found and settings.transforms > 0:
         sign, top = _sign(oracle, settings)
         fewer = dataclasses.replace(settings, transforms=settings.transforms - 1)
-        moved = []
-        for forward, inverse in [*_transforms(sign, top), *_inverse_square(sign)]:
-            target = oracle.transformed(forward, settings.rng)
-            for profile in affine_profiles(target, fewer.tolerance, fewer.rng):
-                moved.append((profile.margin, len(moved), target, inverse, profile))
-        moved.sort(key=lambda m: m[:2])
-        for *_, target, inverse, profile in moved[:_AFFINE_ATTEMPTS]:
-            parts = _affine_parts(target, profile, fewer, depth)
-            if parts:
-                found = _merged(found, [inverse(e) for e in parts])
-                break
+        moved = (
+            (oracle.transformed(forward, settings.rng), inverse)
+            for forward, inverse in [*_transforms(sign, top), *_inverse_square(sign)]
+        )
+        found = _cleanest_affine(moved, fewer, depth)
     return found
 
 
-def _affine_of(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
-    """The expressions of :func:`_affine_parts` for the cleanest profile of ``oracle`` that
-    gives one (of the first :data:`_AFFINE_ATTEMPTS`: each costs three decompositions)."""
-    for profile in affine_profiles(oracle, settings.tolerance, settings.rng)[:_AFFINE_ATTEMPTS]:
-        parts = _affine_parts(oracle, profile, settings, depth)
+def _cleanest_affine(targets, settings: Recursion, depth: int) -> list[sympy.Expr]:
+    """The expressions of :func:`_affine_parts` for the cleanest profile over ``targets``
+    (``(oracle, inverse)``: ``f``, or a transform of it and the sympy inverse) that gives
+    one, of the first :data:`_AFFINE_ATTEMPTS` (each costs three decompositions)."""
+    ranked = []
+    for target, inverse in targets:
+        for profile in affine_profiles(target, settings.tolerance, settings.rng):
+            ranked.append((profile.margin, len(ranked), target, inverse, profile))
+    ranked.sort(key=lambda r: r[:2])
+    for *_, target, inverse, profile in ranked[:_AFFINE_ATTEMPTS]:
+        parts = _affine_parts(target, profile, settings, depth)
         if parts:
-            return parts
+            return parts if inverse is None else list(dict.fromkeys(map(inverse, parts)))
     return []
 
 
@@ -565,7 +565,7 @@ def _affine_parts(oracle: Oracle, profile, settings: Recursion, depth: int) -> l
 
 
 _MAX_AFFINE = 3  # variables: on four, its three decompositions doubled some fits' time
-_AFFINE_ATTEMPTS = 1  # the cleanest profiles (of f, else of its transforms) decomposed
+_AFFINE_ATTEMPTS = 1  # profiles decomposed (of f, else the cleanest of its transforms)
 _AFFINE_SHAPES = 2  # forms of C tried
 
 
