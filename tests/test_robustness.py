@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from sympy.polys.polyerrors import PolynomialError
 
 import kansr.estimators._symbolic_stage as estimator_module
+import kansr.estimators.kan as kan_module
 import kansr.nn.training as training
 import kansr.symbolic.snap as snap_module
 from kansr import KANRegressor
@@ -285,6 +286,34 @@ def test_keyboard_interrupt_during_training_returns_a_usable_estimator(monkeypat
     assert est.stop_reason_ == "interrupted" and calls["n"] >= 25
     assert est.n_iter_ < 200
     assert all(torch.isfinite(p).all() for p in est.module_.parameters())
+    assert np.all(np.isfinite(est.predict(X))) and _finite_formula(est.sympy_expr())
+
+
+def test_the_shortened_symbolic_stage_after_an_interrupt_names_no_max_time(monkeypatch):
+    # after an interrupt in training the symbolic stage gets only a short floor of time;
+    # its running out is no new cut: the interrupt's warning says why, and max_time (None
+    # here, never set) must not be named as the reason
+    X, y = _problem(100)
+    real = KAN.forward
+    calls = {"n": 0}
+
+    def forward(self, x):
+        calls["n"] += 1
+        if calls["n"] == 25:
+            raise KeyboardInterrupt
+        return real(self, x)
+
+    monkeypatch.setattr(KAN, "forward", forward)
+    monkeypatch.setattr(kan_module, "_MIN_SYMBOLIC_TIME", 0.0)  # the floor runs out at once
+    est = KANRegressor(hidden_layer_sizes=(3,), max_iter=200, tol=0.0, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    messages = [str(w.message) for w in caught]
+    assert any("interrupted" in m and "symbolic stage is shortened" in m for m in messages)
+    assert not any("max_time" in m for m in messages), messages
+    assert not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert est.stop_reason_ == "interrupted"
     assert np.all(np.isfinite(est.predict(X))) and _finite_formula(est.sympy_expr())
 
 

@@ -75,8 +75,8 @@ class SymbolicStage:
                     pinned = read if pins else []
         except KeyboardInterrupt:
             cut = "interrupted"
-        if cut is None and deadline.expired():
-            cut = "max_time"
+        if cut is None and deadline.expired() and self.stop_reason_ != "interrupted":
+            cut = "max_time"  # (after an interrupt in training the stage had only a floor)
         formulas = self._constants_substituted(formulas, X, y, w, data.constant_features)
         pinned = self._constants_substituted(pinned, X, y, w, data.constant_features)
         with log.stage("drop needless offsets"):
