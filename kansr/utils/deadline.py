@@ -102,32 +102,45 @@ class _Timeout(BaseException):
     """Raised by the alarm handler; a BaseException so sympy's ``except Exception`` won't eat it."""
 
 
+_ALARM_REPEAT = 0.05  # seconds between alarms once the limit has passed
+
+
 def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
     """Run ``func`` with a SIGALRM time limit; raise ``TimeoutError`` when it runs out.
 
-    Without SIGALRM, outside the main thread, or while another interval timer is armed (e.g.
-    pytest-timeout), ``func`` runs without a limit.
+    Once the limit has passed the alarm repeats every ``_ALARM_REPEAT`` seconds until it
+    stops ``func``: an alarm that lands in a weakref or garbage-collector callback raises
+    where Python can only report the exception, not propagate it, and ``func`` would run on.
+    A ``timeout`` of ``None`` or ``inf`` is no limit; one of 0 or less has passed already
+    (``TimeoutError`` at once). Without SIGALRM, outside the main thread, or while another
+    interval timer is armed (e.g. pytest-timeout), ``func`` runs without a limit.
     """
+    if timeout is not None and timeout <= 0:
+        raise TimeoutError(f"no time left for the computation ({timeout} s)")
     usable = (
         timeout is not None
-        and timeout > 0
+        and math.isfinite(timeout)
         and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
         and signal.getitimer(signal.ITIMER_REAL)[0] == 0
     )
     if not usable:
         return func()
+    armed = [True]
 
     def _handler(signum, frame):
-        raise _Timeout
+        if armed[0]:
+            raise _Timeout
 
+    old_handler = signal.signal(signal.SIGALRM, _handler)
     try:
-        old_handler = signal.signal(signal.SIGALRM, _handler)
         try:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
+            signal.setitimer(signal.ITIMER_REAL, timeout, _ALARM_REPEAT)
             return func()
         finally:
+            armed[0] = False  # an alarm from here on is ignored, then none comes
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_handler)
     except _Timeout:
         raise TimeoutError(f"computation exceeded {timeout} s") from None
+    finally:
+        signal.signal(signal.SIGALRM, old_handler)

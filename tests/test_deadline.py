@@ -1,0 +1,70 @@
+"""``kansr.utils.deadline``: sympy calls under a time limit."""
+
+import signal
+import time
+import weakref
+
+import pytest
+
+from kansr.utils.deadline import Deadline, call_with_timeout
+
+needs_alarm = pytest.mark.skipif(
+    not hasattr(signal, "setitimer") or signal.getitimer(signal.ITIMER_REAL)[0] != 0,
+    reason="needs SIGALRM and no other interval timer",
+)
+
+
+def _busy(seconds: float) -> str:
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        pass
+    return "finished"
+
+
+@needs_alarm
+def test_a_call_within_its_limit_returns_and_leaves_no_alarm_behind():
+    before = signal.getsignal(signal.SIGALRM)
+    assert call_with_timeout(lambda: _busy(0.01), 5.0) == "finished"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is before
+
+
+@needs_alarm
+def test_a_call_past_its_limit_raises_timeout_error_and_restores_the_handler():
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(TimeoutError, match="exceeded 0.1 s"):
+        call_with_timeout(lambda: _busy(30.0), 0.1)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is before
+
+
+@needs_alarm
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_alarm_swallowed_by_a_weakref_callback_fires_again():
+    # the first alarm lands in a weakref callback, where Python only reports an exception;
+    # the call must still be stopped (it ran on to the end before)
+    class Held:
+        pass
+
+    def work() -> str:
+        held = Held()
+        ref = weakref.ref(held, lambda _: _busy(0.4))  # the limit passes in here
+        del held
+        assert ref() is None
+        return _busy(3.0)
+
+    with pytest.raises(TimeoutError):
+        call_with_timeout(work, 0.1)
+
+
+def test_without_a_limit_the_call_just_runs():
+    assert call_with_timeout(lambda: "done", None) == "done"
+    assert call_with_timeout(lambda: "done", Deadline().remaining()) == "done"  # inf
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0])
+def test_a_limit_already_passed_raises_before_the_call(timeout):
+    calls = []
+    with pytest.raises(TimeoutError, match="no time left"):
+        call_with_timeout(lambda: calls.append(1), timeout)
+    assert calls == []
