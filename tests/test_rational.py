@@ -167,6 +167,7 @@ def test_noisy_centre_of_mass_is_a_candidate_with_its_four_terms():
     assert ({x0 * x2, x1 * x3}, {x0, x1}) in supports
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy warnings stay inside
 def test_overflowing_reweighted_fits_do_not_stop_the_search():
     # 19 rows of a dose-response curve (R's drc::ryegrass, the benchmark's first training
     # fold): a reweighted fit near a pole overflowed and LAPACK's failure ended the whole

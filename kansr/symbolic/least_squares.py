@@ -63,7 +63,8 @@ def levenberg_marquardt(
                 continue
             trial = theta + step
             rt = residuals(trial)
-            value = float(rt @ rt)
+            with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite step is refused)
+                value = float(rt @ rt)
             if math.isfinite(value) and value < best:
                 theta, gain, best = trial, best - value, value
                 damping = max(damping / 3.0, _MIN_DAMPING)

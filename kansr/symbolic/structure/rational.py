@@ -391,7 +391,8 @@ def _least_squares(raw, q_columns, n_p: int, k: int, active):
     v, poles = _reweighted(raw, q_columns, n_p, k, active)
     if poles:
         return v, True
-    target = -raw[:, k] / q_columns[:, k - n_p]  # t (the data's target or its square)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a zero column: no finite step)
+        target = -raw[:, k] / q_columns[:, k - n_p]  # t (the data's target or its square)
     return _gauss_newton(v, active, raw[:, :n_p], q_columns, target), False
 
 
