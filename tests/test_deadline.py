@@ -1,6 +1,8 @@
 """``kansr.utils.deadline``: sympy calls under a time limit."""
 
+import gc
 import signal
+import sys
 import time
 import weakref
 
@@ -55,6 +57,32 @@ def test_an_alarm_swallowed_by_a_weakref_callback_fires_again():
 
     with pytest.raises(TimeoutError):
         call_with_timeout(work, 0.1)
+
+
+@needs_alarm
+def test_an_alarm_during_garbage_collection_waits_for_its_end(monkeypatch):
+    # an alarm raised in a gc callback can only be reported ("Exception ignored in ..."
+    # on stderr); it must wait for the collection to end, then stop the call
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            _busy(0.4)  # the limit passes in here
+
+    def work() -> str:
+        gc.collect()
+        return _busy(3.0)
+
+    gc.callbacks.append(slow_callback)
+    before = list(gc.callbacks)
+    try:
+        with pytest.raises(TimeoutError):
+            call_with_timeout(work, 0.1)
+        assert gc.callbacks == before  # its own callbacks are gone
+    finally:
+        gc.callbacks.remove(slow_callback)
+    assert reported == []
 
 
 def test_without_a_limit_the_call_just_runs():

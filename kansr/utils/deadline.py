@@ -8,6 +8,7 @@ comparable between processes and machines).
 
 from __future__ import annotations
 
+import gc
 import math
 import signal
 import threading
@@ -109,8 +110,10 @@ def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
     """Run ``func`` with a SIGALRM time limit; raise ``TimeoutError`` when it runs out.
 
     Once the limit has passed the alarm repeats every ``_ALARM_REPEAT`` seconds until it
-    stops ``func``: an alarm that lands in a weakref or garbage-collector callback raises
-    where Python can only report the exception, not propagate it, and ``func`` would run on.
+    stops ``func``: an alarm that lands in a weakref callback or a finalizer raises where
+    Python can only report the exception, not propagate it, and ``func`` would run on. While
+    the garbage collector runs (its callbacks, finalizers, weakref callbacks) an alarm waits
+    for the next one.
     A ``timeout`` of ``None`` or ``inf`` is no limit; one of 0 or less has passed already
     (``TimeoutError`` at once). Without SIGALRM, outside the main thread, or while another
     interval timer is armed (e.g. pytest-timeout), ``func`` runs without a limit.
@@ -126,13 +129,23 @@ def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
     )
     if not usable:
         return func()
-    armed = [True]
+    armed, collecting = [True], [False]
 
     def _handler(signum, frame):
-        if armed[0]:
+        if armed[0] and not collecting[0]:
             raise _Timeout
 
+    def _collection_starts(phase, info):  # first of gc.callbacks
+        if phase == "start":
+            collecting[0] = True
+
+    def _collection_ends(phase, info):  # last of gc.callbacks
+        if phase == "stop":
+            collecting[0] = False
+
     old_handler = signal.signal(signal.SIGALRM, _handler)
+    gc.callbacks.insert(0, _collection_starts)
+    gc.callbacks.append(_collection_ends)
     try:
         try:
             signal.setitimer(signal.ITIMER_REAL, timeout, _ALARM_REPEAT)
@@ -144,3 +157,6 @@ def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
         raise TimeoutError(f"computation exceeded {timeout} s") from None
     finally:
         signal.signal(signal.SIGALRM, old_handler)
+        for callback in (_collection_starts, _collection_ends):
+            if callback in gc.callbacks:
+                gc.callbacks.remove(callback)
