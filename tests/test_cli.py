@@ -267,7 +267,7 @@ def test_fit_weights_column(tmp_path, capsys):
     assert "features a," in out  # the weights column is no feature
     est = kansr.load(tmp_path / "m.json")
     assert list(est.feature_names_in_) == ["a"]
-    x = np.linspace(1, 1.5, 5)[:, None]
-    np.testing.assert_allclose(est.predict(x), 2.5 * x[:, 0], rtol=0.01)
+    x = pd.DataFrame({"a": np.linspace(1, 1.5, 5)})
+    np.testing.assert_allclose(est.predict(x), 2.5 * x["a"], rtol=0.01)
     code, _, err = _run(argv + ["--weights", "nope"], capsys)
     assert code == 2 and "weights column 'nope'" in err

@@ -113,7 +113,7 @@ def test_predict_checks_feature_count_names_and_types():
     X, y = _problem()
     frame = pd.DataFrame(X, columns=["u", "v"])
     est = KANRegressor(**TINY).fit(frame, y)
-    with pytest.raises(ValueError, match="3 features"):
+    with pytest.raises(ValueError, match="3 features"), pytest.warns(UserWarning, match="names"):
         est.predict(np.ones((4, 3)))
     with pytest.raises(ValueError, match="feature names"):
         est.predict(frame.rename(columns={"u": "w"}))
