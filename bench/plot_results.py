@@ -72,8 +72,8 @@ def plot_runs(runs: dict[str, pd.DataFrame]):
     ticks = [textwrap.fill(k, 16) + f"\n({len(runs[k])} problems)" for k in labels]
     left.set_xticks(pos, ticks, fontsize=7)
     left.set_ylabel("% of problems")
-    left.set_ylim(0, 105)
-    left.legend(fontsize=8, loc="upper right")
+    left.set_ylim(0, 118)  # room for the legend above the bars
+    left.legend(fontsize=8, loc="upper right", ncols=2)
     for k in labels:
         times = np.sort(runs[k]["fit_time"].dropna().to_numpy())
         if times.size:
