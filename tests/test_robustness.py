@@ -266,18 +266,25 @@ def test_max_time_bounds_the_whole_fit_and_warns():
     assert np.all(np.isfinite(est.predict(X))) and _finite_formula(est.sympy_expr())
 
 
-def test_keyboard_interrupt_during_training_returns_a_usable_estimator(monkeypatch):
-    X, y = _problem(100)
+def _interrupt_the_forward_pass(monkeypatch, at: int) -> dict:
+    """Make the network's ``at``-th forward pass raise ``KeyboardInterrupt`` (as Ctrl-C
+    would in training); the returned dict counts the passes (``"n"``)."""
     real = KAN.forward
     calls = {"n": 0}
 
     def forward(self, x):
         calls["n"] += 1
-        if calls["n"] == 25:
+        if calls["n"] == at:
             raise KeyboardInterrupt
         return real(self, x)
 
     monkeypatch.setattr(KAN, "forward", forward)
+    return calls
+
+
+def test_keyboard_interrupt_during_training_returns_a_usable_estimator(monkeypatch):
+    X, y = _problem(100)
+    calls = _interrupt_the_forward_pass(monkeypatch, at=25)
     est = KANRegressor(hidden_layer_sizes=(3,), max_iter=200, tol=0.0, random_state=0)
     start = time.perf_counter()
     with pytest.warns(UserWarning, match="interrupted"):
@@ -294,16 +301,7 @@ def test_the_shortened_symbolic_stage_after_an_interrupt_names_no_max_time(monke
     # its running out is no new cut: the interrupt's warning says why, and max_time (None
     # here, never set) must not be named as the reason
     X, y = _problem(100)
-    real = KAN.forward
-    calls = {"n": 0}
-
-    def forward(self, x):
-        calls["n"] += 1
-        if calls["n"] == 25:
-            raise KeyboardInterrupt
-        return real(self, x)
-
-    monkeypatch.setattr(KAN, "forward", forward)
+    calls = _interrupt_the_forward_pass(monkeypatch, at=25)
     monkeypatch.setattr(kan_module, "_MIN_SYMBOLIC_TIME", 0.0)  # the floor runs out at once
     est = KANRegressor(hidden_layer_sizes=(3,), max_iter=200, tol=0.0, random_state=0)
     with warnings.catch_warnings(record=True) as caught:
@@ -313,7 +311,7 @@ def test_the_shortened_symbolic_stage_after_an_interrupt_names_no_max_time(monke
     assert any("interrupted" in m and "symbolic stage is shortened" in m for m in messages)
     assert not any("max_time" in m for m in messages), messages
     assert not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    assert est.stop_reason_ == "interrupted"
+    assert est.stop_reason_ == "interrupted" and calls["n"] >= 25
     assert np.all(np.isfinite(est.predict(X))) and _finite_formula(est.sympy_expr())
 
 
