@@ -114,6 +114,7 @@ def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
     Python can only report the exception, not propagate it, and ``func`` would run on. While
     the garbage collector runs (its callbacks, finalizers, weakref callbacks) an alarm waits
     for the next one.
+
     A ``timeout`` of ``None`` or ``inf`` is no limit; one of 0 or less has passed already
     (``TimeoutError`` at once). Without SIGALRM, outside the main thread, or while another
     interval timer is armed (e.g. pytest-timeout), ``func`` runs without a limit.
