@@ -130,19 +130,21 @@ def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
     )
     if not usable:
         return func()
-    armed, collecting = [True], [False]
+    armed, collecting = True, False
 
     def _handler(signum, frame):
-        if armed[0] and not collecting[0]:
+        if armed and not collecting:
             raise _Timeout
 
     def _collection_starts(phase, info):  # first of gc.callbacks
+        nonlocal collecting
         if phase == "start":
-            collecting[0] = True
+            collecting = True
 
     def _collection_ends(phase, info):  # last of gc.callbacks
+        nonlocal collecting
         if phase == "stop":
-            collecting[0] = False
+            collecting = False
 
     old_handler = signal.signal(signal.SIGALRM, _handler)
     gc.callbacks.insert(0, _collection_starts)
@@ -152,7 +154,7 @@ def call_with_timeout(func: Callable[[], T], timeout: float | None) -> T:
             signal.setitimer(signal.ITIMER_REAL, timeout, _ALARM_REPEAT)
             return func()
         finally:
-            armed[0] = False  # an alarm from here on is ignored, then none comes
+            armed = False  # an alarm from here on is ignored, then none comes
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _Timeout:
         raise TimeoutError(f"computation exceeded {timeout} s") from None

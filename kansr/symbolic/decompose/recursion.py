@@ -531,7 +531,7 @@ def _cleanest_affine(targets, settings: Recursion, depth: int) -> list[sympy.Exp
     for *_, target, inverse, profile in ranked[:_AFFINE_ATTEMPTS]:
         parts = _affine_parts(target, profile, settings, depth)
         if parts:
-            return parts if inverse is None else list(dict.fromkeys(map(inverse, parts)))
+            return parts if inverse is None else _merged([inverse(e) for e in parts])
     return []
 
 
