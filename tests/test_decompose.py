@@ -330,7 +330,7 @@ def test_the_cleanest_of_several_recombinations_is_taken():
 
 
 def test_joined_argument_is_the_variable_a_part_is_a_function_of():
-    from kansr.symbolic.decompose.candidates import joined_argument
+    from kansr.symbolic.decompose.parts import joined_argument
 
     a, b, c, d = SYMBOLS[:4]
     F = sympy.Float
@@ -405,7 +405,8 @@ def test_a_leaf_that_is_a_power_times_a_function_is_matched(law, function):
 def test_a_joined_monomial_is_matched_in_the_orientation_that_fits():
     # the network joins T/(B*m) where the law is 1/cosh(B*m/T): two library functions of
     # the reciprocal, three of the joined variable itself
-    from kansr.symbolic.decompose.candidates import oriented_forms, refined_on_data
+    from kansr.symbolic.decompose.candidates import refined_on_data
+    from kansr.symbolic.decompose.parts import oriented_forms
 
     x0, x1, x2, x3 = SYMBOLS[:4]
     gen = np.random.default_rng(0)

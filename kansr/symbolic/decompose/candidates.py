@@ -11,12 +11,13 @@ import numpy as np
 import sympy
 import torch
 
+from kansr.symbolic.decompose.backfit import backfitted
 from kansr.symbolic.decompose.oracle import formula_oracle, network_oracle
+from kansr.symbolic.decompose.parts import joined_argument, oriented_forms, relative_error
 from kansr.symbolic.decompose.recursion import (
     Recursion,
     combined_variables,
     decompose,
-    leaf_forms,
     recombined_variables,
 )
 from kansr.symbolic.expressions import complexity, evaluate, weighted_variance
@@ -26,7 +27,7 @@ from kansr.symbolic.pareto import Formula
 from kansr.symbolic.structure.search import structure_formulas
 from kansr.utils.deadline import Deadline
 
-__all__ = ["decomposition_formulas", "oriented_forms", "refined_on_data"]
+__all__ = ["decomposition_formulas", "refined_on_data"]
 
 
 def decomposition_formulas(
@@ -87,6 +88,10 @@ def decomposition_formulas(
             if deadline.expired():
                 break
             found += [e for e in refined_on_data(first, X, y, settings) if e not in found]
+        if found and not deadline.expired():  # the first tree, every level matched again
+            again = backfitted(found[0], X, y, settings)
+            if again is not None and again not in found:
+                found.append(again)
         raw += [e for e in found if e not in raw]
     for expr in raw:
         if deadline.expired() and out:
@@ -112,7 +117,8 @@ def refined_on_data(
     variable ``g(u)`` matched again on the data: ``y / rest`` (or ``y - rest``) at the data's
     ``u`` is ``g`` with the error of ``rest`` only, not the network's slice through ``g``
     (AI Feynman's recursion on the data once the structure is known). ``u`` is a column or
-    the variables the decomposition joined (:func:`joined_argument`: the ``q*V/(k*T)`` of
+    the variables the decomposition joined
+    (:func:`~kansr.symbolic.decompose.parts.joined_argument`: the ``q*V/(k*T)`` of
     ``tanh(2.7 - 0.56*q*V/(k*T))``). The candidate with every such part replaced by its best
     new form, then one part at a time changed (at most :data:`_MAX_REFINED`); a part is left
     as it is when no new form explains its data (:func:`_explained`: ``rest`` was not
@@ -155,86 +161,13 @@ def refined_on_data(
     return list(dict.fromkeys(out))[:_MAX_REFINED]
 
 
-def _is_monomial(expr: sympy.Expr) -> bool:
-    """Whether ``expr`` is a product of rational powers of two or more symbols
-    (``q*V/(k*T)``)."""
-    if not expr.is_Mul or len(expr.free_symbols) < 2:
-        return False
-    return all(
-        f.is_Symbol or (f.is_Pow and f.base.is_Symbol and f.exp.is_Rational) for f in expr.args
-    )
-
-
-def _relative_error(form: sympy.Expr, X: np.ndarray, values: np.ndarray) -> float:
-    """Mean squared error of ``form`` at the rows of ``X`` against ``values (n,)``, over
-    their variance (``inf`` where it is not finite)."""
-    with np.errstate(all="ignore"):
-        fitted = np.broadcast_to(evaluate(form, X), values.shape)
-        error = float(np.mean((fitted - values) ** 2) / np.var(values))
-    return error if np.isfinite(error) else np.inf
-
-
-def oriented_forms(
-    u: np.ndarray, values: np.ndarray, argument: sympy.Expr, settings: Recursion, X: np.ndarray
-) -> list[sympy.Expr]:
-    """:func:`~kansr.symbolic.decompose.recursion.leaf_forms` of ``values (n,)`` at ``u
-    (n,)``, the values of ``argument`` at the rows of ``X``; for a joined monomial
-    (``T*k/(B*m)``) also at ``1/u``, since the variable the network joins has no preferred
-    orientation and a law can be two library functions deep in one and three in the other
-    (``1/cosh(B*m/(T*k))``). The orientation whose most accurate form fits the data better
-    gives the list, the other its first form after it."""
-    forms = leaf_forms(u, values, argument, settings)
-    if not _is_monomial(argument) or not np.all(np.abs(u) > 0) or settings.deadline.expired():
-        return forms
-    with np.errstate(all="ignore"):
-        flipped = leaf_forms(1 / u, values, 1 / argument, settings)
-    if not flipped:
-        return forms
-    if not forms:
-        return flipped
-
-    def best(options: list[sympy.Expr]) -> float:
-        return min(_relative_error(f, X, values) for f in options)
-
-    if best(flipped) < best(forms):
-        forms, flipped = flipped, forms
-    return list(dict.fromkeys([*forms, flipped[0]]))
-
-
-def joined_argument(part: sympy.Expr) -> sympy.Expr | None:
-    """The variable ``u`` of which ``part`` is a function: its one symbol, or the smallest
-    subexpression holding all its symbols (numeric factors and terms dropped: ``q*V/(k*T)``
-    of ``tanh(2.7 - 0.56*q*V/(k*T))``) when ``part`` has no other occurrence of them;
-    ``None`` for a number or a part of several unjoined variables (``x*exp(y)``)."""
-    free = part.free_symbols
-    if len(free) == 1:
-        return next(iter(free))
-    if not free:
-        return None
-    node = part
-    while True:
-        holding = [a for a in node.args if free <= a.free_symbols]
-        if len(holding) != 1:
-            break
-        node = holding[0]
-    if node is part or not (node.is_Mul or node.is_Add):
-        return None
-    argument = node.func(*[a for a in node.args if a.free_symbols])
-    if argument.free_symbols != free:
-        return None
-    u = sympy.Dummy("u")
-    if part.subs(argument, u).free_symbols != {u}:
-        return None  # the symbols also occur outside the argument
-    return argument
-
-
 _EXPLAINED = 1e-3  # a part's data must be this close to a function of its variable
 
 
 def _explained(forms: list[sympy.Expr], X: np.ndarray, values: np.ndarray) -> bool:
     """Whether one of ``forms`` fits ``values (n,)`` to a relative mean squared error of
     :data:`_EXPLAINED`: if not, ``rest`` was not accurate enough to reveal the part."""
-    return any(_relative_error(form, X, values) <= _EXPLAINED for form in forms)
+    return any(relative_error(form, X, values) <= _EXPLAINED for form in forms)
 
 
 _JOINED_SHARE = 0.3  # share of the time left for the structure search in joined variables
