@@ -573,3 +573,18 @@ def test_decompose_a_law_affine_in_a_function_of_one_variable(truth, lo, hi):
     fn = TorchFormula(truth)
     found = decompose(oracle(lambda x: fn(x), lo, hi), Recursion(library=make_library()))
     assert any(_close(e, truth, lo, hi) for e in found), found
+
+
+def test_a_product_that_also_passes_as_a_sum_comes_first():
+    # x0 / sqrt(1 - x1**2/9): the factor varies by 15 %, within an inaccurate oracle's
+    # tolerance of a sum; the product's split is exact and is decomposed first
+    fn = lambda x: x[:, 0] / torch.sqrt(1 - x[:, 1] ** 2 / 9)  # noqa: E731
+    o = oracle(fn, [5, 0], [10, 1.5], error=0.02)
+    assert separable_groups(o, Tolerance(), rng()) == [[0], [1]]  # passes as a sum
+    found = decompose(o, Recursion(library=make_library()))
+    x0, x1 = SYMBOLS[:2]
+    of_x0, of_x1 = found[0].as_independent(x1, as_Add=False)
+    assert of_x0.free_symbols == {x0} and of_x1.free_symbols == {x1}, found[0]
+    X = np.random.default_rng(2).uniform([5, 0], [10, 1.5], (300, 2))
+    y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / 9)
+    assert np.mean((evaluate(found[0], X) - y) ** 2) < 1e-4 * np.var(y), found[0]
