@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from kansr.symbolic.decompose.parts import joined_argument, oriented_forms
+from kansr.symbolic.decompose.parts import joined_argument, oriented_forms, relative_error
 from kansr.symbolic.decompose.recursion import Recursion
 from kansr.symbolic.expressions import evaluate
 
@@ -42,14 +42,6 @@ def backfitted(
 def _values(expr: sympy.Expr, X: np.ndarray, shape: tuple) -> np.ndarray:
     with np.errstate(all="ignore"):
         return np.array(np.broadcast_to(evaluate(expr, X), shape), dtype=float)
-
-
-def _error(expr: sympy.Expr, X: np.ndarray, values: np.ndarray) -> float:
-    """Mean squared error of ``expr`` against ``values`` over their variance (inf where
-    not finite)."""
-    with np.errstate(all="ignore"):
-        error = float(np.mean((_values(expr, X, values.shape) - values) ** 2) / np.var(values))
-    return error if np.isfinite(error) else np.inf
 
 
 def _argument(part: sympy.Expr) -> sympy.Expr | None:
@@ -83,7 +75,7 @@ def _refit(
         if not np.isfinite(u).all():
             return expr
         forms = [f for f in oriented_forms(u, values, argument, settings, X) if f != expr]
-        return min([expr, *forms], key=lambda f: _error(f, X, values))
+        return min([expr, *forms], key=lambda f: relative_error(f, X, values))
     if expr.is_Pow and expr.exp == -1:
         with np.errstate(all="ignore"):
             inverse = 1 / values
@@ -123,7 +115,7 @@ def _refit_parts(
             if new == part:
                 continue
             trial = [*parts[:k], new, *parts[k + 1 :]]
-            if _error(join(*trial), X, values) < _error(join(*parts), X, values):
+            if relative_error(join(*trial), X, values) < relative_error(join(*parts), X, values):
                 parts, changes = trial, changes + 1
                 fitted_at[k] = changes
     return join(*parts)
