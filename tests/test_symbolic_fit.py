@@ -1,5 +1,7 @@
 """Vectorised edge matching against the symbolic library."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -143,3 +145,15 @@ def test_the_thinned_coarse_grid_checks_the_domain_on_every_sample():
     mu, sigma, xs, yc, y_norm = matching._standardised(xt, yt)
     a, b = matching._coarse(make_library()["log"], xs, yc, y_norm)[0]
     assert torch.all(a * xs + b > 0)
+
+
+def test_read_only_samples_are_matched_without_a_warning():
+    # views of pandas data can be read-only; torch warns when it shares such memory
+    x = np.linspace(0.5, 3.0, 64)[None]
+    y = 2.0 * np.sin(x) + 1.0
+    x.flags.writeable = False
+    y.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        matches = match_edges(x, y, make_library(["sin", "x", "0"]))
+    assert matches.names[0][0] == "sin"

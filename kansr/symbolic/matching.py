@@ -172,9 +172,10 @@ def _kept(better: torch.Tensor, new: tuple, old: tuple) -> tuple:
 def _edge_tensors(
     x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` and ``y`` as float64 tensors, checked to be finite ``(n_edges, n_samples)``."""
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
+    """``x`` and ``y`` as float64 tensors, checked to be finite ``(n_edges, n_samples)``
+    (a read-only array, such as a view of pandas data, is copied: torch warns on one)."""
+    xt = torch.as_tensor(np.require(x, dtype=np.float64, requirements="W"))
+    yt = torch.as_tensor(np.require(y, dtype=np.float64, requirements="W"))
     if xt.ndim != 2 or xt.shape != yt.shape:
         raise ValueError(f"x and y must both be (n_edges, n_samples); got {xt.shape}, {yt.shape}")
     if not (torch.isfinite(xt).all() and torch.isfinite(yt).all()):
