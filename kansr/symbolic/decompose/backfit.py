@@ -101,8 +101,10 @@ def _refit_parts(
     parts = [join(*own) for own in by_argument.values()]
     fitted_at = [-1] * len(parts)  # the number of changes when each part was last matched
     changes = 0
+    error = relative_error(join(*parts), X, values)  # of the whole, as it stands
     for _ in range(_SWEEPS):
-        for k, part in enumerate(parts):
+        for k in range(len(parts)):
+            part = parts[k]
             if not part.free_symbols or settings.deadline.expired():
                 continue
             if fitted_at[k] >= 0 and changes == fitted_at[k]:
@@ -115,7 +117,8 @@ def _refit_parts(
             if new == part:
                 continue
             trial = [*parts[:k], new, *parts[k + 1 :]]
-            if relative_error(join(*trial), X, values) < relative_error(join(*parts), X, values):
-                parts, changes = trial, changes + 1
+            trial_error = relative_error(join(*trial), X, values)
+            if trial_error < error:
+                parts, error, changes = trial, trial_error, changes + 1
                 fitted_at[k] = changes
     return join(*parts)
