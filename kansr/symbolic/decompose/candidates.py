@@ -88,8 +88,10 @@ def decomposition_formulas(
             if deadline.expired():
                 break
             found += [e for e in refined_on_data(first, X, y, settings) if e not in found]
-        if found and not deadline.expired():  # the first tree, every level matched again
-            again = backfitted(found[0], X, y, settings)
+        for first in found[:_BACKFITTED]:  # the first trees, every level matched again
+            if deadline.expired():
+                break
+            again = backfitted(first, X, y, settings)
             if again is not None and again not in found:
                 found.append(again)
         raw += [e for e in found if e not in raw]
@@ -106,6 +108,7 @@ def decomposition_formulas(
 
 _APPROXIMANT_SLACK = 4.0  # an approximant this much less accurate than the network is skipped
 _REFINED_CANDIDATES = 2  # first decomposition candidates whose parts are matched on the data
+_BACKFITTED = 3  # first decomposition candidates matched again on the data at every level
 _MAX_REFINED = 3  # candidates with one-variable parts refit on the data, per decomposition
 _REFINE_POINTS = 256  # data rows the parts are matched on
 

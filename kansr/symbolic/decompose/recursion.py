@@ -319,6 +319,10 @@ def leaf_forms(
     nested = [k for k in range(n_transformed, len(scored)) if scored[k][0] <= allowed]
     nested.sort(key=lambda k: scored[k][0])
     first = [k for _, _, k in simple[:1]]
+    if linear and scored[first[0]][1].complexity <= 1:
+        # a straight line within the oracle's error: other forms fit that error, and as
+        # alternatives they crowd out another part's in the tree's (x0 and x0**2/(x0 + 0.01))
+        return [scored[first[0]][1].expr]
     order = list(dict.fromkeys([*first, *nested[:1], *transformed[:1], best]))
     return [scored[k][1].expr for k in order][:_MAX_ALTERNATIVES]
 
@@ -334,14 +338,18 @@ def _reference(oracle: Oracle, settings: Recursion) -> np.ndarray:
 
 def _alternatives(parts: list[list[sympy.Expr]], join: Callable) -> list[sympy.Expr]:
     """``join`` of the parts' first alternatives, then with one part at a time changed to
-    one of its other alternatives (at most ``_MAX_ALTERNATIVES`` in all)."""
+    one of its other alternatives, the parts in turn (each part's second alternative before
+    any part's third), at most ``_MAX_ALTERNATIVES`` in all: a part's near-copies (``x`` and
+    ``x**2/(x + 0.01)``) do not crowd out another part's different structure."""
     first = [p[0] for p in parts]
     out = [join(first)]
-    for i, part in enumerate(parts):
-        for other in part[1:]:
+    for rank in range(1, max(len(p) for p in parts)):
+        for i, part in enumerate(parts):
+            if rank >= len(part):
+                continue
             if len(out) >= _MAX_ALTERNATIVES:
                 return out
-            out.append(join([*first[:i], other, *first[i + 1 :]]))
+            out.append(join([*first[:i], part[rank], *first[i + 1 :]]))
     return out
 
 
@@ -494,6 +502,12 @@ def _loosely_structured(oracle: Oracle, settings: Recursion, depth: int) -> list
     groups, offset = product_groups(oracle, settings.tolerance, settings.rng)
     if len(groups) > 1:
         return _split(oracle, groups, offset, settings, depth)
+    # a structure in new variables (an exact split) comes before one a transform reveals
+    # (which may be a product with an offset): x*tanh(x*u) is a product in (x, x*u), while
+    # 1/f passes for a product with an offset within a network's error; and log(a**2 +
+    # c**2) is also a sum in (a, a/c), but exp reveals the plain one, whose parts span the
+    # whole box: both are kept, the data decide
+    recombined = _recombined_split(oracle, settings, depth)
     sign, top = _sign(oracle, settings)
     for forward, inverse in _transforms(sign, top) if settings.transforms > 0 else []:
         inner = oracle.transformed(forward, settings.rng)
@@ -502,10 +516,8 @@ def _loosely_structured(oracle: Oracle, settings: Recursion, depth: int) -> list
         fewer = dataclasses.replace(settings, transforms=settings.transforms - 1)
         found = decompose(inner, fewer, depth + 1)
         if found:
-            return [inverse(e) for e in found]
-    # last: a structure in new variables (log(a**2 + c**2) is also a sum in (a, a/c), but
-    # exp reveals the plain one, whose parts span the whole box)
-    return _recombined_split(oracle, settings, depth) or _scaled_split(oracle, settings, depth)
+            return _merged(recombined, [inverse(e) for e in found])
+    return recombined or _scaled_split(oracle, settings, depth)
 
 
 def _affine_split(oracle: Oracle, settings: Recursion, depth: int) -> list[sympy.Expr]:
