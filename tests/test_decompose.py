@@ -588,3 +588,36 @@ def test_a_product_that_also_passes_as_a_sum_comes_first():
     X = np.random.default_rng(2).uniform([5, 0], [10, 1.5], (300, 2))
     y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / 9)
     assert np.mean((evaluate(found[0], X) - y) ** 2) < 1e-4 * np.var(y), found[0]
+
+
+def test_the_alternatives_of_a_trees_parts_are_taken_in_turn():
+    from kansr.symbolic.decompose.recursion import _alternatives
+
+    a1, a2, a3, b1, b2 = sympy.symbols("a1 a2 a3 b1 b2")
+    # each part's second alternative comes before any part's third: the near-copies of
+    # one part do not crowd out another part's different structure
+    join = lambda xs: sympy.Add(*xs)  # noqa: E731
+    assert _alternatives([[a1, a2, a3], [b1, b2]], join) == [a1 + b1, a2 + b1, a1 + b2]
+
+
+def test_a_straight_line_within_the_oracles_error_has_no_alternatives():
+    from kansr.symbolic.decompose.recursion import leaf_forms
+
+    u = np.linspace(1, 5, 256)
+    values = 1.94 * u - 0.03 + 1e-3 * np.sin(3 * u)  # a line with a network's wiggle
+    spread = float(np.std(values))
+    found = leaf_forms(u, values, SYMBOLS[0], Recursion(library=make_library()), 1e-4)
+    assert len(found) == 1, found
+    coefficients = sympy.Poly(found[0], SYMBOLS[0]).all_coeffs()
+    assert len(coefficients) == 2 and abs(float(coefficients[0]) - 1.94) < 0.01 * spread
+
+
+def test_a_split_in_recombined_variables_comes_before_a_transforms_loose_one():
+    # x0*tanh(x0*x1): a product in (x0, x0*x1); within an inaccurate oracle's tolerance
+    # 1/f passes for a product with an offset, an approximant that came first
+    fn = lambda x: x[:, 0] * torch.tanh(x[:, 0] * x[:, 1])  # noqa: E731
+    lo, hi = [1, 0.04], [5, 1.0]
+    o = oracle(fn, lo, hi, error=0.01)
+    found = decompose(o, Recursion(library=make_library()))
+    x0, x1 = SYMBOLS[:2]
+    assert found and found[0].has(x0 * x1), found
