@@ -65,3 +65,31 @@ def test_hundreds_of_negligible_terms_go_at_once():
     noise = sum(sympy.Float(1e-9 * (i % 7 - 3)) * xs[i] for i in range(3, 100))
     expr, loss = prune_terms(law + noise, X, y, floor=1e-6 * np.var(y))
     assert expr.free_symbols == set(xs[:3]) and loss < 1e-20
+
+
+def test_a_scale_left_spare_by_multiplying_out_is_fixed_and_the_law_snapped():
+    # parts read off a network (of Feynman I.32.17's shape): multiplied out and refit term
+    # by term they give c*x0*x1*x2**2*x3**2/(a - 2*a*w**2 + a*w**4), w = x5/x4, whose
+    # constants have one scale too many; on exact data fixing one of them raises the loss
+    # from 1e-30 to 1e-29, rounding
+    x = sympy.symbols("x0:6", real=True)
+    rng = np.random.default_rng(0)
+    ranges = [(1, 2)] * 5 + [(3, 5)]  # epsilon, c, Ef, r, omega, omega_0
+    X = np.column_stack([rng.uniform(lo, hi, 1000) for lo, hi in ranges])
+    eps, c, ef, r, w, w0 = X.T
+    y = 4 * np.pi * ef**2 * c * eps * w**4 * r**2 / (3 * (w**2 - w0**2) ** 2)
+    raw = sympy.sympify(
+        "0.0330604088447874*x2**2*x3**2"
+        "*(-0.000471291723585843"
+        " + 0.264417490567614/(0.0563690308304319 - 0.0563869152249568*x5**2/x4**2)**2)"
+        "*(1.03607923762731*x1 - 0.000533808172571648)"
+        "*(0.536043510457498*(-1.65424268711651*x0 - 0.00752263948323791)**2"
+        " - 0.00939167380928286)/x0",
+        locals={s.name: s for s in x},
+    )
+    got = finish(raw, X, y, expand_first=True)
+    truth = (
+        4 * sympy.pi / 3 * x[0] * x[1] * x[2] ** 2 * x[3] ** 2 / (1 - x[5] ** 2 / x[4] ** 2) ** 2
+    )
+    assert not got.expr.atoms(sympy.Float), got.expr
+    assert sympy.simplify(got.expr - truth) == 0, got.expr

@@ -214,7 +214,9 @@ def finish(
             expanded_loss = _loss(expanded, X, y, sample_weight)
             if expanded_loss <= budget:
                 expr, loss = expanded, expanded_loss
-    expr, loss, budget = _pruned(expr, loss, budget, X, y, r2_tol, sample_weight)
+    pruned, loss, budget = _pruned(expr, loss, budget, X, y, r2_tol, sample_weight)
+    if pruned is not expr:  # multiplied out and refit term by term: a scale can be spare
+        expr, loss = _identifiable(pruned, loss, X, y, sample_weight, deadline)
     snap = functools.partial(
         _snap,
         X=X,
@@ -280,16 +282,19 @@ def _polished(expr, loss, X, y, w, deadline: Deadline):
 
 
 _MAX_IDENTIFIABLE_CONSTANTS = 16  # larger formulas are not checked for redundant constants
+_ROUNDING = 1e-20  # a mean squared error this small a share of var(y) is rounding
 
 
 def _identifiable(expr, loss, X, y, w, deadline: Deadline):
     """``expr`` without constants the data cannot determine: while the Jacobian of the
     constants is singular (``c*exp(a*x + b)``, ``k/(a*x + b)``: one constant too many), fix
-    one of them to ±1 and refit the others, when the loss stays within 0.1 % (of those that
-    can be fixed, the first in the order of :func:`_fix_order`: ``a/(x + c)``, not
-    ``a/(b*x - 1)``)."""
+    one of them to ±1 and refit the others, when the loss stays within 0.1 % or at the level
+    of rounding (:data:`_ROUNDING` of the variance of ``y``: an exact formula's loss of
+    1e-30 may become 1e-29) (of those that can be fixed, the first in the order of
+    :func:`_fix_order`: ``a/(x + c)``, not ``a/(b*x - 1)``)."""
     if not 0 < n_constants(expr) <= _MAX_IDENTIFIABLE_CONSTANTS:
         return expr, loss  # (fixing constants keeps their number at most as it is)
+    rounding = _ROUNDING * weighted_variance(y, w)
     for _ in range(_MAX_IDENTIFIABLE_CONSTANTS):
         if deadline.expired():
             break
@@ -302,7 +307,7 @@ def _identifiable(expr, loss, X, y, w, deadline: Deadline):
         direction = null_direction(expr, X, w)
         for constant in sorted(constants, key=lambda c: _fix_order(expr, c)):
             fixed = _fixed_to_unit(expr, constants, constant, direction, X, y, w)
-            if fixed is not None and fixed[1] <= loss * 1.001 + 1e-300:
+            if fixed is not None and fixed[1] <= max(loss * 1.001, rounding) + 1e-300:
                 expr, loss = fixed
                 break
         else:
