@@ -310,6 +310,10 @@ def leaf_forms(
     if allowed is None:
         allowed = max(4 * min(e for e, _ in scored), 1e-10)
     simple = sorted((p.complexity, e, k) for k, (e, p) in enumerate(scored) if e <= allowed)
+    if linear:  # the simplest form within the oracle's error is a straight line: the
+        # others fit that error, and as alternatives they crowd out another part's in the
+        # tree's (x0 and x0**2/(x0 + 0.01))
+        return [scored[simple[0][2]][1].expr]
     best = min(range(len(scored)), key=lambda k: scored[k][0])
     # through the oracle's error a transformed or composed exact form can look no better
     # than a direct approximant: the simplest transformed one and the most accurate
@@ -319,10 +323,6 @@ def leaf_forms(
     nested = [k for k in range(n_transformed, len(scored)) if scored[k][0] <= allowed]
     nested.sort(key=lambda k: scored[k][0])
     first = [k for _, _, k in simple[:1]]
-    if linear and scored[first[0]][1].complexity <= 1:
-        # a straight line within the oracle's error: other forms fit that error, and as
-        # alternatives they crowd out another part's in the tree's (x0 and x0**2/(x0 + 0.01))
-        return [scored[first[0]][1].expr]
     order = list(dict.fromkeys([*first, *nested[:1], *transformed[:1], best]))
     return [scored[k][1].expr for k in order][:_MAX_ALTERNATIVES]
 
