@@ -93,3 +93,27 @@ def test_a_scale_left_spare_by_multiplying_out_is_fixed_and_the_law_snapped():
     )
     assert not got.expr.atoms(sympy.Float), got.expr
     assert sympy.simplify(got.expr - truth) == 0, got.expr
+
+
+def test_a_product_of_parts_multiplied_out_into_hundreds_of_terms_is_pruned_to_the_law():
+    # parts read off a network (Rutherford's shape): five near-squares with tiny offsets
+    # times a reciprocal of a squared cosine plus an offset; multiplied out they are 486
+    # terms, all but one with a coefficient of rounding size after a refit on exact data
+    x = sympy.symbols("x0:6", real=True)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (1000, 6))
+    y = np.prod(X[:, :5] ** 2, axis=1) / (1 - np.cos(X[:, 5])) ** 2
+    f = sympy.Float
+    expr = f(1e-17) + 1 / (1 - sympy.cos(x[5])) ** 2
+    for k in range(5):
+        expr *= x[k] ** 2 + f(2e-17) * x[k] + f(3e-17)
+    expanded = sympy.expand(expr)
+    assert len(expanded.args) > 400
+    pruned, loss = prune_terms(expanded, X, y, floor=1e-6 * np.var(y))
+    truth = sympy.expand(sympy.prod([s**2 for s in x[:5]]) / (1 - sympy.cos(x[5])) ** 2)
+    assert len(sympy.Add.make_args(pruned)) == 1 and loss < 1e-20 * np.var(y), pruned
+    coefficient, term = pruned.as_coeff_Mul()
+    assert term == truth and abs(float(coefficient) - 1) < 1e-9
+    finished = finish(expr, X, y, expand_first=True)  # (refit, multiplied out, pruned, snapped)
+    assert not finished.expr.atoms(sympy.Float), finished.expr
+    assert sympy.simplify(finished.expr - truth) == 0, finished.expr

@@ -16,7 +16,7 @@ from kansr.symbolic.expressions import evaluate, n_rows
 
 __all__ = ["prune_terms"]
 
-_MAX_TERMS = 400  # larger sums are left as they are
+_MAX_TERMS = 1000  # larger sums are left as they are (five near-squares times a sum of two: 486)
 _MAX_ELIMINATION = 40  # terms left for backward elimination (quadratic in their number)
 
 
