@@ -511,3 +511,17 @@ def test_the_symbolic_stage_prints_no_numpy_warnings_on_measured_data():
     numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
     assert not numeric, [str(w.message) for w in numeric]
     assert np.isfinite(est.predict(data[:, :1])).all()
+
+
+def test_a_singular_levenberg_marquardt_system_does_not_stop_the_fit():
+    # found by the test above: on these rows an edge's Jacobian reached 1e107, the damped
+    # normal equations of one candidate were exactly singular, and torch.linalg.solve
+    # raised for the whole batch (the step of that candidate is now 0)
+    X = np.array([[-7, 0, 0, 0], [0, 7, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    y = np.array([0.0, -1.3e-49, -2.2e-49, 0.0])
+    est = KANRegressor(**{**TINY, "search_structure": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    assert np.all(np.isfinite(est.predict(X)))
+    assert all(_finite_formula(e) for e in est.equations_["sympy_format"])

@@ -118,12 +118,14 @@ def _linear_cd(g: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 
 def _damped_step(jac: torch.Tensor, resid: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     """Levenberg-Marquardt steps ``(E, P)`` for Jacobians ``jac (E, N, P)``, residuals
-    ``resid (E, N)`` and dampings ``lam (E,)`` (non-finite steps are 0)."""
+    ``resid (E, N)`` and dampings ``lam (E,)`` (non-finite steps, and those of systems that
+    are singular, e.g. where ``jac`` overflowed, are 0)."""
     eye = torch.eye(jac.shape[-1], dtype=jac.dtype)
     jtj = jac.transpose(1, 2) @ jac  # (E, P, P)
     jtr = (jac * resid[..., None]).sum(1)  # (E, P)
     damp = lam[:, None, None] * (jtj.diagonal(dim1=1, dim2=2)[:, :, None] * eye + eye)
-    step = torch.linalg.solve(jtj + damp, -jtr[..., None])[..., 0]
+    step, info = torch.linalg.solve_ex(jtj + damp, -jtr[..., None])
+    step = torch.where((info == 0)[:, None], step[..., 0], 0.0)
     return torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
 
 
