@@ -107,7 +107,7 @@ def fitted_cli(tmp_path_factory):
     with contextlib.redirect_stdout(out):
         argv = ["fit", folder / "train.csv", "--target", "y", "--features", "a,b"]
         argv += ["--save", folder / "model.json", "--max-iter", "3", "--hidden", "3"]
-        argv += ["--restarts", "2", "--jobs", "1"]
+        argv += ["--restarts", "2", "--jobs", "1", "--mult", "1"]
         code = main([str(a) for a in argv])
     return folder, frame, out.getvalue(), code
 
@@ -122,7 +122,10 @@ def test_fit_prints_formula_latex_r2_and_pareto_table(fitted_cli):
     assert re.search(r"complexity\s+loss\s+score\s+formula", out), out
     assert re.search(r"^\*\s+\d+\s+\S+\s+\S+\s+\S", out, flags=re.MULTILINE), out
     assert (folder / "model.json").is_file()
-    assert kansr.load(folder / "model.json").get_params()["n_restarts"] == 2
+    loaded = kansr.load(folder / "model.json")
+    assert loaded.get_params()["n_restarts"] == 2
+    assert loaded.get_params()["multiplication_nodes"] == 1
+    assert loaded.module_.mult == [0, 1, 0]  # --hidden 3 --mult 1: [2, 3 + 1, 1]
 
 
 def test_predict_round_trip_matches_estimator(fitted_cli, tmp_path, capsys):
@@ -165,6 +168,7 @@ def test_predict_round_trip_matches_estimator(fitted_cli, tmp_path, capsys):
         (["fit", "{d}/data.csv", "--target", "y", "--features", "a,label"], 2, "label"),
         (["fit", "{d}/data.csv", "--target", "y", "--features", "a,y"], 2, "also be a feature"),
         (["fit", "{d}/data.csv", "--target", "y", "--hidden", "0"], 2, "--hidden"),
+        (["fit", "{d}/data.csv", "--target", "y", "--mult", "-1"], 2, "--mult"),
         (["fit", "{d}/data.csv", "--target", "y", "--max-time", "-1"], 2, "--max-time"),
         (["fit", "{d}/data.csv", "--target", "y", "--restarts", "0"], 2, "--restarts"),
         (["fit", "{d}/data.csv", "--target", "y", "--jobs", "0"], 2, "--jobs"),

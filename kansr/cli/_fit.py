@@ -72,6 +72,13 @@ def _add_fit_training_options(parser: argparse.ArgumentParser) -> None:
         help="hidden layer widths, e.g. 5 or 8,4 (default: 5)",
     )
     parser.add_argument(
+        "--mult",
+        type=_int_at_least(0),
+        default=0,
+        metavar="N",
+        help="multiplication nodes added to each hidden layer (default: 0)",
+    )
+    parser.add_argument(
         "--max-iter",
         type=_int_at_least(1),
         default=None,
@@ -198,6 +205,8 @@ def _fit_params(args: argparse.Namespace) -> dict:
         "n_restarts": args.restarts,
         "n_jobs": args.jobs,
     }
+    if args.mult:
+        params["multiplication_nodes"] = args.mult
     if args.max_iter is not None:
         params["max_iter"] = args.max_iter
     if args.max_time is not None:

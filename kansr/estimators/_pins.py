@@ -21,9 +21,10 @@ def pin_library(library_param) -> SymbolicLibrary:
     return make_library([*library, *extra])
 
 
-def checked_pins(pinned_edges, width: list[int], library_param) -> dict[Edge, str]:
+def checked_pins(pinned_edges, shapes: list[tuple[int, int]], library_param) -> dict[Edge, str]:
     """``{(layer, i, o): function name}`` of ``pinned_edges`` (a list of
-    ``(layer, i, o, name)``) for a network of layer widths ``width``; ``ValueError`` or
+    ``(layer, i, o, name)``) for a network whose layers have ``shapes`` ``(n_in, n_out)``
+    (``n_out`` counts both factors of a multiplication node); ``ValueError`` or
     ``TypeError`` naming the first bad item (not four items, an edge outside the network, an
     unknown function, an edge pinned twice)."""
     if pinned_edges is None:
@@ -37,15 +38,15 @@ def checked_pins(pinned_edges, width: list[int], library_param) -> dict[Edge, st
         if not all(isinstance(v, Integral) and not isinstance(v, bool) for v in edge):
             raise TypeError(f"pinned edge {item!r}: layer, i and o must be integers")
         level, i, o = (int(v) for v in edge)
-        if not 0 <= level < len(width) - 1:
+        if not 0 <= level < len(shapes):
             raise ValueError(
                 f"pinned edge {item!r}: layer {level} is not in the network "
-                f"(layers 0 to {len(width) - 2} for widths {width})"
+                f"(layers 0 to {len(shapes) - 1})"
             )
-        if not (0 <= i < width[level] and 0 <= o < width[level + 1]):
+        n_in, n_out = shapes[level]
+        if not (0 <= i < n_in and 0 <= o < n_out):
             raise ValueError(
-                f"pinned edge {item!r}: layer {level} joins {width[level]} inputs to "
-                f"{width[level + 1]} outputs"
+                f"pinned edge {item!r}: layer {level} joins {n_in} inputs to {n_out} outputs"
             )
         if not isinstance(name, str) or name not in names:
             raise ValueError(f"pinned edge {item!r}: unknown function {name!r}; known: {names}")

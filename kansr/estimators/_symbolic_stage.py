@@ -64,7 +64,7 @@ class SymbolicStage:
                 if self.search_structure and np.ptp(y) > 0 and active.size:
                     found = self._structure_candidates(X, y, w, active, library, deadline)
                     formulas.extend(found)
-            pins = checked_pins(self.pinned_edges, list(self.module_.width), self.library)
+            pins = checked_pins(self.pinned_edges, self.module_.layer_shapes, self.library)
             with log.stage("prune, retrain and read formulas off the network"):
                 if pins or not any(f.loss <= exact for f in formulas):
                     sharpest = min(formulas, key=lambda f: f.loss).expr if formulas else None

@@ -53,7 +53,13 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(5,)
-        Widths of the hidden layers; the network is ``[n_features, *hidden, 1]``.
+        Addition nodes of the hidden layers (0 where ``multiplication_nodes`` fill a layer);
+        the network is ``[n_features, *hidden, 1]`` with the multiplication nodes added.
+    multiplication_nodes : int or tuple of int, default=0
+        Multiplication nodes added to each hidden layer (an int: as many in every one;
+        a tuple: one count per hidden layer). Each is the product of two outputs of the
+        layer before it (MultKAN, KAN 2.0), so that a product of two functions,
+        ``x*sin(y)``, is one node of the network and of its formula.
     grid : int, default=5
         Number of B-spline grid intervals per edge.
     spline_order : int, default=3
@@ -221,6 +227,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like"],
+        "multiplication_nodes": [Interval(Integral, 0, None, closed="left"), "array-like"],
         "grid": [Interval(Integral, 1, None, closed="left")],
         "spline_order": [Interval(Integral, 1, None, closed="left")],
         "base_function": [StrOptions({"silu", "identity", "zero"})],
@@ -257,6 +264,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         self,
         hidden_layer_sizes=(5,),
         *,
+        multiplication_nodes=0,
         grid=5,
         spline_order=3,
         base_function="silu",
@@ -289,6 +297,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         verbose=0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.multiplication_nodes = multiplication_nodes
         self.grid = grid
         self.spline_order = spline_order
         self.base_function = base_function
@@ -328,16 +337,51 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
                 "hidden_layer_sizes must be a sequence of integers, "
                 f"got {self.hidden_layer_sizes!r}"
             )
-        if np.any(sizes < 1):
+        if np.any(sizes < 0):
             raise ValueError(
-                f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}"
+                f"hidden_layer_sizes must be non-negative, got {self.hidden_layer_sizes!r}"
             )
         return [int(s) for s in sizes]
+
+    def _mult_sizes(self) -> list[int]:
+        """Multiplication nodes of every hidden layer, from ``multiplication_nodes``."""
+        n_hidden = len(self._hidden_sizes())
+        sizes = np.atleast_1d(np.asarray(self.multiplication_nodes))
+        if (
+            sizes.ndim != 1
+            or (sizes.size and not np.issubdtype(sizes.dtype, np.integer))
+            or np.any(sizes < 0)
+        ):
+            raise ValueError(
+                "multiplication_nodes must be a non-negative integer or one per hidden layer, "
+                f"got {self.multiplication_nodes!r}"
+            )
+        if np.ndim(self.multiplication_nodes) == 0 and n_hidden:
+            sizes = np.repeat(sizes, n_hidden)
+        if sizes.size != n_hidden and np.any(sizes > 0):
+            raise ValueError(
+                f"multiplication_nodes={self.multiplication_nodes!r} needs one count per "
+                f"hidden layer, and hidden_layer_sizes={self.hidden_layer_sizes!r} has "
+                f"{n_hidden}"
+            )
+        return [int(s) for s in sizes] if sizes.size == n_hidden else [0] * n_hidden
+
+    def _width(self, n_features: int) -> list[int]:
+        """Node counts of every level: ``[n_features, *(hidden + multiplication), 1]``."""
+        nodes = [a + m for a, m in zip(self._hidden_sizes(), self._mult_sizes(), strict=True)]
+        if min(nodes, default=1) < 1:
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} with multiplication nodes "
+                f"{self._mult_sizes()} leaves hidden layer {nodes.index(0)} without nodes; "
+                "give every hidden layer addition or multiplication nodes"
+            )
+        return [n_features, *nodes, 1]
 
     def _build_module(self, width: list[int], seed: int) -> torch.nn.Module:
         """The untrained network of layer widths ``width`` (subclasses swap the network)."""
         return KAN(
             width,
+            mult=self._mult_sizes(),
             grid=self.grid,
             k=self.spline_order,
             base_fun=self.base_function,
@@ -445,8 +489,10 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         weights = _normalised_weights(sample_weight, X)
         check_magnitudes(X, y, self._feature_names())
         rng = check_random_state(self.random_state)
-        width = [X.shape[1], *self._hidden_sizes(), 1]
-        checked_pins(self.pinned_edges, width, self.library)  # bad pins fail before training
+        width = self._width(X.shape[1])
+        factors = [*self._mult_sizes(), 0]  # the second factor of each product: one more output
+        shapes = [(w, v + m) for w, v, m in zip(width[:-1], width[1:], factors, strict=True)]
+        checked_pins(self.pinned_edges, shapes, self.library)  # bad pins fail before training
         x_mean, x_scale, constant_features, y_mean, y_scale = self._scaling(X, y, warm, width)
         z = (X - x_mean) / x_scale
         t = (y - y_mean) / y_scale
@@ -468,10 +514,13 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         y_mean, y_scale, _ = standard_scale(y[:, None])
         if not warm:
             return x_mean, x_scale, constant_features, float(y_mean[0]), float(y_scale[0])
-        if list(self.module_.width) != width:
+        fitted_mult = list(getattr(self.module_, "mult", [0] * len(width)))[1:-1]
+        if list(self.module_.width) != width or fitted_mult != self._mult_sizes():
             raise ValueError(
-                f"warm_start needs the fitted network's layer widths {self.module_.width}, "
-                f"but hidden_layer_sizes={self.hidden_layer_sizes!r} gives {width}; "
+                f"warm_start needs the fitted network's layer widths {self.module_.width} "
+                f"with multiplication nodes {fitted_mult}, but hidden_layer_sizes="
+                f"{self.hidden_layer_sizes!r} and multiplication_nodes="
+                f"{self.multiplication_nodes!r} give {width} and {self._mult_sizes()}; "
                 "set warm_start=False to start afresh"
             )
         fitted = next(self._trained_module().parameters()).dtype

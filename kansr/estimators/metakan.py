@@ -36,6 +36,10 @@ class MetaKANRegressor(KANRegressor):
     ----------
     hidden_layer_sizes : tuple of int, default=(5,)
         Widths of the hidden layers; the network is ``[n_features, *hidden, 1]``.
+    multiplication_nodes : int or tuple of int, default=0
+        As in :class:`~kansr.estimators.kan.KANRegressor`: nodes that multiply two outputs
+        of the layer before them, added to each hidden layer (their edges are generated
+        like every other).
     embedding_dim : int, default=1
         Size ``d`` of every edge's embedding.
     meta_hidden : int, default=32
@@ -96,6 +100,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         self,
         hidden_layer_sizes=(5,),
         *,
+        multiplication_nodes=0,
         embedding_dim=1,
         meta_hidden=32,
         meta_sharing="shared",
@@ -132,6 +137,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
     ):
         super().__init__(
             hidden_layer_sizes,
+            multiplication_nodes=multiplication_nodes,
             grid=grid,
             spline_order=spline_order,
             base_function=base_function,
@@ -180,6 +186,7 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             dtype=DTYPES[self.dtype],
             device=self.device,
             seed=seed,
+            mult=self._mult_sizes(),
         )
 
     def _trained_module(self) -> MetaKAN:

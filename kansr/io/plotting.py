@@ -136,10 +136,12 @@ def plot_network(
     fig = Figure(figsize=figsize)
     has_title = bool(title) and getattr(estimator, "equations_", None) is not None
     layout = _Layout(fig, figsize[0], np.linspace(0.08, 0.86 if has_title else 0.94, len(width)))
-    active = _active_nodes(model, width)
+    mult = list(getattr(model, "mult", [0] * len(width)))
+    active = _active_nodes(model, width, mult)
     for level, (layer, (inputs, _)) in enumerate(zip(model.layers, activations, strict=True)):
-        _draw_layer(layout, level, layer, inputs, scores[level], n_points, beta)
-    _draw_nodes(layout, width, active, feature_names(estimator))
+        nodes = _output_nodes(width[level + 1], mult[level + 1])
+        _draw_layer(layout, level, layer, inputs, scores[level], n_points, beta, nodes)
+    _draw_nodes(layout, width, active, feature_names(estimator), mult)
     if has_title:
         fig.suptitle(_wrap(_formula_text(estimator)), fontsize=10, y=0.99, va="top")
     return fig
@@ -159,13 +161,21 @@ class _Layout:
         self.canvas.set_axis_off()
 
 
-def _active_nodes(model, width: list[int]) -> list[np.ndarray]:
+def _output_nodes(n_nodes: int, n_mult: int) -> np.ndarray:
+    """The node each output of a layer feeds: ``(n_nodes + n_mult,)``; both factors of a
+    multiplication node (the last ``n_mult`` nodes) feed that node."""
+    a = n_nodes - n_mult
+    return np.concatenate([np.arange(a), a + np.arange(2 * n_mult) // 2]).astype(int)
+
+
+def _active_nodes(model, width: list[int], mult: list[int]) -> list[np.ndarray]:
     """Per level, which nodes have at least one unmasked edge."""
     active = [np.zeros(w, dtype=bool) for w in width]
     for level, layer in enumerate(model.layers):
         mask = layer.mask.detach().cpu().numpy() > 0
         active[level] |= mask.any(axis=1)
-        active[level + 1] |= mask.any(axis=0)
+        fed = _output_nodes(width[level + 1], mult[level + 1])[mask.any(axis=0)]
+        active[level + 1][fed] = True
     return active
 
 
@@ -181,13 +191,16 @@ def _edge_curves(layer, inputs: torch.Tensor, n_points: int) -> tuple[np.ndarray
     return grid.double().cpu().numpy(), phi
 
 
-def _draw_layer(layout: _Layout, level: int, layer, inputs, scores, n_points: int, beta: float):
+def _draw_layer(
+    layout: _Layout, level: int, layer, inputs, scores, n_points: int, beta: float, nodes
+):
     """The active edges of ``layer`` between node rows ``level`` and ``level + 1``: an inset
-    of each edge's function, joined to its nodes, with opacity ``tanh(beta * score)``."""
+    of each edge's function, joined to its nodes (``nodes[o]``: the node output ``o``
+    feeds), with opacity ``tanh(beta * score)``."""
     n_in, n_out = layer.n_in, layer.n_out
     mask = layer.mask.detach().cpu().numpy() > 0
     grid_np, phi = _edge_curves(layer, inputs, n_points)
-    x_in, x_out = _node_x(n_in), _node_x(n_out)
+    x_in, x_out = _node_x(n_in), _node_x(int(nodes.max()) + 1)[nodes]
     slot = 0.9 / (n_in * n_out)
     inset_w = min(0.8 * slot, 0.12, 1.0 / layout.fig_width)  # at most about 1 inch wide
     y_low, y_high = layout.level_y[level], layout.level_y[level + 1]
@@ -211,12 +224,17 @@ def _draw_layer(layout: _Layout, level: int, layer, inputs, scores, n_points: in
                 spine.set_alpha(alpha)
 
 
-def _draw_nodes(layout: _Layout, width: list[int], active: list[np.ndarray], names) -> None:
-    """The nodes (inactive ones grey), the inputs labelled with ``names``, the output "y"."""
+def _draw_nodes(
+    layout: _Layout, width: list[int], active: list[np.ndarray], names, mult: list[int]
+) -> None:
+    """The nodes (inactive ones grey; multiplication nodes marked "×"), the inputs labelled
+    with ``names``, the output "y"."""
     canvas, level_y = layout.canvas, layout.level_y
     for level, n in enumerate(width):
         colors = ["black" if a else "lightgray" for a in active[level]]
         canvas.scatter(_node_x(n), np.full(n, level_y[level]), s=40, c=colors, zorder=3)
+        for x in _node_x(n)[n - mult[level] :] if mult[level] else []:
+            canvas.text(x + 0.012, level_y[level], "×", ha="left", va="center", fontsize=9)
     label_size = 10 if width[0] <= 8 else 7
     for i, name in enumerate(names[: width[0]]):
         x = _node_x(width[0])[i]

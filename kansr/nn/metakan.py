@@ -167,13 +167,16 @@ class MetaKAN(nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
         seed: int | None = None,
+        mult: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if embedding_dim < 1 or meta_hidden < 1:
             raise ValueError(
                 f"embedding_dim and meta_hidden must be >= 1, got {embedding_dim}, {meta_hidden}"
             )
-        self.kan = KAN(width, grid, k, base_fun, grid_range, noise_scale, dtype, device, seed)
+        self.kan = KAN(
+            width, grid, k, base_fun, grid_range, noise_scale, dtype, device, seed, mult=mult
+        )
         for layer in self.kan.layers:
             del layer.weight  # the weight is generated from here on
         self.sharing = sharing
@@ -217,6 +220,11 @@ class MetaKAN(nn.Module):
     def width(self) -> list[int]:
         """Node counts ``[n_in, hidden..., n_out]``."""
         return self.kan.width
+
+    @property
+    def mult(self) -> list[int]:
+        """Multiplication nodes of every level (as :class:`~kansr.nn.network.KAN`)."""
+        return self.kan.mult
 
     def _served(self, g: int) -> list[torch.Tensor]:
         return [e for e, grp in zip(self.embeddings, self.groups, strict=True) if grp == g]
@@ -352,7 +360,7 @@ class MetaKAN(nn.Module):
                     g = self.groups[li]
                     self._refit_output_layer(g, systems.pop(g), knots, thetas[g])
                 with self._installed():
-                    h = layer(h)
+                    h = self.kan._nodes(li + 1, layer(h))
 
     @torch.no_grad()
     def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:

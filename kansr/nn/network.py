@@ -43,6 +43,26 @@ def sparsity_penalty(
     return lamb_l1 * l1 + lamb_entropy * (ent_row + ent_col)
 
 
+def multiply_nodes(sub: torch.Tensor, n_mult: int) -> torch.Tensor:
+    """Node values from a layer's outputs (its subnodes): ``(batch, a + 2m) -> (batch, a + m)``
+    for ``m = n_mult`` multiplication nodes; the first ``a`` outputs are addition nodes and
+    pass, each later pair is multiplied (MultKAN, KAN 2.0: ``x*y`` is one node)."""
+    if n_mult == 0:
+        return sub
+    a = sub.shape[1] - 2 * n_mult
+    pairs = sub[:, a:].reshape(sub.shape[0], n_mult, 2)
+    return torch.cat([sub[:, :a], pairs[..., 0] * pairs[..., 1]], 1)
+
+
+def subnode_values(node: torch.Tensor, n_mult: int) -> torch.Tensor:
+    """Per-node values ``(a + m,)`` repeated for the subnodes that feed them ``(a + 2m,)``:
+    each factor of a multiplication node gets that node's value (importance, a mask)."""
+    if n_mult == 0:
+        return node
+    a = node.shape[0] - n_mult
+    return torch.cat([node[:a], node[a:].repeat_interleave(2)])
+
+
 class KAN(nn.Module):
     """A stack of :class:`KANLayer` mapping ``(batch, width[0])`` to ``(batch, width[-1])``.
 
@@ -52,6 +72,10 @@ class KAN(nn.Module):
     grid, k, base_fun, grid_range, noise_scale : as in :class:`KANLayer`.
     dtype, device : of parameters and buffers.
     seed : seed of a private generator for the initialisation (``None``: nondeterministic).
+    mult : multiplication nodes of every hidden level (``len(width) - 2`` counts, each at
+        most that level's width; ``None``: none): the last ``mult[l]`` nodes of hidden level
+        ``l + 1`` are each the product of two outputs of the layer before it, which then
+        has ``width[l + 1] + mult[l]`` outputs (:func:`multiply_nodes`).
     """
 
     def __init__(
@@ -65,12 +89,22 @@ class KAN(nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
         seed: int | None = None,
+        mult: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         width = [int(w) for w in width]
         if len(width) < 2 or min(width) < 1:
             raise ValueError(f"width needs at least two positive entries, got {width}")
+        hidden_mult = [0] * (len(width) - 2) if mult is None else [int(m) for m in mult]
+        if len(hidden_mult) != len(width) - 2 or any(
+            not 0 <= m <= w for m, w in zip(hidden_mult, width[1:-1], strict=True)
+        ):
+            raise ValueError(
+                f"mult needs one count per hidden level, each between 0 and its width "
+                f"{width[1:-1]}, got {mult}"
+            )
         self.width = width
+        self.mult = [0, *hidden_mult, 0]  # per level; the input and output have none
         generator = torch.Generator()
         if seed is None:
             generator.seed()
@@ -79,7 +113,7 @@ class KAN(nn.Module):
         self.layers = nn.ModuleList(
             KANLayer(
                 width[i],
-                width[i + 1],
+                width[i + 1] + self.mult[i + 1],
                 grid,
                 k,
                 base_fun,
@@ -92,10 +126,20 @@ class KAN(nn.Module):
             for i in range(len(width) - 1)
         )
 
+    @property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """``(n_in, n_out)`` of every layer; ``n_out`` counts both factors of a
+        multiplication node."""
+        return [(layer.n_in, layer.n_out) for layer in self.layers]
+
+    def _nodes(self, level: int, sub: torch.Tensor) -> torch.Tensor:
+        """Values of the nodes of ``level`` from the outputs ``sub`` of the layer before it."""
+        return multiply_nodes(sub, self.mult[level])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (batch, width[0]) -> (batch, width[-1])``."""
-        for layer in self.layers:
-            x = layer(x)
+        for level, layer in enumerate(self.layers, start=1):
+            x = self._nodes(level, layer(x))
         return x
 
     def forward_with_penalty(
@@ -108,19 +152,19 @@ class KAN(nn.Module):
         covariance identity of :meth:`KANLayer.edge_std`.
         """
         penalty = x.new_zeros(())
-        for layer in self.layers:
+        for level, layer in enumerate(self.layers, start=1):
             out, var = layer.forward_and_variance(x)
             scale = layer.std_from_variance(var) / (batch_std(x)[:, None] + 0.1)
             penalty = penalty + sparsity_penalty(scale, lamb_l1, lamb_entropy)
-            x = out
+            x = self._nodes(level, out)
         return x, penalty
 
     @torch.no_grad()
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Inputs of every layer plus the final output: ``len(width)`` tensors."""
         out = [x]
-        for layer in self.layers:
-            x = layer(x)
+        for level, layer in enumerate(self.layers, start=1):
+            x = self._nodes(level, layer(x))
             out.append(x)
         return out
 
@@ -128,9 +172,9 @@ class KAN(nn.Module):
     def edge_activations(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per layer, ``(inputs (batch, n_in), phi (batch, n_in, n_out))`` at ``x``."""
         result = []
-        for layer in self.layers:
+        for level, layer in enumerate(self.layers, start=1):
             result.append((x, layer.edge_activations(x)))
-            x = layer(x)
+            x = self._nodes(level, layer(x))
         return result
 
     @torch.no_grad()
@@ -138,19 +182,23 @@ class KAN(nn.Module):
         """Importance of every edge, per layer ``(n_in, n_out)``, attributed from the outputs.
 
         Output nodes have importance 1. Backwards, an edge's score is its output's importance
-        times the edge's batch std over the std of that output node; an input node's score is
-        the sum of its outgoing edges' scores.
+        times the edge's batch std over the std of that output; an input node's score is
+        the sum of its outgoing edges' scores. Both factors of a multiplication node have
+        the node's importance.
         """
         stds, out_stds = [], []
-        for layer in self.layers:
+        for level, layer in enumerate(self.layers, start=1):
             basis = layer.basis(x)
             stds.append(layer.edge_std(basis))
-            x = layer.forward_from_basis(basis)
-            out_stds.append(x.std(0) if x.shape[0] > 1 else torch.ones_like(x[0]))
+            sub = layer.forward_from_basis(basis)
+            out_stds.append(sub.std(0) if sub.shape[0] > 1 else torch.ones_like(sub[0]))
+            x = self._nodes(level, sub)
         node = torch.ones(self.width[-1], dtype=x.dtype, device=x.device)
         scores: list[torch.Tensor] = []
-        for std, out_std in zip(reversed(stds), reversed(out_stds), strict=True):
-            edge = std * (node / (out_std + 1e-12))[None, :]
+        levels = range(len(self.layers), 0, -1)
+        for level, std, out_std in zip(levels, reversed(stds), reversed(out_stds), strict=True):
+            sub = subnode_values(node, self.mult[level])
+            edge = std * (sub / (out_std + 1e-12))[None, :]
             scores.append(edge)
             node = edge.sum(1)
         return scores[::-1]
@@ -173,15 +221,15 @@ class KAN(nn.Module):
         old_inputs = self.layer_inputs(x)
         for i, layer in enumerate(self.layers):
             layer.update_grid(x, grid_eps, x_old=old_inputs[i] if i else None)
-            x = layer(x)
+            x = self._nodes(i + 1, layer(x))
 
     @torch.no_grad()
     def extend_grid(self, new_grid: int, x: torch.Tensor | None = None) -> None:
         """Refine every layer's grid to ``new_grid`` intervals, keeping the functions."""
-        for layer in self.layers:
+        for level, layer in enumerate(self.layers, start=1):
             layer.extend_grid(new_grid, x)
             if x is not None:
-                x = layer(x)
+                x = self._nodes(level, layer(x))
 
     @torch.no_grad()
     def widen_grids(self, x: torch.Tensor, max_new: int | None = None) -> list[tuple[int, int]]:
@@ -192,11 +240,11 @@ class KAN(nn.Module):
         on each side of a layer (``None``: ``4 * G + 16``). Returns ``(left, right)`` per layer.
         """
         added = []
-        for layer in self.layers:
+        for level, layer in enumerate(self.layers, start=1):
             left, right = layer.intervals_to_cover(x, max_new)
             layer.widen_grid(left, right)
             added.append((left, right))
-            x = layer(x)
+            x = self._nodes(level, layer(x))
         return added
 
     def local_gradient_masks(self) -> dict[nn.Parameter, torch.Tensor]:
@@ -235,12 +283,13 @@ def prune(model: KAN, x: torch.Tensor, threshold: float = 0.02) -> int:
         if level > 0:  # a weak hidden input node feeds nothing
             keep &= (nodes[level] >= threshold)[:, None]
         if level + 1 < len(model.layers):  # a weak hidden output node receives nothing
-            keep &= (nodes[level + 1] >= threshold)[None, :]
+            strong = subnode_values(nodes[level + 1], model.mult[level + 1]) >= threshold
+            keep &= strong[None, :]
         drop = (layer.mask > 0) & ~keep
         if bool(drop.any()):
             phi_mean = layer.edge_activations(inputs).mean(0)  # (n_in, n_out)
             layer.bias += (phi_mean * drop).sum(0)
             layer.mask[drop] = 0
             cut += int(drop.sum())
-        inputs = layer(inputs)
+        inputs = model._nodes(level + 1, layer(inputs))
     return cut

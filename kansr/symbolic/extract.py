@@ -14,7 +14,7 @@ from kansr.symbolic.finish import finish
 from kansr.symbolic.least_squares import refit_least_squares
 from kansr.symbolic.library import SymbolicFunction, SymbolicLibrary
 from kansr.symbolic.matching import EdgeMatches, match_edges
-from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork, compose
+from kansr.symbolic.network import SymbolicEdge, SymbolicNetwork
 from kansr.symbolic.pareto import Formula
 from kansr.utils.deadline import Deadline, OutOfTime
 
@@ -331,7 +331,7 @@ def _symbolic_network(
         layers[level].append(SymbolicEdge(i, o, fn, matches.params[e, pick[e]]))
     for level, edge in extra:
         layers[level].append(edge)
-    return SymbolicNetwork(layers, biases, model.width)
+    return SymbolicNetwork(layers, biases, model.width, mult=model.mult[1:])
 
 
 def _network_formula(
@@ -346,8 +346,7 @@ def _network_formula(
     sample_weight: np.ndarray | None,
 ) -> Formula | None:
     """The (refit) ``net`` as a finished formula in the original units, or ``None``."""
-    edges, fitted_biases = net.export()
-    out = compose(edges, fitted_biases, inputs)[0]
+    out = net.compose(inputs)[0]
     expr = out * sympy.Float(y_scale, 15) + sympy.Float(y_mean, 15)
     return finish(
         expr,

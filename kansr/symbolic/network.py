@@ -11,6 +11,8 @@ import sympy
 import torch
 from torch import nn
 
+from kansr.nn.network import multiply_nodes
+
 
 class SymbolicEdge:
     """Edge ``i -> o`` of a layer computing ``c * f(a * x_i + b) + d``.
@@ -35,18 +37,30 @@ def _number(value: float) -> sympy.Expr:
     return sympy.Float(value, 15)
 
 
+def _multiplied(out: list, n_mult: int) -> list:
+    """:func:`~kansr.nn.network.multiply_nodes` on a list of a layer's outputs."""
+    if n_mult == 0:
+        return out
+    a = len(out) - 2 * n_mult
+    return out[:a] + [out[a + 2 * k] * out[a + 2 * k + 1] for k in range(n_mult)]
+
+
 def compose(
     layers: Sequence[Sequence[SymbolicEdge]],
     biases: Sequence[np.ndarray],
     inputs: Sequence[sympy.Expr],
+    mult: Sequence[int] | None = None,
 ) -> list[sympy.Expr]:
     """Expressions of the output nodes: layer by layer, ``out_o = bias_o + sum_edges phi``.
 
     ``layers[l]`` lists the symbolic edges of layer ``l``, ``biases[l]`` its ``(n_out,)`` bias and
-    ``inputs`` the expressions of the first layer's input nodes.
+    ``inputs`` the expressions of the first layer's input nodes; ``mult[l]``: the
+    multiplication nodes the outputs of layer ``l`` make (its last ``2 * mult[l]`` outputs,
+    in pairs; default none), as :class:`~kansr.nn.network.KAN` makes them.
     """
+    mult = [0] * len(layers) if mult is None else list(mult)
     nodes = list(inputs)
-    for edges, bias in zip(layers, biases, strict=True):
+    for edges, bias, n_mult in zip(layers, biases, mult, strict=True):
         out = [_number(float(v)) for v in bias]
         for edge in edges:
             a, b, c, d = (_number(p) for p in edge.params)
@@ -54,7 +68,7 @@ def compose(
                 out[edge.o] += d
                 continue
             out[edge.o] += c * edge.fn.sympy_expr(a * nodes[edge.i] + b) + d
-        nodes = out
+        nodes = _multiplied(out, n_mult)
     return nodes
 
 
@@ -67,14 +81,16 @@ class SymbolicNetwork(nn.Module):
     With ``guarded`` (the default) every edge uses its function's safe form, finite
     everywhere (an argument outside the domain is moved into it); without, the exact form,
     as the sympy composition evaluates it: ``nan`` or ``inf`` where an argument leaves the
-    domain (``log`` of a negative number).
+    domain (``log`` of a negative number). ``mult[l]``: multiplication nodes made of the
+    outputs of layer ``l`` (as in :func:`compose`; default none).
     """
 
-    def __init__(self, layers, biases, widths, guarded: bool = True) -> None:
+    def __init__(self, layers, biases, widths, guarded: bool = True, mult=None) -> None:
         super().__init__()
         self.guarded = guarded
         self.edges = layers
         self.widths = list(widths)
+        self.mult = [0] * len(layers) if mult is None else [int(m) for m in mult]
         self.params = nn.ParameterList(
             nn.Parameter(
                 torch.tensor([e.params for e in edges], dtype=torch.float64).reshape(-1, 4)
@@ -102,7 +118,7 @@ class SymbolicNetwork(nn.Module):
                 else:
                     value = c * self._edge_function(edge.fn, a * x[:, edge.i] + b) + d
                 out = out.index_add(1, torch.tensor([edge.o]), value[:, None])
-            x = out
+            x = multiply_nodes(out, self.mult[level])
         return x
 
     @contextmanager
@@ -158,6 +174,11 @@ class SymbolicNetwork(nn.Module):
             copies += [*level, bias]
         grads = torch.autograd.grad(out.sum(), copies, materialize_grads=True, allow_unused=True)
         return out.detach(), torch.cat(grads, 1)
+
+    def compose(self, inputs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
+        """:func:`compose` of the network with its current constants."""
+        edges, biases = self.export()
+        return compose(edges, biases, inputs, self.mult)
 
     def export(self) -> tuple[list[list[SymbolicEdge]], list[np.ndarray]]:
         """Edges and biases with the current constants."""

@@ -178,6 +178,7 @@ def _decode_params(est, params: Any) -> None:
         est.set_params(**values)
         est._validate_params()
         est._hidden_sizes()
+        est._mult_sizes()
     except (ValueError, TypeError) as exc:
         _fail("params", str(exc))
     if not isinstance(est.device, str) or not _DEVICE.fullmatch(est.device):

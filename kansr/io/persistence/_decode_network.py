@@ -10,20 +10,33 @@ import numpy as np
 import torch
 
 from kansr.io.persistence._checks import _array, _check_keys, _fail, _int, _list, _str
-from kansr.io.persistence._limits import _LAYER_KEYS, _MAX_SPLINE_ORDER, _MODULE_KEYS
+from kansr.io.persistence._limits import (
+    _LAYER_KEYS,
+    _MAX_SPLINE_ORDER,
+    _MODULE_KEYS,
+    _OPTIONAL_MODULE_KEYS,
+)
 from kansr.nn.network import DTYPES, KAN
 
 
 def _decode_module(obj: Any, est, n_features: int):
     where = "module"
-    _check_keys(obj, where, _MODULE_KEYS)
-    expected = [n_features, *est._hidden_sizes(), 1]
+    _check_keys(obj, where, _MODULE_KEYS, _OPTIONAL_MODULE_KEYS)
+    mult = est._mult_sizes()
+    expected = [n_features, *(a + m for a, m in zip(est._hidden_sizes(), mult, strict=True)), 1]
     width = [_int(w, f"{where}.width", 1) for w in _list(obj["width"], f"{where}.width")]
     if width != expected:
         _fail(
             f"{where}.width",
-            f"{width} does not match n_features_in_ and hidden_layer_sizes ({expected})",
+            f"{width} does not match n_features_in_, hidden_layer_sizes and "
+            f"multiplication_nodes ({expected})",
         )
+    saved = [0] * len(mult)
+    if "mult" in obj:
+        saved = [_int(m, f"{where}.mult", 0) for m in _list(obj["mult"], f"{where}.mult")]
+    if saved != mult:
+        _fail(f"{where}.mult", f"{saved} does not match multiplication_nodes ({mult})")
+    outputs = [w + m for w, m in zip(width[1:], [*mult, 0], strict=True)]
     k = _int(obj["k"], f"{where}.k", 1, _MAX_SPLINE_ORDER)
     if k != est.spline_order:
         _fail(f"{where}.k", f"{k} does not match spline_order={est.spline_order}")
@@ -35,7 +48,7 @@ def _decode_module(obj: Any, est, n_features: int):
         _fail(f"{where}.dtype", f"{dtype!r} does not match the estimator's dtype {est.dtype!r}")
     layers = _list(obj["layers"], f"{where}.layers", len(width) - 1)
     states = [
-        _decode_layer(layer, f"{where}.layers[{i}]", width[i], width[i + 1], k, dtype)
+        _decode_layer(layer, f"{where}.layers[{i}]", width[i], outputs[i], k, dtype)
         for i, layer in enumerate(layers)
     ]
     try:
@@ -43,7 +56,7 @@ def _decode_module(obj: Any, est, n_features: int):
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as exc:
         _fail("params.device", f"cannot use device {est.device!r}: {exc}")
-    return _build_module(width, k, base_fun, DTYPES[dtype], states).to(device).eval()
+    return _build_module(width, mult, k, base_fun, DTYPES[dtype], states).to(device).eval()
 
 
 def _decode_layer(layer: Any, where: str, n_in: int, n_out: int, k: int, dtype: str) -> tuple:
@@ -66,11 +79,11 @@ def _decode_layer(layer: Any, where: str, n_in: int, n_out: int, k: int, dtype: 
     return grid, knots, weight, mask, bias
 
 
-def _build_module(width: list, k: int, base_fun: str, torch_dtype, states: list) -> KAN:
+def _build_module(width: list, mult: list, k: int, base_fun: str, torch_dtype, states: list) -> KAN:
     """The :class:`KAN` of the checked layer ``states`` (on the CPU)."""
     # the smallest saved grid: the constructor allocates no more than the file holds
     grid = min(state[0] for state in states)
-    module = KAN(width, grid=grid, k=k, base_fun=base_fun, dtype=torch_dtype, seed=0)
+    module = KAN(width, grid=grid, k=k, base_fun=base_fun, dtype=torch_dtype, seed=0, mult=mult)
     state = {}
     for i, (grid, knots, weight, mask, bias) in enumerate(states):
         layer = module.layers[i]

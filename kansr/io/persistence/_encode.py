@@ -82,13 +82,17 @@ def _fitted_params(estimator) -> dict:
     params = estimator.get_params(deep=False)
     module = estimator.module_
     first = module.layers[0]
-    hidden = [int(w) for w in module.width[1:-1]]
+    mult = [int(m) for m in getattr(module, "mult", [0] * len(module.width))[1:-1]]
+    hidden = [int(w) - m for w, m in zip(module.width[1:-1], mult, strict=True)]
     try:
         same_hidden = estimator._hidden_sizes() == hidden
+        same_mult = estimator._mult_sizes() == mult
     except (ValueError, TypeError):
-        same_hidden = False
+        same_hidden = same_mult = False
     if not same_hidden:
         params["hidden_layer_sizes"] = tuple(hidden)
+    if not same_mult and "multiplication_nodes" in params:
+        params["multiplication_nodes"] = tuple(mult)
     fitted = {
         "spline_order": int(first.k),
         "base_function": str(first.base_fun),
@@ -220,13 +224,16 @@ def _encode_module(module) -> dict:
                 "bias": _encode_array(layer.bias, dtype),
             }
         )
-    return {
+    out = {
         "width": [int(w) for w in module.width],
         "k": int(first.k),
         "base_fun": str(first.base_fun),
         "dtype": dtype,
         "layers": layers,
     }
+    if any(module.mult):  # (files of networks without them stay as they were)
+        out["mult"] = [int(m) for m in module.mult[1:-1]]
+    return out
 
 
 def _encode_equations(table: pd.DataFrame | None) -> dict | None:

@@ -111,6 +111,7 @@ _ATTRIBUTE_KEYS = {
 }
 _OPTIONAL_ATTRIBUTES = {"feature_names_in_", "validation_scores_", "feature_importances_"}
 _MODULE_KEYS = {"width", "k", "base_fun", "dtype", "layers"}
+_OPTIONAL_MODULE_KEYS = {"mult"}
 _LAYER_KEYS = {"knots", "mask", "weight", "bias"}
 _ARRAY_KEYS = {"dtype", "shape", "data"}
 _COLUMN_KINDS = {"int", "float", "str", "expr"}
