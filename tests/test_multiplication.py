@@ -135,6 +135,7 @@ def test_pruning_keeps_the_factors_of_an_important_multiplication_node():
         ({"multiplication_nodes": -1}, "multiplication_nodes"),
         ({"multiplication_nodes": (-1,)}, "non-negative"),
         ({"multiplication_nodes": (1, 1)}, "one count per hidden layer"),
+        ({"multiplication_nodes": (0, 0)}, "one count per hidden layer"),
         ({"multiplication_nodes": 1, "hidden_layer_sizes": ()}, "one count per hidden layer"),
         ({"multiplication_nodes": 1.5}, "multiplication_nodes"),
         ({"hidden_layer_sizes": (0,)}, "without nodes"),

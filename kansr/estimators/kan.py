@@ -356,15 +356,16 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
                 "multiplication_nodes must be a non-negative integer or one per hidden layer, "
                 f"got {self.multiplication_nodes!r}"
             )
-        if np.ndim(self.multiplication_nodes) == 0 and n_hidden:
-            sizes = np.repeat(sizes, n_hidden)
-        if sizes.size != n_hidden and np.any(sizes > 0):
+        if np.ndim(self.multiplication_nodes) == 0:  # the same count in every hidden layer
+            if n_hidden or not sizes[0]:  # (no hidden layer: only 0 fits)
+                sizes = np.repeat(sizes, n_hidden)
+        if sizes.size != n_hidden:
             raise ValueError(
                 f"multiplication_nodes={self.multiplication_nodes!r} needs one count per "
                 f"hidden layer, and hidden_layer_sizes={self.hidden_layer_sizes!r} has "
                 f"{n_hidden}"
             )
-        return [int(s) for s in sizes] if sizes.size == n_hidden else [0] * n_hidden
+        return [int(s) for s in sizes]
 
     def _width(self, n_features: int) -> list[int]:
         """Node counts of every level: ``[n_features, *(hidden + multiplication), 1]``."""
