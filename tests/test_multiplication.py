@@ -201,3 +201,17 @@ def test_metakan_generates_the_edges_of_multiplication_nodes():
         atol=1e-12,
     )
     assert est.score(X, y) > 0.999
+
+
+def test_a_network_pickled_before_multiplication_nodes_existed_still_runs():
+    import pickle
+
+    model = KAN([2, 3, 1], dtype=torch.float64, seed=0)
+    x = torch.rand(5, 2, dtype=torch.float64)
+    state = model.__getstate__()
+    del state["mult"]  # what a pickle of an older kansr holds
+    old = KAN.__new__(KAN)
+    old.__setstate__(state)
+    assert old.mult == [0, 0, 0]
+    torch.testing.assert_close(old(x), model(x))
+    torch.testing.assert_close(pickle.loads(pickle.dumps(model))(x), model(x))

@@ -126,6 +126,12 @@ class KAN(nn.Module):
             for i in range(len(width) - 1)
         )
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling; a network pickled before multiplication nodes existed has none."""
+        super().__setstate__(state)
+        if "mult" not in self.__dict__:
+            self.mult = [0] * len(self.width)
+
     @property
     def layer_shapes(self) -> list[tuple[int, int]]:
         """``(n_in, n_out)`` of every layer; ``n_out`` counts both factors of a
