@@ -29,7 +29,7 @@ from kansr.estimators._pins import checked_pins
 from kansr.estimators._symbolic_stage import SymbolicStage
 from kansr.io import persistence
 from kansr.nn.fitting import train_weighted
-from kansr.nn.network import DTYPES, KAN
+from kansr.nn.network import DTYPES, KAN, layer_shapes
 from kansr.nn.restarts import best_restart, run_restarts, torch_threads
 from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
 from kansr.utils.deadline import Deadline
@@ -491,8 +491,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         check_magnitudes(X, y, self._feature_names())
         rng = check_random_state(self.random_state)
         width = self._width(X.shape[1])
-        factors = [*self._mult_sizes(), 0]  # the second factor of each product: one more output
-        shapes = [(w, v + m) for w, v, m in zip(width[:-1], width[1:], factors, strict=True)]
+        shapes = layer_shapes(width, self._mult_sizes())
         checked_pins(self.pinned_edges, shapes, self.library)  # bad pins fail before training
         x_mean, x_scale, constant_features, y_mean, y_scale = self._scaling(X, y, warm, width)
         z = (X - x_mean) / x_scale
@@ -515,7 +514,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         y_mean, y_scale, _ = standard_scale(y[:, None])
         if not warm:
             return x_mean, x_scale, constant_features, float(y_mean[0]), float(y_scale[0])
-        fitted_mult = list(getattr(self.module_, "mult", [0] * len(width)))[1:-1]
+        fitted_mult = self.module_.mult[1:-1]
         if list(self.module_.width) != width or fitted_mult != self._mult_sizes():
             raise ValueError(
                 f"warm_start needs the fitted network's layer widths {self.module_.width} "

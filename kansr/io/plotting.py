@@ -136,7 +136,7 @@ def plot_network(
     fig = Figure(figsize=figsize)
     has_title = bool(title) and getattr(estimator, "equations_", None) is not None
     layout = _Layout(fig, figsize[0], np.linspace(0.08, 0.86 if has_title else 0.94, len(width)))
-    mult = list(getattr(model, "mult", [0] * len(width)))
+    mult = list(model.mult)
     active = _active_nodes(model, width, mult)
     for level, (layer, (inputs, _)) in enumerate(zip(model.layers, activations, strict=True)):
         nodes = _output_nodes(width[level + 1], mult[level + 1])

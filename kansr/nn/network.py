@@ -54,6 +54,14 @@ def multiply_nodes(sub: torch.Tensor, n_mult: int) -> torch.Tensor:
     return torch.cat([sub[:, :a], pairs[..., 0] * pairs[..., 1]], 1)
 
 
+def layer_shapes(width: Sequence[int], mult: Sequence[int]) -> list[tuple[int, int]]:
+    """``(n_in, n_out)`` of every layer of a network of node counts ``width`` with ``mult``
+    multiplication nodes at each hidden level: a layer has one more output for each product
+    node it feeds (its second factor)."""
+    factors = [*mult, 0]  # the output level has none
+    return [(a, b + m) for a, b, m in zip(width[:-1], width[1:], factors, strict=True)]
+
+
 def subnode_values(node: torch.Tensor, n_mult: int) -> torch.Tensor:
     """Per-node values ``(a + m,)`` repeated for the subnodes that feed them ``(a + 2m,)``:
     each factor of a multiplication node gets that node's value (importance, a mask)."""
@@ -112,8 +120,8 @@ class KAN(nn.Module):
             generator.manual_seed(int(seed))
         self.layers = nn.ModuleList(
             KANLayer(
-                width[i],
-                width[i + 1] + self.mult[i + 1],
+                n_in,
+                n_out,
                 grid,
                 k,
                 base_fun,
@@ -123,7 +131,7 @@ class KAN(nn.Module):
                 device=device,
                 generator=generator,
             )
-            for i in range(len(width) - 1)
+            for n_in, n_out in layer_shapes(width, hidden_mult)
         )
 
     def __setstate__(self, state: dict) -> None:

@@ -16,7 +16,7 @@ from kansr.io.persistence._limits import (
     _MODULE_KEYS,
     _OPTIONAL_MODULE_KEYS,
 )
-from kansr.nn.network import DTYPES, KAN
+from kansr.nn.network import DTYPES, KAN, layer_shapes
 
 
 def _decode_module(obj: Any, est, n_features: int):
@@ -36,7 +36,7 @@ def _decode_module(obj: Any, est, n_features: int):
         saved = [_int(m, f"{where}.mult", 0) for m in _list(obj["mult"], f"{where}.mult")]
     if saved != mult:
         _fail(f"{where}.mult", f"{saved} does not match multiplication_nodes ({mult})")
-    outputs = [w + m for w, m in zip(width[1:], [*mult, 0], strict=True)]
+    shapes = layer_shapes(width, mult)
     k = _int(obj["k"], f"{where}.k", 1, _MAX_SPLINE_ORDER)
     if k != est.spline_order:
         _fail(f"{where}.k", f"{k} does not match spline_order={est.spline_order}")
@@ -48,7 +48,7 @@ def _decode_module(obj: Any, est, n_features: int):
         _fail(f"{where}.dtype", f"{dtype!r} does not match the estimator's dtype {est.dtype!r}")
     layers = _list(obj["layers"], f"{where}.layers", len(width) - 1)
     states = [
-        _decode_layer(layer, f"{where}.layers[{i}]", width[i], outputs[i], k, dtype)
+        _decode_layer(layer, f"{where}.layers[{i}]", *shapes[i], k, dtype)
         for i, layer in enumerate(layers)
     ]
     try:

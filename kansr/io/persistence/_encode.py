@@ -82,7 +82,7 @@ def _fitted_params(estimator) -> dict:
     params = estimator.get_params(deep=False)
     module = estimator.module_
     first = module.layers[0]
-    mult = [int(m) for m in getattr(module, "mult", [0] * len(module.width))[1:-1]]
+    mult = [int(m) for m in module.mult[1:-1]]
     hidden = [int(w) - m for w, m in zip(module.width[1:-1], mult, strict=True)]
     try:
         same_hidden = estimator._hidden_sizes() == hidden
