@@ -29,6 +29,7 @@ __all__ = ["monomial_exponents", "rational_formulas"]
 _EXACT = 1e-18  # relative mean squared error of an exact fit (fraction of var y): rounding
 _MAX_POLY_TERMS = 40  # polynomials beyond max_degree: at most this many monomials (1-2 variables)
 _ROUNDING = 1e-12  # residual of an exact high-degree polynomial, relative to its terms
+_NEGLIGIBLE = 1e-9  # entries of an exact null vector below this share of its largest are 0
 _THRESHOLDS = (1e-7, 1e-3, 1e-2, 3e-2, 1e-1)  # relative sizes below which terms are dropped
 
 
@@ -282,6 +283,7 @@ def _exact_candidate(fit: _Search, system: _System, sub: np.ndarray, pair: _Pair
     is close, re-solved accurately on its support from ``B`` itself.
     """
     norms, idx, n_p = system.norms, pair.idx, pair.n_p
+    exact = None
     _, rel_s = _gram_null_vector(sub)
     if rel_s < 1e-5:  # nearly singular: maybe exact
         v = _sparse_null_vector(sub, 1e-6)
@@ -290,13 +292,19 @@ def _exact_candidate(fit: _Search, system: _System, sub: np.ndarray, pair: _Pair
         )
         if rel is not None and rel <= 1e-8:  # close: re-solve the support exactly
             active = np.flatnonzero(v)
-            v[active] = _svd_null_vector(system.B[:, idx[active]])
-            v = v / norms[idx]
-            a, b = v[:n_p], v[n_p:]
-            rel = fit.relative_error(a, b, system.root)
-            if rel is not None and rel <= _EXACT:
-                return a, b
-    return None
+            for _ in range(2):  # the support, then without its negligible entries
+                u = np.zeros_like(v)
+                u[active] = _svd_null_vector(system.B[:, idx[active]])
+                a, b = u[:n_p] / norms[idx[:n_p]], u[n_p:] / norms[idx[n_p:]]
+                rel = fit.relative_error(a, b, system.root)
+                if rel is None or rel > _EXACT:
+                    return exact
+                exact = a, b
+                negligible = np.abs(u[active]) < _NEGLIGIBLE * np.abs(u).max()
+                if not negligible.any() or negligible.all():
+                    break
+                active = active[~negligible]
+    return exact
 
 
 def _thresholded_candidates(
