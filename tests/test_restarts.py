@@ -16,8 +16,9 @@ from joblib import parallel_config
 from sklearn.exceptions import ConvergenceWarning
 
 from kansr import KANRegressor, MetaKANRegressor
-from kansr.nn.restarts import Restart, best_restart, torch_threads
+from kansr.nn.restarts import Restart, best_restart
 from kansr.nn.training import TrainingDiverged, TrainResult
+from kansr.utils.threads import compute_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"hidden_layer_sizes": (3,), "max_iter": 15, "grid": 4, "random_state": 0}
@@ -48,7 +49,7 @@ def test_torch_threads_restores_the_count_under_concurrent_use():
     seen = []
 
     def work():
-        with torch_threads(1):
+        with compute_threads(1):
             barrier.wait()
             seen.append(torch.get_num_threads())
             barrier.wait()
@@ -165,3 +166,43 @@ def test_recovery_benchmark_runs_on_a_dask_cluster(dask_client, tmp_path, monkey
     assert sorted(results["name"]) == ["I.12.1", "II.3.24"]
     assert results["error"].isna().all()
     assert results["symbolic_solution"].all()  # Nn*mu and Pwr/(4*pi*r**2): both exact
+
+
+def test_compute_threads_sets_and_restores_the_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    def blas_counts():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_counts()
+    if not before:
+        pytest.skip("numpy has no BLAS that threadpoolctl can see")
+    with compute_threads(1):
+        assert blas_counts() == [1] * len(before)
+    assert blas_counts() == before
+
+
+def test_the_searches_run_with_the_fits_blas_threads(monkeypatch):
+    """The symbolic stage's linear algebra must not use as many BLAS threads as the machine
+    has cores: an exact rational fit on two threads kept 60 coefficients of 1e-14 that one
+    thread dropped (Feynman test_4)."""
+    from threadpoolctl import threadpool_info
+
+    import kansr.estimators.kan as kan_module
+
+    if not [p for p in threadpool_info() if p["user_api"] == "blas"]:
+        pytest.skip("numpy has no BLAS that threadpoolctl can see")
+    seen = []
+    original = kan_module.KANRegressor._search_formulas
+
+    def recording(self, *args, **kwargs):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(kan_module.KANRegressor, "_search_formulas", recording)
+    X, y = _problem()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        KANRegressor(**SMALL).fit(X, y)
+    assert seen and set(seen) == {1}

@@ -30,10 +30,11 @@ from kansr.estimators._symbolic_stage import SymbolicStage
 from kansr.io import persistence
 from kansr.nn.fitting import train_weighted
 from kansr.nn.network import DTYPES, KAN, layer_shapes
-from kansr.nn.restarts import best_restart, run_restarts, torch_threads
+from kansr.nn.restarts import best_restart, run_restarts
 from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
 from kansr.utils.deadline import Deadline
 from kansr.utils.progress import StageLog
+from kansr.utils.threads import compute_threads
 from kansr.utils.validation import (
     check_magnitudes,
     feature_names,
@@ -153,10 +154,11 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         Largest complexity (number of nodes) of a formula on ``equations_`` (``None``: no
         cap; the constant is always there).
     n_threads : int or None, default=None
-        torch threads used by :meth:`fit` (``None``: 1, which is fastest for the small
-        matrices of a KAN on up to millions of rows of few features; more can help for very
-        wide networks). The caller's setting is restored afterwards. Restarts in parallel
-        (``n_jobs``) train with one thread each.
+        torch threads and BLAS threads (numpy's linear algebra) used by :meth:`fit`
+        (``None``: 1, which is fastest for the small matrices of a KAN on up to millions of
+        rows of few features, and keeps the formula independent of the machine's cores; more
+        can help for very wide networks). The caller's settings are restored afterwards.
+        Restarts in parallel (``n_jobs``) train with one thread each.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the mini-batch order; global RNG state is never used.
     verbose : int, default=0
@@ -444,7 +446,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         deadline = Deadline.after(self.max_time)
         log = StageLog(self.verbose, total=5 if self.symbolic else 2)
         try:
-            with torch_threads(self.n_threads or 1):
+            with compute_threads(self.n_threads or 1):
                 with self._unfitted_if_interrupted():
                     with log.stage("prepare data"):
                         data = self._prepare_data(X, y, sample_weight)

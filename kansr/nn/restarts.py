@@ -11,10 +11,8 @@ loss with ties going to the first restart.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +21,7 @@ from joblib import Parallel, delayed
 from kansr.nn.fitting import train_weighted
 from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
 from kansr.utils.deadline import Deadline
+from kansr.utils.threads import compute_threads
 
 __all__ = ["Restart", "best_restart", "run_restarts"]
 
@@ -45,37 +44,6 @@ class Restart:
         return float(self.result.best_loss)
 
 
-_THREADS_LOCK = threading.Lock()
-_threads_users = 0  # blocks inside torch_threads(n) in this process
-_threads_saved = 0  # the thread count to restore when the last one leaves
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads (``None``: leave as is), then restore.
-
-    torch's thread count is per process: under a thread-based joblib backend several
-    restarts enter at once, so the first one in saves the count and the last one out
-    restores it.
-    """
-    global _threads_users, _threads_saved
-    if n is None:
-        yield
-        return
-    with _THREADS_LOCK:
-        if _threads_users == 0:
-            _threads_saved = torch.get_num_threads()
-        _threads_users += 1
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_saved)
-
-
 def _train_restart(
     build,
     seed: int,
@@ -89,7 +57,7 @@ def _train_restart(
     threads: int | None,
 ) -> Restart:
     """Build the network of ``seed`` with ``build(seed)`` and train it (see :func:`train`)."""
-    with torch_threads(threads):
+    with compute_threads(threads):
         deadline = Deadline.from_wall(wall_deadline)
         module = build(seed)
         generator = torch.Generator().manual_seed(seed + 1)
