@@ -96,3 +96,42 @@ def test_a_limit_already_passed_raises_before_the_call(timeout):
     with pytest.raises(TimeoutError, match="no time left"):
         call_with_timeout(lambda: calls.append(1), timeout)
     assert calls == []
+
+
+@needs_alarm
+def test_the_limit_counts_cpu_time_not_time_spent_waiting():
+    # a computation that does not run (here it sleeps; on a busy machine other processes
+    # hold the CPU) does not use up its limit: where a simplification is cut, and with it
+    # the formula, must not depend on the machine's load
+    def wait_then_compute() -> str:
+        time.sleep(0.3)
+        return _busy(0.02)
+
+    assert call_with_timeout(wait_then_compute, 0.1) == "finished"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@needs_alarm
+def test_a_call_that_only_waits_is_stopped_after_wait_factor_times_its_limit():
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match="waiting"):
+        call_with_timeout(lambda: time.sleep(30.0), 0.02)
+    assert time.perf_counter() - start < 10.0  # stopped near WAIT_FACTOR * 0.02 s
+
+
+@needs_alarm
+def test_a_wall_clock_deadline_stops_a_call_within_its_cpu_limit():
+    with pytest.raises(TimeoutError, match="deadline"):
+        call_with_timeout(lambda: time.sleep(30.0), 60.0, Deadline.after(0.1))
+    with pytest.raises(TimeoutError, match="no time left"):
+        call_with_timeout(lambda: "never", 60.0, Deadline.after(-1.0))
+
+
+def test_a_cpu_budget_does_not_shrink_while_the_thread_waits():
+    from kansr.utils.deadline import CpuBudget
+
+    budget = CpuBudget(0.05)
+    time.sleep(0.1)
+    assert not budget.expired() and budget.remaining() > 0.03
+    _busy(0.06)
+    assert budget.expired()

@@ -157,7 +157,6 @@ def test_deadline_values():
     assert 4.0 < half.remaining() <= 5.0
     assert soon.earliest(half) is half and half.earliest(never) is half
     assert Deadline.after(-1.0).expired() and Deadline.after(-1.0).at_least(2.0).remaining() > 1.0
-    assert soon.timeout(3.0) == 3.0 and half.timeout(60.0) <= 5.0
     # the wall-clock form round-trips (another process rebuilds the same moment)
     assert abs(Deadline.from_wall(soon.wall()).remaining() - soon.remaining()) < 0.05
 

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 MAX_SIMPLIFY_NODES = 120  # larger expressions are not expanded or simplified
-SYMPY_TIMEOUT = 5.0  # seconds for one expand or simplify (main thread only)
+SYMPY_TIMEOUT = 5.0  # CPU seconds for one expand or simplify (main thread only)
 _NON_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 
@@ -84,12 +84,11 @@ def _loss(expr: sympy.Expr, X: np.ndarray, y: np.ndarray, sample_weight=None) ->
 
 def _bounded(call, expr: sympy.Expr, deadline: Deadline, max_nodes: int, timeout: float):
     """``call()`` when ``expr`` is small enough and time remains, else ``None`` (also when
-    sympy fails, recurses too deep or runs out of time)."""
-    seconds = deadline.timeout(timeout)
-    if seconds <= 0 or not within_size(expr, max_nodes):
+    sympy fails, recurses too deep, or uses up ``timeout`` seconds of CPU time or ``deadline``)."""
+    if deadline.expired() or not within_size(expr, max_nodes):
         return None
     try:
-        return call_with_timeout(call, seconds)
+        return call_with_timeout(call, timeout, deadline)
     except Exception:  # noqa: BLE001 - sympy can fail (RecursionError too); input stays valid
         return None
 
@@ -188,8 +187,8 @@ def finish(
     finite on the data or cannot be evaluated; a step that fails (in sympy or torch, e.g. a
     ``RecursionError`` on a deep tree) is skipped, keeping the candidate as it was. Sympy
     work is skipped for expressions over ``max_nodes`` nodes (snapping: over
-    :data:`~kansr.symbolic.snap.MAX_SNAP_NODES`) and bounded by ``sympy_timeout`` seconds per
-    call and by ``deadline``.
+    :data:`~kansr.symbolic.snap.MAX_SNAP_NODES`) and bounded by ``sympy_timeout`` seconds of CPU
+    time per call and by ``deadline``.
     """
     deadline = deadline or Deadline()
     if not isinstance(expr, sympy.Expr):

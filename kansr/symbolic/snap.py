@@ -12,11 +12,11 @@ import sympy
 from kansr.symbolic.expressions import complexity, mse, n_rows, refit_constants
 from kansr.symbolic.pareto import chosen_numbers, snap_gain
 from kansr.symbolic.uncertainty import standard_errors
-from kansr.utils.deadline import Deadline, call_with_timeout
+from kansr.utils.deadline import CpuBudget, Deadline, call_with_timeout
 
 MAX_SNAP_NODES = 300  # larger expressions are not snapped (sympy rebuilds them per trial)
 MAX_SNAP_DEPTH = 60  # nor deeper ones (sympy recurses through them)
-SNAP_TIMEOUT = 5.0  # seconds for all of one expression's snapping trials
+SNAP_TIMEOUT = 5.0  # CPU seconds for all of one expression's snapping trials
 _PRECISE = 1e-2  # 95 % interval (relative) below which less simple numbers are tried
 
 _SIMPLE_FRACTIONS = sorted(
@@ -108,23 +108,25 @@ def snap_constants(
     Bounded so that no sympy call can take a fit down: expressions over ``max_nodes`` nodes
     or :data:`MAX_SNAP_DEPTH` levels are returned as they are; a trial that fails in sympy
     (e.g. ``RecursionError`` while sympy re-evaluates the rebuilt tree) is skipped; snapping
-    stops, keeping what was snapped, after ``timeout`` seconds or at ``deadline``.
+    stops, keeping what was snapped, after ``timeout`` seconds of CPU time
+    (:class:`~kansr.utils.deadline.CpuBudget`: the same work on a busy machine) or at ``deadline``.
     """
     if not within_size(expr, max_nodes):
         return expr, loss
-    limit = Deadline.after(timeout).earliest(deadline or Deadline())
+    cpu, deadline = CpuBudget(timeout), deadline or Deadline()
     try:
         floats = sorted(expr.atoms(sympy.Float), key=lambda a: abs(float(a)))
     except Exception:  # noqa: BLE001 - sympy can fail on any input; the input stays valid
         return expr, loss
     for atom in floats:
         for exact in _options(float(atom), _tolerance(atom, std_errors)):
-            if limit.expired():
+            if cpu.expired() or deadline.expired():
                 return expr, loss
             try:
                 trial, trial_loss = call_with_timeout(
                     functools.partial(_trial, expr, atom, exact, X, y, sample_weight),
-                    limit.remaining(),
+                    cpu.remaining(),
+                    deadline,
                 )
             except TimeoutError:
                 return expr, loss
@@ -173,22 +175,25 @@ def snap_with_refit(
     0) or the loss stays below ``floor`` (rounding level on exact data); after each snap the
     standard errors are taken anew. Formulas with more than ``max_floats`` floats are
     returned as they are (:func:`snap_constants` takes them); bounded by ``timeout``
-    seconds and ``deadline``.
+    seconds of CPU time and by ``deadline``.
     """
     if not within_size(expr, MAX_SNAP_NODES):
         return expr, loss
-    limit = Deadline.after(timeout).earliest(deadline or Deadline())
+    cpu, deadline = CpuBudget(timeout), deadline or Deadline()
     n = n_rows(y, sample_weight)
-    while 0 < (p := len(expr.atoms(sympy.Float))) <= max_floats and not limit.expired():
+    while 0 < (p := len(expr.atoms(sympy.Float))) <= max_floats:
+        if cpu.expired() or deadline.expired():
+            break
         for atom, exact, refit in _refit_trials(expr, X, y, sample_weight):
-            if limit.expired():
+            if cpu.expired() or deadline.expired():
                 return expr, loss
             try:
                 trial, trial_loss = call_with_timeout(
                     functools.partial(
                         _refit_trial, expr, atom, exact, X, y, sample_weight, budget, refit
                     ),
-                    limit.remaining(),
+                    cpu.remaining(),
+                    deadline,
                 )
             except TimeoutError:
                 return expr, loss

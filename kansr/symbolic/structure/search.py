@@ -61,7 +61,7 @@ _MAX_SAMPLES = 2000  # rows used for the spline fits and matching
 _COMPLEXITY_WEIGHTS = (0.25, 0.5, 1.0)
 # finishing is bounded tighter than for the network's few candidates: up to max_finish of them
 _MAX_SIMPLIFY_NODES = 60
-_SYMPY_TIMEOUT = 3.0
+_SYMPY_TIMEOUT = 3.0  # CPU seconds
 
 
 def snap_exponent(p: float, tol: float = 0.05) -> sympy.Expr:
