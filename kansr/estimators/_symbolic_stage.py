@@ -19,6 +19,7 @@ from kansr.estimators._pins import checked_pins, pin_library
 from kansr.nn.fitting import prune_and_retrain
 from kansr.nn.network import DTYPES
 from kansr.nn.training import TrainingDiverged
+from kansr.symbolic.cross_validation import CV_MAX_ROWS, cross_validated_choice
 from kansr.symbolic.decompose.candidates import decomposition_formulas
 from kansr.symbolic.expressions import complexity, n_rows, weighted_variance
 from kansr.symbolic.extract import extract_formulas
@@ -241,13 +242,13 @@ class SymbolicStage:
         table["latex"] = [formula_latex(e, names) for e in table["sympy_format"]]
         table["std_errors"] = [_format_errors(e, X, y, w) for e in table["sympy_format"]]
         self.equations_ = EquationTable(table)
-        self.selected_index_ = select(
-            table,
-            self.model_selection,
-            floor,
-            n_samples=n_rows(y, w),
-            variance=variance,
-        )
+        n = n_rows(y, w)
+        self.selected_index_ = select(table, self.model_selection, floor, n, variance)
+        if self.model_selection == "bic" and n <= CV_MAX_ROWS:
+            crit = information_criterion(table, n, floor)
+            self.selected_index_ = cross_validated_choice(
+                table, crit, self.selected_index_, X, y, w, floor
+            )
 
     def _warn_if_network_far_ahead(self, X, y, w=None) -> None:
         """Warn when even the most accurate formula on the front misses much of ``y`` that

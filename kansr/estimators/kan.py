@@ -146,9 +146,14 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         ln(12) complexity`` plus AICc's small-sample term, ``n`` rows, ``p`` fitted constants;
         :func:`kansr.symbolic.pareto.information_criterion`): on exact data the most accurate
         formula, on noisy or small data a parsimonious one, never one with more constants
-        than the data support. ``"best"`` is PySR's rule: among formulas whose loss is within
-        1.5 times the lowest, the one whose loss fell most per unit of added complexity
-        (made for exact data: on noisy data it rewards any fall in training loss).
+        than the data support. On at most 200 rows the few formulas within 6 nats of the
+        lowest criterion are also compared by 5-fold cross-validation (leave-one-out below 15
+        rows), their constants refit on each fold's training rows: the criterion's choice
+        stays unless another predicts the held-out rows more than 5 % better
+        (:func:`kansr.symbolic.cross_validation.cross_validated_choice`). ``"best"`` is
+        PySR's rule: among formulas whose loss is within 1.5 times the lowest, the one whose
+        loss fell most per unit of added complexity (made for exact data: on noisy data it
+        rewards any fall in training loss).
         ``"accuracy"``: the lowest training loss.
     maxsize : int or None, default=None
         Largest complexity (number of nodes) of a formula on ``equations_`` (``None``: no

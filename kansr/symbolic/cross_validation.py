@@ -1,0 +1,106 @@
+"""Held-out error of a formula with its constants refit on the rest: choosing on small data.
+
+On a few dozen rows the information criterion (:func:`~kansr.symbolic.pareto.information_criterion`)
+cannot tell a law from a formula of as many constants that bends to the sample: it counts
+the constants, not how far they move when a few rows change. K-fold cross-validation with
+each formula's constants refit on every fold's training rows sees that. It is used among
+the few formulas that the criterion finds nearly as good as its choice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import sympy
+
+from kansr.symbolic.expressions import evaluate, refit_constants
+
+__all__ = ["CV_MAX_ROWS", "cross_validated_choice", "fold_splits", "held_out_errors"]
+
+CV_MAX_ROWS = 200  # larger data sets are left to the criterion (it is reliable there)
+CV_MIN_ROWS = 5  # fewer rows are left to the criterion too (nothing to hold out)
+CV_FOLDS = 5  # folds; data of fewer than 3 * CV_FOLDS rows are left out one row at a time
+CV_REACH = 6.0  # nats above the lowest criterion within which formulas are compared
+CV_MAX_CANDIDATES = 6  # at most this many formulas (lowest criterion first) are compared
+CV_PARSIMONY = 1.05  # held-out errors within this factor of the lowest count as equal
+
+
+Splits = list[tuple[np.ndarray, np.ndarray]]
+
+
+def fold_splits(n: int, folds: int = CV_FOLDS, seed: int = 0) -> Splits:
+    """``(train, test)`` row indices of ``folds`` shuffled folds of ``n`` rows (one row per
+    fold below ``3 * folds`` rows), the same for the same ``n`` and ``seed``."""
+    k = folds if n >= 3 * folds else n
+    order = np.random.default_rng(seed).permutation(n)
+    parts = np.array_split(order, k)
+    return [
+        (np.sort(np.concatenate(parts[:i] + parts[i + 1 :])), np.sort(part))
+        for i, part in enumerate(parts)
+    ]
+
+
+def held_out_errors(
+    expr: sympy.Expr,
+    X: np.ndarray,
+    y: np.ndarray,
+    splits: Splits,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Squared error ``(n,)`` of ``expr`` on each row of ``X (n, m)``, ``y (n,)`` while it
+    was held out, the floats refit (:func:`~kansr.symbolic.expressions.refit_constants`)
+    on the other rows of its split (weighted by ``sample_weight (n,)`` when given); all
+    ``inf`` when a prediction is not finite or cannot be computed."""
+    squared = np.full(len(y), np.inf)
+    for train, test in splits:
+        w = None if sample_weight is None else sample_weight[train]
+        try:
+            fitted, _ = refit_constants(expr, X[train], y[train], sample_weight=w)
+            pred = evaluate(fitted, X[test])
+        except Exception:  # noqa: BLE001 - sympy or torch failed: the formula is not usable
+            return np.full(len(y), np.inf)
+        if not np.all(np.isfinite(pred)):
+            return np.full(len(y), np.inf)
+        with np.errstate(over="ignore"):
+            squared[test] = (pred - y[test]) ** 2
+    return squared if np.all(np.isfinite(squared)) else np.full(len(y), np.inf)
+
+
+def cross_validated_choice(
+    table: pd.DataFrame,
+    criterion: np.ndarray,
+    chosen: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    loss_floor: float = 0.0,
+) -> int:
+    """Row of ``table`` (``equations_``, simplest first) to use instead of ``chosen``.
+
+    ``chosen`` and the rows whose ``criterion`` is within :data:`CV_REACH` nats of the
+    lowest (at most :data:`CV_MAX_CANDIDATES`, lowest first) are compared by their mean
+    held-out error (:func:`held_out_errors` on :func:`fold_splits` of ``X (n, m)``,
+    ``y (n,)``, weighted by ``sample_weight``). ``chosen`` stays when its error is within
+    :data:`CV_PARSIMONY` times the lowest; otherwise the simplest row within that factor
+    replaces it. Errors below ``loss_floor`` count as equal.
+    """
+    finite = np.isfinite(criterion)
+    if not finite.any():
+        return chosen
+    near = np.flatnonzero(finite & (criterion <= criterion[finite].min() + CV_REACH))
+    near = near[np.argsort(criterion[near], kind="stable")][:CV_MAX_CANDIDATES]
+    rows = sorted({int(chosen), *(int(i) for i in near)})
+    if len(rows) < 2 or len(y) < CV_MIN_ROWS:
+        return chosen
+    splits = fold_splits(len(y))
+    floor = max(float(loss_floor), 1e-300)
+    error = {}
+    for i in rows:
+        squared = held_out_errors(table["sympy_format"].iloc[i], X, y, splits, sample_weight)
+        error[i] = max(float(np.average(squared, weights=sample_weight)), floor)
+    best = min(error.values())
+    if not math.isfinite(best) or error[chosen] <= CV_PARSIMONY * best:
+        return chosen
+    return next(i for i in rows if error[i] <= CV_PARSIMONY * best)

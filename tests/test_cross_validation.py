@@ -1,0 +1,96 @@
+"""Choosing among the front by held-out error on small data (kansr.symbolic.cross_validation)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+
+import kansr.estimators._symbolic_stage as stage
+from kansr import KANRegressor
+from kansr.symbolic.cross_validation import (
+    CV_MAX_ROWS,
+    cross_validated_choice,
+    fold_splits,
+    held_out_errors,
+)
+
+x0 = sympy.Symbol("x0", real=True)
+
+
+@pytest.mark.parametrize("n,folds", [(40, 5), (12, 12), (15, 5)])
+def test_every_row_is_held_out_once_and_the_splits_repeat(n, folds):
+    splits = fold_splits(n)
+    assert len(splits) == folds
+    held = np.concatenate([test for _, test in splits])
+    assert sorted(held) == list(range(n))
+    for train, test in splits:
+        assert not set(train) & set(test) and len(train) + len(test) == n
+    again = fold_splits(n)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again, strict=True))
+
+
+def _line(n=24, seed=0, noise=0.3):
+    rng = np.random.default_rng(seed)
+    X = np.sort(rng.uniform(0, 4, n))[:, None]
+    return X, 2.0 * X[:, 0] + 1.0 + noise * rng.normal(size=n)
+
+
+def _fitted_polynomial(X, y, degree):
+    coef = np.polyfit(X[:, 0], y, degree)
+    return sum(sympy.Float(float(c), 15) * x0**k for k, c in enumerate(coef[::-1]))
+
+
+def test_held_out_errors_refit_the_constants_on_the_training_rows():
+    X, y = _line(noise=0.0)
+    splits = fold_splits(len(y))
+    # constants far from the law: refit on each fold's training rows, exact held out
+    start = sympy.Float(0.5) * x0 + sympy.Float(7.0)
+    assert np.max(held_out_errors(start, X, y, splits)) < 1e-16
+    # a formula without constants is not refit: its error is its error
+    assert np.allclose(held_out_errors(3 * x0, X, y, splits), (3 * X[:, 0] - y) ** 2)
+    # one that is not finite on a held-out row is unusable
+    assert np.all(np.isinf(held_out_errors(sympy.log(x0 - 1), X, y, splits)))
+
+
+def _table(exprs, X, y):
+    loss = [float(np.mean((np.asarray(sympy.lambdify(x0, e)(X[:, 0])) - y) ** 2)) for e in exprs]
+    size = [sum(1 for _ in sympy.preorder_traversal(e)) for e in exprs]
+    return pd.DataFrame({"complexity": size, "loss": loss, "sympy_format": exprs})
+
+
+def test_an_overfitting_choice_gives_way_to_the_formula_that_predicts_held_out_rows():
+    X, y = _line()
+    line = _fitted_polynomial(X, y, 1)
+    wiggly = _fitted_polynomial(X, y, 9)  # lower training loss, follows the noise
+    table = _table([line, wiggly], X, y)
+    assert table["loss"][1] < table["loss"][0]
+    criterion = np.array([10.0, 8.0])  # say the criterion prefers the wiggly one
+    assert cross_validated_choice(table, criterion, 1, X, y) == 0
+    # a formula far behind by the criterion is not considered
+    assert cross_validated_choice(table, np.array([40.0, 8.0]), 1, X, y) == 1
+
+
+def test_formulas_that_predict_equally_well_keep_the_criterions_choice():
+    X, y = _line()
+    a, b = sympy.Float(2.0), sympy.Float(0.5)
+    written_twice = [a * x0 + b, sympy.Mul(a, sympy.Add(x0, b), evaluate=False)]
+    table = _table(written_twice, X, y)  # the same law: equal held-out errors after refits
+    assert cross_validated_choice(table, np.array([5.0, 4.0]), 1, X, y) == 1
+    assert cross_validated_choice(table, np.array([4.0, 5.0]), 0, X, y) == 0
+
+
+def test_the_estimator_checks_its_choice_by_held_out_error_only_on_small_data(monkeypatch):
+    calls = []
+
+    def record(table, criterion, chosen, X, y, sample_weight=None, loss_floor=0.0):
+        calls.append(len(y))
+        return chosen
+
+    monkeypatch.setattr(stage, "cross_validated_choice", record)
+    rng = np.random.default_rng(0)
+    small = {"hidden_layer_sizes": (2,), "max_iter": 10, "random_state": 0}
+    for n in (40, CV_MAX_ROWS + 50):
+        X = rng.uniform(1, 2, (n, 1))
+        KANRegressor(**small).fit(X, 3 * X[:, 0] + 0.1 * rng.normal(size=n))
+    KANRegressor(**small, model_selection="accuracy").fit(X[:40], X[:40, 0])
+    assert calls == [40]
