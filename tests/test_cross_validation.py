@@ -94,3 +94,16 @@ def test_the_estimator_checks_its_choice_by_held_out_error_only_on_small_data(mo
         KANRegressor(**small).fit(X, 3 * X[:, 0] + 0.1 * rng.normal(size=n))
     KANRegressor(**small, model_selection="accuracy").fit(X[:40], X[:40, 0])
     assert calls == [40]
+
+
+def test_an_interrupt_while_cross_validating_keeps_the_criterions_choice(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stage, "cross_validated_choice", interrupted)
+    X, y = _line(n=30)
+    with pytest.warns(UserWarning, match="KeyboardInterrupt during the symbolic stage"):
+        est = KANRegressor(hidden_layer_sizes=(2,), max_iter=10, random_state=0).fit(X, y)
+    assert est.stop_reason_ == "interrupted"
+    assert 0 <= est.selected_index_ < len(est.equations_)
+    assert np.all(np.isfinite(est.predict(X)))

@@ -246,9 +246,12 @@ class SymbolicStage:
         self.selected_index_ = select(table, self.model_selection, floor, n, variance)
         if self.model_selection == "bic" and n <= CV_MAX_ROWS:
             crit = information_criterion(table, n, floor)
-            self.selected_index_ = cross_validated_choice(
-                table, crit, self.selected_index_, X, y, w, floor
-            )
+            try:
+                self.selected_index_ = cross_validated_choice(
+                    table, crit, self.selected_index_, X, y, w, floor
+                )
+            except KeyboardInterrupt:  # the criterion's choice stands
+                self._warn_symbolic_cut("interrupted")
 
     def _warn_if_network_far_ahead(self, X, y, w=None) -> None:
         """Warn when even the most accurate formula on the front misses much of ``y`` that

@@ -52,7 +52,10 @@ def held_out_errors(
     """Squared error ``(n,)`` of ``expr`` on each row of ``X (n, m)``, ``y (n,)`` while it
     was held out, the floats refit (:func:`~kansr.symbolic.expressions.refit_constants`)
     on the other rows of its split (weighted by ``sample_weight (n,)`` when given); all
-    ``inf`` when a prediction is not finite or cannot be computed."""
+    ``inf`` when a prediction is not finite or cannot be computed. The refits start from
+    the constants fitted to all rows, so a nonlinear constant (a bump's centre) may stay
+    near a value that the held-out row helped choose: the errors are a little optimistic
+    for such formulas."""
     squared = np.full(len(y), np.inf)
     for train, test in splits:
         w = None if sample_weight is None else sample_weight[train]
