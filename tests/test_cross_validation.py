@@ -79,7 +79,7 @@ def test_formulas_that_predict_equally_well_keep_the_criterions_choice():
     assert cross_validated_choice(table, np.array([4.0, 5.0]), 0, X, y) == 0
 
 
-def test_the_estimator_checks_its_choice_by_held_out_error_only_on_small_data(monkeypatch):
+def test_model_selection_cv_checks_the_choice_by_held_out_error_only_on_small_data(monkeypatch):
     calls = []
 
     def record(table, criterion, chosen, X, y, sample_weight=None, loss_floor=0.0):
@@ -91,8 +91,10 @@ def test_the_estimator_checks_its_choice_by_held_out_error_only_on_small_data(mo
     small = {"hidden_layer_sizes": (2,), "max_iter": 10, "random_state": 0}
     for n in (40, CV_MAX_ROWS + 50):
         X = rng.uniform(1, 2, (n, 1))
-        KANRegressor(**small).fit(X, 3 * X[:, 0] + 0.1 * rng.normal(size=n))
-    KANRegressor(**small, model_selection="accuracy").fit(X[:40], X[:40, 0])
+        y = 3 * X[:, 0] + 0.1 * rng.normal(size=n)
+        KANRegressor(**small, model_selection="cv").fit(X, y)
+    for rule in ("bic", "accuracy"):  # the default does not cross-validate
+        KANRegressor(**small, model_selection=rule).fit(X[:40], y[:40])
     assert calls == [40]
 
 
@@ -103,7 +105,21 @@ def test_an_interrupt_while_cross_validating_keeps_the_criterions_choice(monkeyp
     monkeypatch.setattr(stage, "cross_validated_choice", interrupted)
     X, y = _line(n=30)
     with pytest.warns(UserWarning, match="KeyboardInterrupt during the symbolic stage"):
-        est = KANRegressor(hidden_layer_sizes=(2,), max_iter=10, random_state=0).fit(X, y)
+        est = KANRegressor(
+            hidden_layer_sizes=(2,), max_iter=10, model_selection="cv", random_state=0
+        ).fit(X, y)
     assert est.stop_reason_ == "interrupted"
     assert 0 <= est.selected_index_ < len(est.equations_)
     assert np.all(np.isfinite(est.predict(X)))
+
+
+def test_model_selection_cv_on_the_command_line(tmp_path):
+    from kansr.cli import main
+
+    X, y = _line(n=30)
+    path = tmp_path / "line.csv"
+    pd.DataFrame({"x": X[:, 0], "y": y}).to_csv(path, index=False)
+    assert (
+        main(["fit", str(path), "--target", "y", "--model-selection", "cv", "--max-iter", "10"])
+        == 0
+    )

@@ -10,7 +10,7 @@ import torch
 from scipy.optimize import curve_fit
 
 from kansr import KANRegressor
-from kansr.symbolic.expressions import complexity, evaluate, mse
+from kansr.symbolic.expressions import complexity, mse
 from kansr.symbolic.offsets import fewer_offsets, offsets_dropped
 from kansr.symbolic.pareto import Formula, information_criterion, select
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
@@ -520,26 +520,12 @@ def test_a_needless_offset_of_a_search_template_is_dropped_on_small_data():
     # Puromycin, treated cells (Treloar 1974; R's datasets): the rational search's
     # (a*conc + 3)/(conc + b) loses its 3 and gives the 2-constant Michaelis-Menten law,
     # which the criterion prefers to 108*atan(9*conc) + 45 (lower loss, but the 9 was chosen)
-    from kansr.symbolic.cross_validation import fold_splits, held_out_errors
-
     conc = np.repeat([0.02, 0.06, 0.11, 0.22, 0.56, 1.1], 2)
     rate = np.array([76, 47, 97, 107, 123, 139, 159, 152, 191, 201, 207, 200.0])
     est = KANRegressor(random_state=0).fit(conc[:, None], rate)
     (vm, km), _ = curve_fit(lambda c, v, k: v * c / (k + c), conc, rate, p0=[200.0, 0.1])
-    front = est.equations_
-    x = sympy.Symbol("x0", real=True)
-    law = sympy.Float(vm) * x / (x + sympy.Float(km))
-    on_front = [
-        np.allclose(evaluate(e, conc[:, None]), vm * conc / (km + conc), rtol=1e-5)
-        for e in front["sympy_format"]
-    ]
-    assert any(on_front) and front["n_constants"][on_front.index(True)] == 2
-    # the selection: no more constants than the law, and held-out rows predicted at least as
-    # well (on these 12 rows cross-validation prefers 469/sqrt(4.23 + 1/conc) to the law)
-    assert front["n_constants"].iloc[est.selected_index_] == 2
-    splits, X = fold_splits(len(rate)), conc[:, None]
-    chosen = held_out_errors(front["sympy_format"].iloc[est.selected_index_], X, rate, splits)
-    assert chosen.mean() <= held_out_errors(law, X, rate, splits).mean()
+    assert est.equations_["n_constants"].iloc[est.selected_index_] == 2
+    np.testing.assert_allclose(est.predict(conc[:, None]), vm * conc / (km + conc), rtol=1e-5)
 
 
 def test_fewer_offsets_refits_and_fixes_the_redundant_scale():

@@ -17,6 +17,7 @@ from kansr.cli._common import (
     _positive_float,
     _read_csv,
 )
+from kansr.symbolic.pareto import SELECTION_RULES
 
 
 def _add_fit(subparsers: argparse._SubParsersAction) -> None:
@@ -121,9 +122,10 @@ def _add_fit_selection_options(parser: argparse.ArgumentParser) -> None:
     """``kansr fit``: which formulas are candidates and how one is chosen."""
     parser.add_argument(
         "--model-selection",
-        choices=("bic", "best", "accuracy"),
+        choices=SELECTION_RULES,
         default=None,
-        help="how the formula is chosen from the Pareto front (default: bic)",
+        help="how the formula is chosen from the Pareto front (default: bic; cv: checked "
+        "by cross-validation on at most 200 rows)",
     )
     parser.add_argument(
         "--maxsize",

@@ -244,7 +244,7 @@ class SymbolicStage:
         self.equations_ = EquationTable(table)
         n = n_rows(y, w)
         self.selected_index_ = select(table, self.model_selection, floor, n, variance)
-        if self.model_selection == "bic" and n <= CV_MAX_ROWS:
+        if self.model_selection == "cv" and n <= CV_MAX_ROWS:
             crit = information_criterion(table, n, floor)
             try:
                 self.selected_index_ = cross_validated_choice(

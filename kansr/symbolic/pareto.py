@@ -104,7 +104,7 @@ def _criterion_front(
     return kept
 
 
-SELECTION_RULES = ("bic", "best", "accuracy")
+SELECTION_RULES = ("bic", "cv", "best", "accuracy")
 # description length of one node of the expression tree (nats): the log of the number of
 # symbols a node can hold in the default library (+, *, ^, exp, log, sin, cos, tanh, atan,
 # abs, a variable, a constant: 12). It was ln 7.4 (2.0), which left out the library's
@@ -249,6 +249,8 @@ def select(
       smaller than half the noise level, is not worth a more complex law): the most
       accurate formula on exact data (its loss is far below every other), a parsimonious
       one on noisy or small data;
+    * ``"cv"``: as ``"bic"`` here; the estimator then checks the choice on held-out rows
+      (:func:`~kansr.symbolic.cross_validation.cross_validated_choice`);
     * ``"accuracy"``: the lowest loss;
     * ``"best"``: PySR's rule, the highest score among formulas whose loss is at most 1.5
       times the lowest (designed for exact data: on noisy data it rewards any fall in
@@ -265,9 +267,9 @@ def select(
         ok = loss <= 1.5 * max(loss.min(), loss_floor) + 1e-300
         score = np.where(ok, table["score"].to_numpy(), -np.inf)
         return int(np.argmax(score))
-    if rule == "bic":
+    if rule in ("bic", "cv"):
         if n_samples is None:
-            raise ValueError("model_selection='bic' needs the number of samples")
+            raise ValueError(f"model_selection={rule!r} needs the number of samples")
         crit = information_criterion(table, n_samples, loss_floor)
         if not np.isfinite(crit).any():  # nothing the data support: the simplest formula
             return 0
