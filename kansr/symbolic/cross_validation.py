@@ -3,8 +3,11 @@
 On a few dozen rows the information criterion (:func:`~kansr.symbolic.pareto.information_criterion`)
 cannot tell a law from a formula of as many constants that bends to the sample: it counts
 the constants, not how far they move when a few rows change. K-fold cross-validation with
-each formula's constants refit on every fold's training rows sees that. It is used among
-the few formulas that the criterion finds nearly as good as its choice.
+each formula's constants refit on every fold's training rows sees that. With
+``model_selection="cv"`` the estimator uses it among the few formulas that the criterion
+finds nearly as good as its choice. It is not the default: on the measured-data benchmark it
+predicts held-out rows better but returns the published law less often
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
