@@ -181,9 +181,9 @@ def snap_with_refit(
         return expr, loss
     cpu, deadline = CpuBudget(timeout), deadline or Deadline()
     n = n_rows(y, sample_weight)
-    while 0 < (p := len(expr.atoms(sympy.Float))) <= max_floats:
-        if cpu.expired() or deadline.expired():
-            break
+    while 0 < (p := len(expr.atoms(sympy.Float))) <= max_floats and not (
+        cpu.expired() or deadline.expired()
+    ):
         for atom, exact, refit in _refit_trials(expr, X, y, sample_weight):
             if cpu.expired() or deadline.expired():
                 return expr, loss
