@@ -44,6 +44,7 @@ from kansr.symbolic.matching import match_edges
 from kansr.symbolic.structure.periodic import periodic_formulas
 from kansr.symbolic.structure.rational import rational_formulas
 from kansr.symbolic.structure.signed import signed_product_formulas
+from kansr.symbolic.structure.sparse_terms import joined_term_formulas, sparse_term_formulas
 from kansr.utils.deadline import Deadline
 
 __all__ = [
@@ -467,6 +468,7 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
         raw.extend(_power_times_forms(X, target, cols[0], symbols, library, budget.deadline))
     if depth == 2:
         raw.extend(_transformed_forms(X, target, cols, symbols, library, budget))
+        raw.extend(sparse_term_formulas(X, target, cols, symbols, library, budget.deadline))
     if depth == 0 or len(cols) < 2 or not powers:
         return raw
     # first every split with a plain inner form, then deeper forms while time remains
@@ -571,6 +573,9 @@ def _finish_candidates(
     return results
 
 
+_NEAR_EXACT_RAW = 1e-10  # share of var(y) a raw candidate leaves when the search has the law
+
+
 def structure_formulas(
     X: np.ndarray,
     y: np.ndarray,
@@ -603,4 +608,7 @@ def structure_formulas(
     raw = _raw_candidates(Xs, ys, symbols, library, max_split, budget)
     # finish (refit, snap, simplify) the most promising candidates only, best first
     best = _most_promising(raw, Xs, ys, ws, max_finish)
+    if not best or mse(best[0], Xs, ys, ws) > _NEAR_EXACT_RAW * float(np.var(ys)):
+        joined = joined_term_formulas(Xs, ys, symbols, library, budget.deadline)
+        best = _most_promising(joined, Xs, ys, ws, max_finish) + best
     return _finish_candidates(best, X, y, sample_weight, Xs, ys, ws, deadline)

@@ -1,0 +1,288 @@
+"""Sparse regression on a library of product terms (SINDy's idea, for exact laws).
+
+The target, or a transform of it (``1/y``, ``y**2``, ``log|y|``), is written as a short sum
+of terms ``monomial * g(x_k)``: a product of at most two variables with integer powers in
+``-2..2``, times one library function of one variable (``cos``, ``sin`` and their squares,
+``exp``, ``log``, ``tanh``, ``atan``) or 1. Laws the monomial, separable and rational searches
+cannot write, once the decomposition has joined two variables into one (``u = theta1 -
+theta2``, ``u = omega*t``): ``sqrt(x1**2 + x2**2 - 2*x1*x2*cos(u))``, ``x1*cos(u) +
+alpha*x1*cos(u)**2``. Terms are chosen greedily (orthogonal matching pursuit on
+unit-norm columns) and a sum is proposed only when it explains the target to
+``_UNEXPLAINED`` of its variance: the search is for exact laws, not approximants, which
+the network and the other searches give.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import sympy
+
+from kansr.symbolic.library import SymbolicLibrary
+from kansr.utils.deadline import Deadline
+
+__all__ = ["joined_term_formulas", "sparse_term_formulas"]
+
+_FUNCTIONS = ("sin", "cos", "exp", "log", "tanh", "arctan")
+_SQUARED = ("sin", "cos")  # also offered squared: cos(u)**2 is not a sum of these terms
+_POWERS = (-2, -1, 1, 2)
+_MAX_TERMS = 4  # terms of a sum besides the constant
+_UNEXPLAINED = 1e-9  # share of the target's variance a proposed sum may leave
+_MAX_COLUMNS = 6000  # the design is rows x columns: larger libraries are not searched
+_MAX_ROWS = 200  # rows the terms are chosen on (evenly spaced; an exact law holds on all)
+_MIN_ROWS = 10
+_BEAM = 20  # supports kept at each size
+
+
+def _monomials(X: np.ndarray, cols: list[int], symbols) -> list[tuple[sympy.Expr, np.ndarray]]:
+    """``(expression, values (n,))`` of 1 and the products of one or two of ``cols`` with
+    powers in ``_POWERS`` that are finite on every row."""
+    out = [(sympy.Integer(1), np.ones(X.shape[0]))]
+    singles = [(i, p) for i in cols for p in _POWERS]
+    for count in (1, 2):
+        for chosen in itertools.combinations(singles, count):
+            if len({i for i, _ in chosen}) < count:
+                continue
+            with np.errstate(all="ignore"):
+                values = np.prod([X[:, i] ** float(p) for i, p in chosen], axis=0)
+            if np.all(np.isfinite(values)):
+                out.append((sympy.Mul(*[symbols[i] ** p for i, p in chosen]), values))
+    return out
+
+
+def _functions(
+    X: np.ndarray, cols: list[int], symbols, library: SymbolicLibrary
+) -> list[tuple[sympy.Expr, np.ndarray]]:
+    """``(expression, values (n,))`` of 1 and ``g(x_k)`` for the library's functions among
+    ``_FUNCTIONS`` whose domain holds every value of ``x_k`` (and ``g(x_k)**2`` for
+    ``_SQUARED``); a function constant on the data is left out."""
+    out = [(sympy.Integer(1), np.ones(X.shape[0]))]
+    for i in cols:
+        for name in _FUNCTIONS:
+            if name not in library:
+                continue
+            g = library[name]
+            x = X[:, i]
+            if not np.all(g.in_domain(x)):
+                continue
+            with np.errstate(all="ignore"):
+                values = g.numpy_fn(x)
+            if not np.all(np.isfinite(values)) or np.ptp(values) == 0:
+                continue
+            expr = g.sympy_expr(symbols[i])
+            out.append((expr, values))
+            if name in _SQUARED:
+                out.append((expr**2, values**2))
+    return out
+
+
+def _design(X, cols, symbols, library):
+    """Terms ``[expression]`` and their values ``(n, terms)`` (the constant first); ``None``
+    when there would be more than ``_MAX_COLUMNS``."""
+    monomials = _monomials(X, cols, symbols)
+    functions = _functions(X, cols, symbols, library)
+    if len(monomials) * len(functions) > _MAX_COLUMNS:
+        return None
+    exprs, columns = [], []
+    for (m, mv), (g, gv) in itertools.product(monomials, functions):
+        if g.free_symbols & m.free_symbols:  # x*tanh(x), x**2*sin(x): shapes, not laws
+            continue
+        values = mv * gv
+        if np.all(np.isfinite(values)):
+            exprs.append(m * g)
+            columns.append(values)
+    return exprs, np.column_stack(columns)
+
+
+def _pursuit(
+    design: np.ndarray, target: np.ndarray, max_terms: int
+) -> tuple[list[int], np.ndarray] | None:
+    """The smallest support of at most ``max_terms`` columns of ``design (n, k)`` (besides
+    column 0, the constant) found by a beam search of orthogonal least squares (each
+    support of ``_BEAM`` grows by the column that leaves the least residual; greedy
+    pursuit alone picks columns correlated with the whole sum, not its terms) that leaves
+    at most ``_UNEXPLAINED`` of the target's variance, with its least-squares
+    coefficients (the constant first); ``None`` when none does."""
+    goal = target - target.mean()
+    total = float(goal @ goal)
+    if not np.isfinite(total) or total == 0:
+        return None
+    with np.errstate(all="ignore"):
+        centred = design - design.mean(axis=0)
+        norms = np.sqrt(np.einsum("ij,ij->j", centred, centred))
+    usable = np.isfinite(norms) & (norms > 0)
+    usable &= norms > 1e-12 * max(float(norms[usable].max(initial=0.0)), 1e-300)
+    usable[0] = False
+    unit = np.where(usable, centred / np.where(usable, norms, 1.0), 0.0)
+    beam: list[tuple[int, ...]] = [()]
+    for _ in range(max_terms):
+        scored: dict[tuple[int, ...], float] = {}
+        for support in beam:
+            basis = _orthonormal(unit[:, list(support)])
+            resid = goal - basis @ (basis.T @ goal)
+            rest = unit - basis @ (basis.T @ unit)  # (n, k): what each column adds
+            size = np.einsum("ij,ij->j", rest, rest)
+            with np.errstate(all="ignore"):
+                gain = np.where(usable & (size > 1e-10), (rest.T @ resid) ** 2 / size, -1.0)
+            gain[list(support)] = -1.0
+            left = float(resid @ resid)
+            for k in np.argsort(gain)[::-1][:_BEAM]:
+                if gain[k] <= 0:
+                    break
+                grown = tuple(sorted((*support, int(k))))
+                scored[grown] = min(scored.get(grown, np.inf), left - float(gain[k]))
+        if not scored:
+            return None
+        ranked = sorted(scored, key=lambda sup: (scored[sup], sup))
+        best = ranked[0]
+        if scored[best] <= _UNEXPLAINED * total:
+            support = [0, *_pruned(unit, goal, list(best), _UNEXPLAINED * total)]
+            coef, *_ = np.linalg.lstsq(design[:, support], target, rcond=None)
+            return support, coef
+        beam = ranked[:_BEAM]
+    return None
+
+
+def _left(unit: np.ndarray, goal: np.ndarray, support: list[int]) -> float:
+    """The squared residual of ``goal`` off the span of the ``support`` columns."""
+    basis = _orthonormal(unit[:, support])
+    resid = goal - basis @ (basis.T @ goal)
+    return float(resid @ resid)
+
+
+def _pruned(unit: np.ndarray, goal: np.ndarray, support: list[int], allowed: float) -> list[int]:
+    """``support`` less every column whose removal keeps the residual within ``allowed``
+    (the search may reach an exact sum only with a passenger: ``x0**2 + x1**2 - 2*x0*x1*
+    cos(x2)`` plus ``1e-15*x0*atan(x1)``)."""
+    dropped = True
+    while dropped and len(support) > 1:
+        dropped = False
+        for k in list(support):
+            fewer = [j for j in support if j != k]
+            if _left(unit, goal, fewer) <= allowed:
+                support, dropped = fewer, True
+                break
+    return support
+
+
+def _orthonormal(columns: np.ndarray) -> np.ndarray:
+    """An orthonormal basis ``(n, r)`` of the span of ``columns (n, r)`` (``(n, 0)`` for
+    none)."""
+    if columns.shape[1] == 0:
+        return columns
+    q, _ = np.linalg.qr(columns)
+    return q
+
+
+def _transforms():
+    """``(one-signed only, forward on values, inverse on sympy and the sign)`` of the
+    target's transforms: the identity, ``1/y``, ``y**2`` (back: ``sign*sqrt``) and
+    ``log|y|`` (back: ``sign*exp``)."""
+    return [
+        (False, lambda v: v, lambda u, s: u),
+        (False, lambda v: 1 / v, lambda u, s: 1 / u),
+        (True, lambda v: v**2, lambda u, s: s * sympy.sqrt(u)),
+        (True, lambda v: np.log(np.abs(v)), lambda u, s: s * sympy.exp(u)),
+    ]
+
+
+def sparse_term_formulas(
+    X: np.ndarray,
+    target: np.ndarray,
+    cols: list[int],
+    symbols: list[sympy.Symbol],
+    library: SymbolicLibrary,
+    deadline: Deadline | None = None,
+) -> list[sympy.Expr]:
+    """Sums of at most ``_MAX_TERMS`` product terms in ``cols`` (and a constant) that give
+    ``target (n,)`` or a transform of it exactly (``X (n, n_features)``), written back as
+    formulas for ``target``; not yet refit (the coefficients are least-squares floats).
+    ``[]`` on fewer than ``_MIN_ROWS`` rows, for a library too large to search, or when
+    nothing is exact."""
+    X = np.asarray(X, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if len(target) < _MIN_ROWS or not np.all(np.isfinite(target)):
+        return []
+    if len(target) > _MAX_ROWS:
+        rows = np.linspace(0, len(target) - 1, _MAX_ROWS).astype(int)
+        X, target = X[rows], target[rows]
+    design = _design(X, cols, symbols, library)
+    if design is None:
+        return []
+    exprs, columns = design
+    sign = 1 if np.all(target > 0) else -1 if np.all(target < 0) else 0
+    found = []
+    for one_signed, forward, inverse in _transforms():
+        if deadline is not None and deadline.expired():
+            break
+        if one_signed and sign == 0:
+            continue
+        with np.errstate(all="ignore"):
+            values = forward(target)
+        if not np.all(np.isfinite(values)):
+            continue
+        fit = _pursuit(columns, values, _MAX_TERMS)
+        if fit is None:
+            continue
+        support, coef = fit
+        total = sympy.Add(*[sympy.Float(c) * exprs[k] for k, c in zip(support, coef, strict=True)])
+        found.append(inverse(total, sign))
+    return found
+
+
+_MAX_JOINED_VARS = 4  # joined pairs are tried among at most this many variables
+
+
+def _joined_pairs(X: np.ndarray, symbols) -> list[tuple[np.ndarray, list]]:
+    """``(columns (n, m - 1), expressions)``: the variables with one pair ``x_i, x_j``
+    replaced by their product, quotient (both ways), difference or sum, finite and not
+    constant on every row."""
+    m = X.shape[1]
+    out = []
+    for i, j in itertools.combinations(range(m), 2):
+        xi, xj, si, sj = X[:, i], X[:, j], symbols[i], symbols[j]
+        with np.errstate(all="ignore"):
+            kinds = [
+                (xi * xj, si * sj),
+                (xi / xj, si / sj),
+                (xj / xi, sj / si),
+                (xi - xj, si - sj),
+                (xi + xj, si + sj),
+            ]
+        rest = [k for k in range(m) if k not in (i, j)]
+        for values, expr in kinds:
+            if np.all(np.isfinite(values)) and np.ptp(values) > 0:
+                columns = np.column_stack([X[:, rest], values])
+                out.append((columns, [symbols[k] for k in rest] + [expr]))
+    return out
+
+
+def joined_term_formulas(
+    X: np.ndarray,
+    target: np.ndarray,
+    symbols: list[sympy.Symbol],
+    library: SymbolicLibrary,
+    deadline: Deadline | None = None,
+) -> list[sympy.Expr]:
+    """:func:`sparse_term_formulas` of ``target (n,)`` in the variables of ``X (n, m)`` with
+    one pair joined (:func:`_joined_pairs`: ``u = omega*t`` in ``x1*cos(u) +
+    alpha*x1*cos(u)**2``, ``u = theta1 - theta2``), the first pair that gives an exact sum;
+    ``[]`` for more than ``_MAX_JOINED_VARS`` or fewer than three variables (two joined
+    are one: the one-variable searches) or when none does. A data-only counterpart of the
+    decomposition's joined variables, for networks too inaccurate to reveal them."""
+    X = np.asarray(X, dtype=np.float64)
+    if not 3 <= X.shape[1] <= _MAX_JOINED_VARS:
+        return []
+    if len(target) > _MAX_ROWS:
+        rows = np.linspace(0, len(target) - 1, _MAX_ROWS).astype(int)
+        X, target = X[rows], np.asarray(target)[rows]
+    for columns, exprs in _joined_pairs(X, symbols):
+        if deadline is not None and deadline.expired():
+            break
+        found = sparse_term_formulas(
+            columns, target, list(range(columns.shape[1])), exprs, library, deadline
+        )
+        if found:
+            return found
+    return []
