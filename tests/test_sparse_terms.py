@@ -106,3 +106,16 @@ def test_the_estimator_finds_a_cosine_of_a_product_in_a_sum_of_terms():
     a, w, t, k = sympy.symbols("a w t k", real=True)
     truth = a * (k * sympy.cos(w * t) ** 2 + sympy.cos(w * t))
     assert sympy.simplify(est.sympy_expr() - truth) == 0
+
+
+def test_a_potential_comes_back_with_its_factor_outside_the_root():
+    # 1/y**2 = 16*pi**2*(d**2 - 2*d*r*cos(a) + r**2): written 1/(4*pi*sqrt(...)), the law's
+    # form, not 1/sqrt(16*pi**2*d**2 - 32*pi**2*...), which is its equal only for pi > 0
+    truth = 1 / (4 * sympy.pi * sympy.sqrt(x0**2 - 2 * x0 * x1 * sympy.cos(x2) + x1**2))
+    X, y = _data(truth, [(1, 5), (1, 5), (-3, 3)])
+    found = sparse_term_formulas(X, y, [0, 1, 2], SYMBOLS, LIBRARY)
+    assert found
+    roots = [p for p in found[0].atoms(sympy.Pow) if p.exp == sympy.Rational(-1, 2)]
+    (root,) = [p for p in roots if p.base.free_symbols]
+    assert np.isclose(float(found[0] / root), 1 / (4 * np.pi))
+    assert sympy.simplify(_clean(root.base) - (x0**2 - 2 * x0 * x1 * sympy.cos(x2) + x1**2)) == 0

@@ -468,6 +468,7 @@ def _search(X, target, cols, symbols, library, depth, max_split, budget) -> list
         raw.extend(_power_times_forms(X, target, cols[0], symbols, library, budget.deadline))
     if depth == 2:
         raw.extend(_transformed_forms(X, target, cols, symbols, library, budget))
+    if depth >= 1 and len(cols) >= 2:  # (also what is left once a monomial is divided out)
         raw.extend(sparse_term_formulas(X, target, cols, symbols, library, budget.deadline))
     if depth == 0 or len(cols) < 2 or not powers:
         return raw

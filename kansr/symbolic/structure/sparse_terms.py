@@ -176,14 +176,18 @@ def _orthonormal(columns: np.ndarray) -> np.ndarray:
 
 
 def _transforms():
-    """``(one-signed only, forward on values, inverse on sympy and the sign)`` of the
-    target's transforms: the identity, ``1/y``, ``y**2`` (back: ``sign*sqrt``) and
-    ``log|y|`` (back: ``sign*exp``)."""
+    """``(one-signed only, forward on values, inverse)`` of the target's transforms, the
+    inverse of a sum ``k*u`` given ``k``, ``u`` and the target's sign (a root of ``k*u`` is
+    written ``sqrt(k)*sqrt(u)``: ``sqrt(16*pi**2*(d**2 - 2*d*r*cos(a) + r**2))`` is
+    ``4*pi*sqrt(...)``, the law's form): the identity, ``1/y``, ``y**2`` (back: ``sign*sqrt``),
+    ``1/y**2`` (a potential ``1/sqrt(d**2 - 2*d*r*cos(a) + r**2)``) and ``log|y|`` (back:
+    ``sign*exp``)."""
     return [
-        (False, lambda v: v, lambda u, s: u),
-        (False, lambda v: 1 / v, lambda u, s: 1 / u),
-        (True, lambda v: v**2, lambda u, s: s * sympy.sqrt(u)),
-        (True, lambda v: np.log(np.abs(v)), lambda u, s: s * sympy.exp(u)),
+        (False, lambda v: v, lambda k, u, s: k * u),
+        (False, lambda v: 1 / v, lambda k, u, s: 1 / (k * u)),
+        (True, lambda v: v**2, lambda k, u, s: s * sympy.sqrt(k) * sympy.sqrt(u)),
+        (True, lambda v: 1 / v**2, lambda k, u, s: s / (sympy.sqrt(k) * sympy.sqrt(u))),
+        (True, lambda v: np.log(np.abs(v)), lambda k, u, s: s * sympy.exp(k * u)),
     ]
 
 
@@ -226,9 +230,18 @@ def sparse_term_formulas(
         if fit is None:
             continue
         support, coef = fit
-        total = sympy.Add(*[sympy.Float(c) * exprs[k] for k, c in zip(support, coef, strict=True)])
-        found.append(inverse(total, sign))
+        scale = _common_factor(coef[1:])
+        terms = zip(support, coef, strict=True)
+        total = sympy.Add(*[sympy.Float(c / scale) * exprs[k] for k, c in terms])
+        found.append(inverse(sympy.Float(scale), total, sign))
     return found
+
+
+def _common_factor(coef: np.ndarray) -> float:
+    """The smallest magnitude among ``coef`` (the terms' coefficients), the factor taken
+    out of their sum (1 when there are none)."""
+    sizes = np.abs(coef[coef != 0])
+    return float(sizes.min()) if sizes.size else 1.0
 
 
 _MAX_JOINED_VARS = 4  # joined pairs are tried among at most this many variables
