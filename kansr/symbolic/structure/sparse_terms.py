@@ -35,10 +35,10 @@ _MIN_ROWS = 10
 _BEAM = 20  # supports kept at each size
 
 
-def _monomials(X: np.ndarray, cols: list[int], symbols) -> list[tuple[sympy.Expr, np.ndarray]]:
-    """``(expression, values (n,))`` of 1 and the products of one or two of ``cols`` with
-    powers in ``_POWERS`` that are finite on every row."""
-    out = [(sympy.Integer(1), np.ones(X.shape[0]))]
+def _monomials(X: np.ndarray, cols: list[int]) -> list[tuple[tuple, np.ndarray]]:
+    """``(((column, power), ...), values (n,))`` of 1 (no factor) and the products of one or
+    two of ``cols`` with powers in ``_POWERS`` that are finite on every row."""
+    out: list[tuple[tuple, np.ndarray]] = [((), np.ones(X.shape[0]))]
     singles = [(i, p) for i in cols for p in _POWERS]
     for count in (1, 2):
         for chosen in itertools.combinations(singles, count):
@@ -47,17 +47,17 @@ def _monomials(X: np.ndarray, cols: list[int], symbols) -> list[tuple[sympy.Expr
             with np.errstate(all="ignore"):
                 values = np.prod([X[:, i] ** float(p) for i, p in chosen], axis=0)
             if np.all(np.isfinite(values)):
-                out.append((sympy.Mul(*[symbols[i] ** p for i, p in chosen]), values))
+                out.append((chosen, values))
     return out
 
 
 def _functions(
-    X: np.ndarray, cols: list[int], symbols, library: SymbolicLibrary
-) -> list[tuple[sympy.Expr, np.ndarray]]:
-    """``(expression, values (n,))`` of 1 and ``g(x_k)`` for the library's functions among
-    ``_FUNCTIONS`` whose domain holds every value of ``x_k`` (and ``g(x_k)**2`` for
-    ``_SQUARED``); a function constant on the data is left out."""
-    out = [(sympy.Integer(1), np.ones(X.shape[0]))]
+    X: np.ndarray, cols: list[int], library: SymbolicLibrary
+) -> list[tuple[tuple, np.ndarray]]:
+    """``((column, name, power), values (n,))`` of 1 (``()``) and ``g(x_k)`` for the
+    library's functions among ``_FUNCTIONS`` whose domain holds every value of ``x_k`` (and
+    ``g(x_k)**2`` for ``_SQUARED``); a function constant on the data is left out."""
+    out: list[tuple[tuple, np.ndarray]] = [((), np.ones(X.shape[0]))]
     for i in cols:
         for name in _FUNCTIONS:
             if name not in library:
@@ -70,29 +70,47 @@ def _functions(
                 values = g.numpy_fn(x)
             if not np.all(np.isfinite(values)) or np.ptp(values) == 0:
                 continue
-            expr = g.sympy_expr(symbols[i])
-            out.append((expr, values))
+            out.append(((i, name, 1), values))
             if name in _SQUARED:
-                out.append((expr**2, values**2))
+                out.append(((i, name, 2), values**2))
     return out
 
 
+class _Terms:
+    """The terms of a design as sympy expressions, built only when asked for (building
+    thousands of products in sympy costs more than the search)."""
+
+    def __init__(self, parts: list[tuple[tuple, tuple]], symbols, library: SymbolicLibrary):
+        self.parts, self.symbols, self.library = parts, symbols, library
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __getitem__(self, k: int) -> sympy.Expr:
+        monomial, function = self.parts[k]
+        expr = sympy.Mul(*[self.symbols[i] ** p for i, p in monomial])
+        if function:
+            i, name, power = function
+            expr *= self.library[name].sympy_expr(self.symbols[i]) ** power
+        return expr
+
+
 def _design(X, cols, symbols, library):
-    """Terms ``[expression]`` and their values ``(n, terms)`` (the constant first); ``None``
-    when there would be more than ``_MAX_COLUMNS``."""
-    monomials = _monomials(X, cols, symbols)
-    functions = _functions(X, cols, symbols, library)
+    """Terms (:class:`_Terms`) and their values ``(n, terms)`` (the constant first);
+    ``None`` when there would be more than ``_MAX_COLUMNS``."""
+    monomials = _monomials(X, cols)
+    functions = _functions(X, cols, library)
     if len(monomials) * len(functions) > _MAX_COLUMNS:
         return None
-    exprs, columns = [], []
+    parts, columns = [], []
     for (m, mv), (g, gv) in itertools.product(monomials, functions):
-        if g.free_symbols & m.free_symbols:  # x*tanh(x), x**2*sin(x): shapes, not laws
+        if g and any(i == g[0] for i, _ in m):  # x*tanh(x), x**2*sin(x): shapes, not laws
             continue
         values = mv * gv
         if np.all(np.isfinite(values)):
-            exprs.append(m * g)
+            parts.append((m, g))
             columns.append(values)
-    return exprs, np.column_stack(columns)
+    return _Terms(parts, symbols, library), np.column_stack(columns)
 
 
 def _pursuit(
