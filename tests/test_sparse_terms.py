@@ -119,3 +119,13 @@ def test_a_potential_comes_back_with_its_factor_outside_the_root():
     (root,) = [p for p in roots if p.base.free_symbols]
     assert np.isclose(float(found[0] / root), 1 / (4 * np.pi))
     assert sympy.simplify(_clean(root.base) - (x0**2 - 2 * x0 * x1 * sympy.cos(x2) + x1**2)) == 0
+
+
+def test_joins_an_angle_under_a_rational_function_of_its_cosine():
+    # an orbit r = p*(1 - e**2)/(1 + e*cos(theta1 - theta2)): no short sum of terms, a
+    # rational function once the joined angle is replaced by its cosine
+    truth = x0 * (1 - x1**2) / (x1 * sympy.cos(x2 - x3) + 1)
+    X, y = _data(truth, [(1, 3), (2, 4), (4, 5), (4, 5)])
+    found = joined_term_formulas(X, y, SYMBOLS, LIBRARY)
+    assert found
+    assert sympy.simplify(_clean(found[0]) - truth) == 0

@@ -20,6 +20,7 @@ import numpy as np
 import sympy
 
 from kansr.symbolic.library import SymbolicLibrary
+from kansr.symbolic.structure.rational import rational_formulas
 from kansr.utils.deadline import Deadline
 
 __all__ = ["joined_term_formulas", "sparse_term_formulas"]
@@ -300,8 +301,10 @@ def joined_term_formulas(
     one pair joined (:func:`_joined_pairs`: ``u = omega*t`` in ``x1*cos(u) +
     alpha*x1*cos(u)**2``, ``u = theta1 - theta2``), the first pair that gives an exact sum;
     ``[]`` for more than ``_MAX_JOINED_VARS`` or fewer than three variables (two joined
-    are one: the one-variable searches) or when none does. A data-only counterpart of the
-    decomposition's joined variables, for networks too inaccurate to reveal them."""
+    are one: the one-variable searches) or when none does; where the sums are not exact,
+    a rational function in the cosine of the joined variable (:func:`_rational_in_cosine`).
+    A data-only counterpart of the decomposition's joined variables, for networks too
+    inaccurate to reveal them."""
     X = np.asarray(X, dtype=np.float64)
     if not 3 <= X.shape[1] <= _MAX_JOINED_VARS:
         return []
@@ -314,6 +317,39 @@ def joined_term_formulas(
         found = sparse_term_formulas(
             columns, target, list(range(columns.shape[1])), exprs, library, deadline
         )
+        if not found and (deadline is None or not deadline.expired()):
+            found = _rational_in_cosine(columns, target, exprs)
         if found:
             return found
     return []
+
+
+_COSINE_DEGREE = 3  # degrees of P and Q of the rational search in a cosine
+
+
+def _rational_in_cosine(
+    columns: np.ndarray, target: np.ndarray, exprs: list[sympy.Expr]
+) -> list[sympy.Expr]:
+    """An exact ``P/Q`` of degree at most ``_COSINE_DEGREE`` each
+    (:func:`~kansr.symbolic.structure.rational.rational_formulas`) in the variables
+    ``exprs`` with the last (the joined one, ``u``) replaced by ``cos(u)``:
+    ``d*(1 - a**2)/(1 + a*cos(u))``, an orbit or a scattering angle; ``[]`` when there is
+    none."""
+    values = columns.copy()
+    values[:, -1] = np.cos(columns[:, -1])
+    if np.ptp(values[:, -1]) == 0:
+        return []
+    names = [sympy.Symbol(f"c{k}", real=True) for k in range(len(exprs))]
+    found, exact = rational_formulas(
+        values,
+        target,
+        names,
+        max_degree=_COSINE_DEGREE,
+        max_poly_degree=_COSINE_DEGREE,
+        max_noisy_degree=0,
+        squared=False,
+    )
+    if not exact:
+        return []
+    back = dict(zip(names, [*exprs[:-1], sympy.cos(exprs[-1])], strict=True))
+    return [e.xreplace(back) for e in found]
