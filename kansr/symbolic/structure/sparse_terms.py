@@ -1,15 +1,16 @@
 """Sparse regression on a library of product terms (SINDy's idea, for exact laws).
 
-The target, or a transform of it (``1/y``, ``y**2``, ``log|y|``), is written as a short sum
-of terms ``monomial * g(x_k)``: a product of at most two variables with integer powers in
-``-2..2``, times one library function of one variable (``cos``, ``sin`` and their squares,
-``exp``, ``log``, ``tanh``, ``atan``) or 1. Laws the monomial, separable and rational searches
-cannot write, once the decomposition has joined two variables into one (``u = theta1 -
-theta2``, ``u = omega*t``): ``sqrt(x1**2 + x2**2 - 2*x1*x2*cos(u))``, ``x1*cos(u) +
-alpha*x1*cos(u)**2``. Terms are chosen greedily (orthogonal matching pursuit on
-unit-norm columns) and a sum is proposed only when it explains the target to
-``_UNEXPLAINED`` of its variance: the search is for exact laws, not approximants, which
-the network and the other searches give.
+The target, or a transform of it (``1/y``, ``y**2``, ``1/y**2``, ``log|y|``), is written as a
+short sum of terms ``monomial * g(x_k)``: a product of at most two variables with integer
+powers in ``-2..2``, times one library function of another variable (``cos``, ``sin`` and
+their squares, ``exp``, ``log``, ``tanh``, ``atan``) or 1: laws the monomial, separable and
+rational searches cannot write, such as ``sqrt(x1**2 + x2**2 - 2*x1*x2*cos(u))`` and
+``x1*cos(u) + alpha*x1*cos(u)**2``. Terms are chosen by a beam search of orthogonal least
+squares on unit-norm columns, and a sum is proposed only when it explains the target to
+``_UNEXPLAINED`` of its variance: the search is for exact laws, not approximants, which the
+network and the other searches give. :func:`joined_term_formulas` runs it with two
+variables joined on the data (``u = theta1 - theta2``, ``u = omega*t``), and a rational
+search in ``cos(u)``.
 """
 
 from __future__ import annotations
