@@ -433,6 +433,22 @@ def test_simplifying_writes_the_root_of_a_quotient_as_a_quotient_of_roots():
     )
 
 
+def test_an_abs_of_one_sign_on_the_data_is_dropped_when_simplifying():
+    # SRSD's I.30.5 came back as lambda/(n*Abs(sin(theta))) for angles in (0, pi/2): sympy
+    # simplifies sqrt(sin(t)**2/x**2) of a positive x to Abs(sin(t))/x and cannot sign sin
+    from kansr.symbolic.finish import _simplify_on_data, abs_of_one_sign_dropped
+    from kansr.utils.deadline import Deadline
+
+    lam, n, theta = sympy.symbols("x0 x1 x2", real=True)
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 2, 60), rng.uniform(1, 9, 60), rng.uniform(0.1, 1.5, 60)])
+    raw = 1 / (n * sympy.sqrt(sympy.sin(theta) ** 2 / lam**2))
+    assert _simplify_on_data(raw, X, Deadline(), 120, 5.0) == lam / (n * sympy.sin(theta))
+    # negative on every row: the sign moves out; both signs: Abs stays
+    assert abs_of_one_sign_dropped(sympy.Abs(theta - 2), X) == 2 - theta
+    assert abs_of_one_sign_dropped(sympy.Abs(theta - 1), X) == sympy.Abs(theta - 1)
+
+
 def test_the_roots_of_a_product_are_merged_where_the_bases_are_positive():
     # simplifying with positive variables writes sqrt(G*(m1 + m2)) as sqrt(G)*sqrt(m1 + m2)
     # (Kepler's third law came back so): one node more, and a form the data do not need

@@ -121,11 +121,34 @@ def _simplify_on_data(
         }
         back = {d: s for s, d in positive.items()}
         simpler = sympy.simplify(expr.xreplace(positive)).xreplace(back)
-        simpler = roots_of_quotients_split(simpler, X)
+        simpler = abs_of_one_sign_dropped(roots_of_quotients_split(simpler, X), X)
         floats = len(simpler.atoms(sympy.Float)) <= len(expr.atoms(sympy.Float))
         return simpler if floats and complexity(simpler) <= complexity(expr) else None
 
     return _bounded(simplify, expr, deadline, max_nodes, timeout)
+
+
+def abs_of_one_sign_dropped(expr: sympy.Expr, X: np.ndarray) -> sympy.Expr:
+    """``expr`` with every ``Abs(u)`` written ``u`` where ``u > 0`` at every row of
+    ``X (n, m)`` and ``-u`` where ``u < 0`` at every row: the same values on the data, a node
+    fewer. Simplifying the root of a square leaves ``Abs`` of what sympy cannot sign
+    (``sqrt(sin(t)**2/x**2)`` of a positive ``x`` is ``Abs(sin(t))/x``, for angles in
+    ``(0, pi/2)``)."""
+
+    def signed(node):
+        try:
+            values = evaluate(node.args[0], X)
+        except (ValueError, TypeError):
+            return node
+        if np.all(values > 0):
+            return node.args[0]
+        if np.all(values < 0):
+            return -node.args[0]
+        return node
+
+    if not expr.has(sympy.Abs):
+        return expr
+    return expr.replace(lambda node: isinstance(node, sympy.Abs), signed)
 
 
 def roots_of_quotients_split(expr: sympy.Expr, X: np.ndarray) -> sympy.Expr:
