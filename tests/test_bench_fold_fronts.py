@@ -75,6 +75,17 @@ def test_rules_rechoose_on_the_saved_fronts(fold_fronts, tmp_path):
     r2 = lambda p: 1 - np.sum((p - y) ** 2) / np.sum((y - y.mean()) ** 2)  # noqa: E731
     assert df["stored"].iloc[0] == pytest.approx(r2(stored))
     # on 8 training rows the criterion and the cross-validated refits choose the line
-    for rule in ("bic", "node=2", "innercv1se", "stable"):
+    for rule in ("bic", "node=2", "innercv1se", "stable", "cv"):
         assert df[rule].iloc[0] == pytest.approx(r2(line)), rule
     assert df["bic"].iloc[0] > df["stored"].iloc[0]
+    # the oracle takes each fold's best member on its held-out rows: no rule does better
+    rules = [c for c in df.columns if c not in ("set", "published", "oracle")]
+    assert df["oracle"].iloc[0] >= max(df[r].iloc[0] for r in rules)
+
+
+def test_only_the_rules_asked_for_are_scored(fold_fronts, tmp_path):
+    path, *_ = _fronts(tmp_path)
+    df = fold_fronts.compare(str(path), [2.0], ["cv", "oracle"])
+    assert list(df.columns) == ["set", "published", "stored", "cv", "oracle"]
+    with pytest.raises(ValueError, match="unknown rules"):
+        fold_fronts.compare(str(path), [2.0], ["cv", "lasso"])
