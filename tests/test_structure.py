@@ -253,16 +253,3 @@ def test_a_near_as_good_match_of_a_piece_is_tried_as_well():
     assert rises, [e for e, _ in found]
     best = min(loss for _, loss in found)
     assert min(loss for _, loss in rises) <= 1.1 * best
-
-
-def test_one_form_proposed_twice_takes_one_finishing_slot():
-    # two searches proposing one form with slightly different constants used two of the
-    # max_finish slots (Loblolly: four of twelve), and a third form went unfinished
-    from kansr.symbolic.structure.search import _most_promising
-
-    x = np.linspace(1.0, 3.0, 40)
-    y = 2.0 * x + 1.0 + 0.05 * x**2
-    raw = [2.0 * x0 + 1.0, 2.1 * x0 + 0.9, sympy.Float(0.5) * x0**2 + 2.0]
-    kept = _most_promising(raw, x[:, None], y, None, max_finish=2)
-    assert len(kept) == 2 and raw[2] in kept  # the better linear one and the quadratic
-    assert raw[1] in kept  # (2.1*x0 + 0.9 is nearer y than 2*x0 + 1)

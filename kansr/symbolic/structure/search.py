@@ -548,33 +548,16 @@ def _raw_candidates(
     return raw
 
 
-_ANY_CONSTANT = sympy.Symbol("any_constant")
-
-
-def _skeleton(expr: sympy.Expr) -> str:
-    """``expr`` with every float replaced by one placeholder, as text: candidates of one
-    skeleton refit to the same formula."""
-    return sympy.srepr(expr.xreplace({f: _ANY_CONSTANT for f in expr.atoms(sympy.Float)}))
-
-
 def _most_promising(
     raw: list[sympy.Expr], X: np.ndarray, y: np.ndarray, w: np.ndarray | None, max_finish: int
 ) -> list[sympy.Expr]:
-    """The ``max_finish`` candidates of lowest (finite) error, then complexity, one per
-    skeleton: several searches propose one form with slightly different constants, and
-    finishing it twice would leave another form unfinished."""
+    """The ``max_finish`` distinct candidates of lowest (finite) error, then complexity."""
     unique = {sympy.srepr(e): e for e in raw}
     scored = sorted(
         ((mse(e, X, y, w), complexity(e), e) for e in unique.values()),
         key=lambda t: (t[0], t[1]),
     )
-    chosen, seen = [], set()
-    for error, _, expr in scored:
-        key = _skeleton(expr)
-        if math.isfinite(error) and key not in seen:
-            seen.add(key)
-            chosen.append(expr)
-    return chosen[:max_finish]
+    return [expr for error, _, expr in scored if math.isfinite(error)][:max_finish]
 
 
 def _finish_candidates(
