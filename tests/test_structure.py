@@ -227,29 +227,3 @@ def test_an_inverse_sine_is_not_proposed_off_its_branch():
     X = np.random.default_rng(0).uniform(1, 2, (300, 2))
     found = structure_formulas(X, 2 + X[:, 0] * X[:, 1], make_library())
     assert found and not any(e.has(sympy.asin, sympy.acos) for e, _ in found)
-
-
-# R's Loblolly: heights (ft) of 14 pines at ages 3, 5, 10, 15, 20 and 25 years, tree by tree
-LOBLOLLY_HEIGHTS = [
-    [4.51, 10.89, 28.72, 41.74, 52.7, 60.92], [4.55, 10.92, 29.07, 42.83, 53.88, 63.39],
-    [4.79, 11.37, 30.21, 44.4, 55.82, 64.1], [3.91, 9.48, 25.66, 39.07, 50.78, 59.07],
-    [4.81, 11.2, 28.66, 41.66, 53.31, 63.05], [3.88, 9.4, 25.99, 39.55, 51.46, 59.64],
-    [4.32, 10.43, 27.16, 40.85, 51.33, 60.07], [4.57, 10.57, 27.9, 41.13, 52.43, 60.69],
-    [3.77, 9.03, 25.45, 38.98, 49.76, 60.28], [4.33, 10.79, 28.97, 42.44, 53.17, 61.62],
-    [4.38, 10.48, 27.93, 40.2, 50.06, 58.49], [4.12, 9.92, 26.54, 37.82, 48.43, 56.81],
-    [3.93, 9.34, 26.08, 37.79, 48.31, 56.43], [3.46, 9.05, 25.85, 39.15, 49.12, 59.49],
-]  # fmt: skip
-
-
-def test_a_near_as_good_match_of_a_piece_is_tried_as_well():
-    # the spline's piece of the heights matches x**2 (by 0.08 decades of error) before the
-    # saturating exp: only the best match per complexity weight was refit, and the published
-    # a - b*exp(-c*age) never reached the data, where it fits as well with fewer nodes
-    age = np.tile([3.0, 5.0, 10.0, 15.0, 20.0, 25.0], len(LOBLOLLY_HEIGHTS))
-    height = np.ravel(LOBLOLLY_HEIGHTS)
-    found = structure_formulas(age[:, None], height, make_library())
-    a, b, c = (sympy.Wild(s, exclude=[x0]) for s in "abc")
-    rises = [(e, loss) for e, loss in found if e.match(a + b * sympy.exp(c * x0))]
-    assert rises, [e for e, _ in found]
-    best = min(loss for _, loss in found)
-    assert min(loss for _, loss in rises) <= 1.1 * best

@@ -60,7 +60,6 @@ _ORDER = 3
 _MIN_ROWS = 5  # smaller data get no structure search
 _MAX_SAMPLES = 2000  # rows used for the spline fits and matching
 _COMPLEXITY_WEIGHTS = (0.25, 0.5, 1.0)
-_NEAR_DECADES = 0.3  # a variable's matches this close to its best in log10 error are all tried
 # finishing is bounded tighter than for the network's few candidates: up to max_finish of them
 _MAX_SIMPLIFY_NODES = 60
 _SYMPY_TIMEOUT = 3.0  # CPU seconds
@@ -195,26 +194,8 @@ def _matched_terms(
 def _combinations(
     options: list[list[tuple[sympy.Expr, float, int]]],
 ) -> list[list[sympy.Expr]]:
-    """One choice per variable for every complexity weight, then the middle weight's choice
-    with one variable's match replaced by another of nearly as low an error (within
-    :data:`_NEAR_DECADES`; duplicates removed).
-
-    A piece is a spline's estimate of a function: on measured data, matches a few per cent
-    apart in error are all plausible (Loblolly's heights: ``x**2`` by 0.08 decades before the
-    saturating ``exp``), and only the refit on the data can tell them apart.
-    """
+    """One choice per variable for every complexity weight (duplicates removed)."""
     chosen, seen = [], set()
-
-    def add(pick: list[int | None]) -> None:
-        key = tuple(pick)
-        if key in seen:
-            return
-        seen.add(key)
-        chosen.append(
-            [opts[j][0] if j is not None else None for opts, j in zip(options, pick, strict=True)]
-        )
-
-    middle: list[int | None] = []
     for weight in _COMPLEXITY_WEIGHTS:
         pick = []
         for opts in options:
@@ -222,16 +203,13 @@ def _combinations(
                 pick.append(None)
                 continue
             pick.append(min(range(len(opts)), key=lambda j: opts[j][1] + weight * opts[j][2]))
-        add(pick)
-        if weight == _COMPLEXITY_WEIGHTS[1]:
-            middle = pick
-    for v, opts in enumerate(options):
-        if not opts:
+        key = tuple(pick)
+        if key in seen:
             continue
-        best = min(err for _, err, _ in opts)
-        for j, (_, err, _) in enumerate(opts):
-            if err - best <= _NEAR_DECADES:
-                add(middle[:v] + [j] + middle[v + 1 :])
+        seen.add(key)
+        chosen.append(
+            [opts[j][0] if j is not None else None for opts, j in zip(options, pick, strict=True)]
+        )
     return chosen
 
 
