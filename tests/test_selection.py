@@ -193,22 +193,6 @@ def test_parsimony_never_trades_a_real_gain_for_simplicity():
     assert select(table, "bic", n_samples=4000, variance=0.953) == 1
 
 
-def test_parsimony_never_trades_a_node_for_a_fitted_constant():
-    # 14 rows of vapour pressure: the Arrhenius law (8 nodes, 2 constants) has the lowest
-    # criterion; (a*T + b)**p (7 nodes, 3 constants) fits no better, and was taken for the
-    # simpler law by the parsimony step, which looked at the nodes alone
-    x0 = sympy.Symbol("x0", real=True)
-    table = _table([1, 6, 7, 8], [90827.3, 234.26, 124.25, 123.11], [1, 2, 3, 2])
-    table["sympy_format"] = [
-        sympy.Float(304.6),
-        sympy.Float(2.4e-4) * sympy.exp(sympy.Float(0.0402) * x0),
-        (sympy.Float(0.0108) * x0 - sympy.Float(1.722)) ** sympy.Float(7.98),
-        sympy.Float(8.06e8) * sympy.exp(sympy.Float(-5169.1) / x0),
-    ]
-    assert np.argmin(information_criterion(table, 14)) == 3
-    assert select(table, "bic", n_samples=14, variance=90827.3) == 3
-
-
 def test_standard_errors_survive_overflowing_jacobians():
     # exp(40*x) on x up to 30 overflows: no error, the errors are simply not available
     x0 = sympy.Symbol("x0", real=True)

@@ -244,9 +244,8 @@ def select(
     """Row chosen by ``rule``:
 
     * ``"bic"``: the lowest :func:`information_criterion` on ``n_samples`` rows, then the
-      simplest (smaller) formula, with no more degrees of freedom (fitted constants and
-      chosen numbers), whose loss is within 1.5 times that one's and whose R² is within
-      0.01 of it (``variance``: of the target; an improvement that small, and
+      simplest (smaller) formula whose loss is within 1.5 times that one's and whose R² is
+      within 0.01 of it (``variance``: of the target; an improvement that small, and
       smaller than half the noise level, is not worth a more complex law): the most
       accurate formula on exact data (its loss is far below every other), a parsimonious
       one on noisy or small data;
@@ -278,12 +277,9 @@ def select(
         floored = np.maximum(loss, max(float(loss_floor), 1e-300))
         slack = _PARSIMONY_R2 * (float(loss[0]) if variance is None else float(variance))
         size = table["complexity"].to_numpy()
-        exprs = table["sympy_format"] if "sympy_format" in table else [None] * len(table)
-        freedoms = table["n_constants"].to_numpy() + _number_terms(exprs, int(n_samples))[1]
-        smaller = (size < size[chosen]) & (freedoms <= freedoms[chosen])
         close = np.flatnonzero(
             np.isfinite(crit)
-            & (smaller | (np.arange(len(table)) == chosen))
+            & ((size < size[chosen]) | (np.arange(len(table)) == chosen))
             & (floored <= _PARSIMONY * floored[chosen])
             & (loss <= loss[chosen] + slack)
         )
