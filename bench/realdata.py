@@ -6,7 +6,9 @@ textbook model whose form is known (``SETS`` below: the model, its starting valu
 source, and any documented transform of the columns). For every set, with the same seeded
 K-fold splits for every method:
 
-* kansr: ``KANRegressor(random_state=seed)`` with its defaults (``--params JSON`` changes them);
+* kansr: ``KANRegressor(random_state=seed, X_units=..., y_units=...)`` with the units R's
+  documentation gives the columns (``UNITS`` below; ``--no-units`` leaves them out) and its
+  defaults otherwise (``--params JSON`` changes them);
 * the published model, fitted by ``scipy.optimize.curve_fit`` from the table's starting values;
 * a ``GradientBoostingRegressor(random_state=seed)`` baseline;
 * gplearn (``bench/contenders.py``'s settings) and pyoperon (``PyoperonRegressor`` below), only
@@ -289,6 +291,31 @@ def _build_sets() -> dict[str, RealSet]:
 SETS = _build_sets()
 ROWS = {"puromycin": lambda d: d[d["state"] == "treated"]}  # row subsets (see `transform`)
 
+# Units of each set's features and target, as R's documentation of the data states them
+# (kansr's X_units and y_units; --no-units leaves them out). Logs of quantities are given as
+# dimensionless numbers; "ppm" is a ratio (dimensionless); Rubber's hardness is in Shore
+# units (a dimension of its own) and its tensile strength in "kg/sq m" as documented.
+UNITS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
+    "mammals": (("",), ""),  # log(body / kg), log(brain / g)
+    "wtloss": (("day",), "kg"),
+    "stormer": (("P", "g"), "s"),  # viscosity (poise), weight (g), time (s)
+    "forbes": (("degF",), "inHg"),
+    "steam": (("K",), "Pa"),  # T = Temp (deg C) + 273.15
+    "pressure": (("K",), "mmHg"),  # T = temperature (deg C) + 273.15
+    "muscle": (("mM",), "mm"),
+    "rubber": (("Shore", "kg/m^2"), "g/h"),
+    "hills": (("mi", "ft"), "min"),
+    "cats": (("kg",), "g"),
+    "ryegrass": (("mM",), "cm"),
+    "loblolly": (("yr",), "ft"),
+    "orange": (("day",), "mm"),
+    "puromycin": (("ppm",), "counts/min^2"),
+    "bod": (("day",), "mg/L"),
+    "dnase": (("",), ""),  # log(conc / (ng/ml)), optical density
+    "cars": (("mph",), "ft"),
+    "trees": (("in", "ft"), "ft^3"),
+}
+
 
 def require(module: str, hint: str):
     """The module, or a clear exit when it cannot be imported."""
@@ -446,10 +473,17 @@ class GplearnModel:
         return self.inner.sympy_expr()
 
 
-def make_method(name: str, rs: RealSet, seed: int, params: dict, contender_params: dict):
-    """A fresh, unfitted estimator for method ``name``."""
+def make_method(
+    name: str, rs: RealSet, seed: int, params: dict, contender_params: dict, units: bool = True
+):
+    """A fresh, unfitted estimator for method ``name`` (kansr with the set's ``UNITS`` unless
+    ``units`` is false)."""
     if name == "kansr":
-        return KANRegressor(**{"random_state": seed, **params})
+        given = {}
+        if units:
+            x_units, y_units = UNITS[rs.name]
+            given = {"X_units": dict(zip(rs.features, x_units, strict=True)), "y_units": y_units}
+        return KANRegressor(**{"random_state": seed, **given, **params})
     if name == "published":
         return PublishedModel(rs)
     if name == "gbr":
@@ -824,9 +858,11 @@ def run_set(
     folds: int = 5,
     params: dict | None = None,
     contender_params: dict | None = None,
+    units: bool = True,
 ) -> dict:
     """Cross-validate every method on one set, fit kansr and the published model to all rows,
-    and check kansr's form; never raises (errors are recorded)."""
+    and check kansr's form; never raises (errors are recorded). ``units``: kansr is given
+    the set's ``UNITS``."""
     params, contender_params = params or {}, contender_params or {}
     X, y = load(rs)
     splits = cv_splits(len(y), folds, seed)
@@ -843,7 +879,7 @@ def run_set(
     for name in methods:
         start = time.perf_counter()
         r2, error = cross_validate(
-            lambda name=name: make_method(name, rs, seed, params, contender_params), X, y, splits
+            lambda name=name: make_method(name, rs, seed, params, contender_params, units), X, y, splits
         )
         row[f"r2_{name}"] = r2
         row[f"cv_time_{name}"] = time.perf_counter() - start
@@ -865,7 +901,7 @@ def run_set(
     if "kansr" in methods:
         try:
             start = time.perf_counter()
-            est = make_method("kansr", rs, seed, params, contender_params).fit(X, y)
+            est = make_method("kansr", rs, seed, params, contender_params, units).fit(X, y)
             row["fit_time_kansr"] = time.perf_counter() - start
             expr = est.sympy_expr()
             row["complexity_kansr"] = int(est.equations_["complexity"].iloc[est.selected_index_])
@@ -878,7 +914,7 @@ def run_set(
             errors.append(f"kansr fit: {type(exc).__name__}: {exc}")
     for name in [m for m in methods if m in OPTIONAL]:
         try:
-            expr = make_method(name, rs, seed, params, contender_params).fit(X, y).sympy_expr()
+            expr = make_method(name, rs, seed, params, contender_params, units).fit(X, y).sympy_expr()
             row[f"complexity_{name}"] = expr_complexity(expr)
             row[f"formula_{name}"] = str(expr)
         except Exception as exc:  # noqa: BLE001
@@ -998,6 +1034,9 @@ def main(argv=None) -> int:
         help="comma list of kansr, published, gbr, gplearn, pyoperon (gplearn and pyoperon "
         "are skipped when not installed)",
     )
+    parser.add_argument(
+        "--no-units", action="store_true", help="fit kansr without the sets' X_units/y_units"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", default=None, help="CSV of every result")
     parser.add_argument("--markdown", default=None, help="append the report to this file")
@@ -1060,7 +1099,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     results = []
     for i, name in enumerate(names, 1):
-        row = run_set(SETS[name], methods, args.seed, args.folds, params, contender_params)
+        row = run_set(
+            SETS[name], methods, args.seed, args.folds, params, contender_params, not args.no_units
+        )
         results.append(row)
         scores = " ".join(f"{m}={_fmt(row.get(f'r2_{m}'), '.4f')}" for m in methods)
         print(

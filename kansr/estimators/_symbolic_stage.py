@@ -29,6 +29,7 @@ from kansr.symbolic.names import EquationTable, formula_latex, named_expr
 from kansr.symbolic.offsets import fewer_offsets
 from kansr.symbolic.pareto import Formula, information_criterion, pareto_table, select
 from kansr.symbolic.structure.search import structure_formulas
+from kansr.symbolic.units import formulas_with_units
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
 from kansr.utils.deadline import Deadline
 from kansr.utils.progress import StageLog
@@ -217,10 +218,14 @@ class SymbolicStage:
         return [f for f in out if f is not None]
 
     def _set_front(self, formulas: list[Formula], X, y, w=None, keep=()) -> None:
-        """``equations_`` (the Pareto front of the formulas within ``maxsize``, the constant
+        """``equations_`` (the Pareto front of the formulas within ``maxsize``, made
+        dimensionally consistent with ``X_units, y_units`` where given, the constant
         always on it, with the standard errors of their constants on ``X, y`` and weights
         ``w``; the formulas of ``keep``, those of the user's pins, even when dominated) and
         the selection."""
+        units = self._unit_dimensions()
+        if units is not None:
+            formulas = formulas_with_units(formulas, X, y, units, w)
         if self.maxsize is not None:
             formulas = [f for f in formulas if f.complexity <= self.maxsize]
             keep = [f for f in keep if f.complexity <= self.maxsize]

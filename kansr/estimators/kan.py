@@ -33,6 +33,7 @@ from kansr.nn.network import DTYPES, KAN, layer_shapes
 from kansr.nn.restarts import best_restart, run_restarts
 from kansr.nn.training import TrainConfig, TrainingDiverged, TrainResult
 from kansr.symbolic.pareto import SELECTION_RULES
+from kansr.symbolic.units import UnitDimensions, unit_dimensions
 from kansr.utils.deadline import Deadline
 from kansr.utils.progress import StageLog
 from kansr.utils.threads import compute_threads
@@ -265,6 +266,8 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         "search_structure": ["boolean"],
         "model_selection": [StrOptions(set(SELECTION_RULES))],
         "maxsize": [Interval(Integral, 1, None, closed="left"), None],
+        "X_units": [list, tuple, dict, None],
+        "y_units": [str, None],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -302,6 +305,8 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         search_structure=True,
         model_selection="bic",
         maxsize=None,
+        X_units=None,
+        y_units=None,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -335,6 +340,8 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         self.search_structure = search_structure
         self.model_selection = model_selection
         self.maxsize = maxsize
+        self.X_units = X_units
+        self.y_units = y_units
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -503,6 +510,7 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         width = self._width(X.shape[1])
         shapes = layer_shapes(width, self._mult_sizes())
         checked_pins(self.pinned_edges, shapes, self.library)  # bad pins fail before training
+        self._unit_dimensions()  # bad units too
         x_mean, x_scale, constant_features, y_mean, y_scale = self._scaling(X, y, warm, width)
         z = (X - x_mean) / x_scale
         t = (y - y_mean) / y_scale
@@ -652,6 +660,11 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         if result.stop_reason == "interrupted":
             return Deadline.after(_MIN_SYMBOLIC_TIME)
         return deadline.at_least(_MIN_SYMBOLIC_TIME)
+
+    def _unit_dimensions(self) -> UnitDimensions | None:
+        """The dimensions of ``X_units`` and ``y_units`` by internal symbol (``None``: no
+        units given); a ``ValueError`` naming a unit that cannot be read."""
+        return unit_dimensions(self.X_units, self.y_units, self._feature_names())
 
     def _feature_names(self) -> list[str]:
         return feature_names(self)
