@@ -879,7 +879,10 @@ def run_set(
     for name in methods:
         start = time.perf_counter()
         r2, error = cross_validate(
-            lambda name=name: make_method(name, rs, seed, params, contender_params, units), X, y, splits
+            lambda name=name: make_method(name, rs, seed, params, contender_params, units),
+            X,
+            y,
+            splits,
         )
         row[f"r2_{name}"] = r2
         row[f"cv_time_{name}"] = time.perf_counter() - start
@@ -914,7 +917,9 @@ def run_set(
             errors.append(f"kansr fit: {type(exc).__name__}: {exc}")
     for name in [m for m in methods if m in OPTIONAL]:
         try:
-            expr = make_method(name, rs, seed, params, contender_params, units).fit(X, y).sympy_expr()
+            expr = (
+                make_method(name, rs, seed, params, contender_params, units).fit(X, y).sympy_expr()
+            )
             row[f"complexity_{name}"] = expr_complexity(expr)
             row[f"formula_{name}"] = str(expr)
         except Exception as exc:  # noqa: BLE001

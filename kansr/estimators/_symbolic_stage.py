@@ -29,8 +29,8 @@ from kansr.symbolic.names import EquationTable, formula_latex, named_expr
 from kansr.symbolic.offsets import fewer_offsets
 from kansr.symbolic.pareto import Formula, information_criterion, pareto_table, select
 from kansr.symbolic.structure.search import structure_formulas
-from kansr.symbolic.units import formulas_with_units
 from kansr.symbolic.uncertainty import fitted_constants, standard_errors
+from kansr.symbolic.units import formulas_with_units
 from kansr.utils.deadline import Deadline
 from kansr.utils.progress import StageLog
 from kansr.utils.warn import warn_user

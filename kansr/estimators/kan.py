@@ -162,6 +162,19 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
     maxsize : int or None, default=None
         Largest complexity (number of nodes) of a formula on ``equations_`` (``None``: no
         cap; the constant is always there).
+    X_units : list of (str or None), dict or None, default=None
+        Units of the features (PySR's name), e.g. ``["mph"]`` or ``{"dist": "mi", "climb":
+        "ft"}``: one unit per column, or a dict from column names to units (columns it leaves
+        out, and ``None`` entries, have unknown units). Text such as ``"m/s^2"``, ``"kg m-3"``,
+        ``"g/(hp*h)"``, ``""`` (dimensionless); unit names kansr does not know (``"Shore"``)
+        are dimensions of their own (grammar in :mod:`kansr.symbolic.units`). When units are
+        given, every formula on ``equations_`` is dimensionally consistent, with fitted
+        constants free to carry units and exact numbers carrying none: ``3*speed`` cannot be a
+        distance, ``2.93*speed`` can. In a formula that is not, a snapped number is made a
+        fitted constant again where that makes it so (``3*speed`` -> ``a*speed``, refit);
+        formulas inconsistent by their form (``tanh(Conc)``, ``hard - tens``) are left out.
+    y_units : str or None, default=None
+        Units of the target (``None``: unknown, any). Used with ``X_units``.
     n_threads : int or None, default=None
         torch threads and BLAS threads (numpy's linear algebra) used by :meth:`fit`
         (``None``: 1, which is fastest for the small matrices of a KAN on up to millions of

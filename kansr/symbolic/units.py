@@ -334,7 +334,7 @@ def _function(node: sympy.Function, x_dims) -> tuple[Dimension | str, bool]:
 
 # ------------------------------------------------------------------------------- the repair
 MAX_REPAIR_NODES = 80  # larger formulas that fail the check are dropped, not repaired
-MAX_REPAIR_TRIALS = 16  # places tried for a fitted constant, in tree order
+MAX_REPAIR_TRIALS = 16  # numbers tried as a fitted constant, in tree order
 
 
 def repaired(
@@ -348,15 +348,17 @@ def repaired(
     """A dimensionally consistent version of ``expr`` with one fitted constant more, and its
     mean squared error on ``X (n, m), y (n,)``, or ``None``.
 
-    Each exact number of ``expr`` (a snapped ``3`` of ``3*speed``, the ``-1`` of
-    ``hard - tens``) and each occurrence of a variable (the ``Conc`` of ``tanh(Conc)``) is in
-    turn made a fitted constant (``3.0``, ``-1.0``, ``1.0*Conc``); of the consistent results,
-    refit to the data, the one of least error is returned.
+    Each exact number of ``expr`` other than 1 and -1 (a snapped ``3`` of ``3*speed``, the
+    ``2/3`` of ``2*speed**(3/2)/3``, the ``-3/2`` of ``exp(-3*Conc/2)``) is in turn made a
+    fitted constant, as if it had not been snapped; of the consistent results, refit to the
+    data, the one of least error is returned. A formula that is inconsistent by its form
+    (``tanh(Conc)``, ``hard + tens``, ``hard - tens``: the implicit 1 and -1 are part of the
+    form) is not repaired.
     """
     if complexity(expr) > MAX_REPAIR_NODES:
         return None
     best = None
-    for trial in _with_one_more_constant(expr)[:MAX_REPAIR_TRIALS]:
+    for trial in _one_number_fitted(expr)[:MAX_REPAIR_TRIALS]:
         if not consistent(trial, x_dims, y_dim):
             continue
         fitted, loss = refit_constants(trial, X, y, sample_weight=sample_weight)
@@ -365,29 +367,26 @@ def repaired(
     return best
 
 
-def _with_one_more_constant(expr: sympy.Expr) -> list[sympy.Expr]:
-    """``expr`` with one exact number made a float, or one variable occurrence scaled by a
-    float ``1.0``, for each such place in preorder (numbers first)."""
-    numbers, symbols = [], []
-    _places(expr, (), numbers, symbols)
-    out = []
-    for path, node in numbers:
-        out.append(_replaced(expr, path, sympy.Float(float(node), 15)))
-    for path, node in symbols:
-        out.append(_replaced(expr, path, sympy.Float(1.0, 15) * node))
-    return out
+def _one_number_fitted(expr: sympy.Expr) -> list[sympy.Expr]:
+    """``expr`` with one exact number other than 1 and -1 made a float, for each such number
+    in preorder."""
+    numbers: list = []
+    _places(expr, (), numbers)
+    return [
+        _replaced(expr, path, sympy.Float(float(node), 15))
+        for path, node in numbers
+        if abs(node) != 1
+    ]
 
 
-def _places(node, path, numbers, symbols) -> None:
-    if node.is_Symbol:
-        symbols.append((path, node))
-        return
+def _places(node, path, numbers) -> None:
+    """Append ``(path, node)`` for each exact number of ``node`` (no float inside)."""
     if node.is_number:
         if not node.has(sympy.Float):
             numbers.append((path, node))
         return
     for k, arg in enumerate(node.args):
-        _places(arg, (*path, k), numbers, symbols)
+        _places(arg, (*path, k), numbers)
 
 
 def _replaced(node, path, new):
@@ -428,7 +427,7 @@ def unit_dimensions(x_units, y_units, feature_names: Sequence[str]) -> UnitDimen
         if len(units) != n:
             raise ValueError(f"X_units has {len(units)} entries, X has {n} features")
     dims = {}
-    for i, (name, unit) in enumerate(zip(feature_names, units)):
+    for i, (name, unit) in enumerate(zip(feature_names, units, strict=True)):
         try:
             dims[sympy.Symbol(f"x{i}", real=True)] = parse_unit(unit)
         except (ValueError, TypeError) as exc:
@@ -448,8 +447,8 @@ def formulas_with_units(
     sample_weight: np.ndarray | None = None,
 ) -> list[Formula]:
     """The :class:`~kansr.symbolic.pareto.Formula` s of ``formulas`` that are dimensionally
-    consistent with ``units``, those that are not :func:`repaired` (one fitted constant
-    more, refit on ``X, y``) or left out."""
+    consistent with ``units``; those that are not are :func:`repaired` (a snapped number
+    made a fitted constant again, refit on ``X, y``) or left out."""
     out, seen = [], set()
     for formula in formulas:
         if consistent(formula.expr, units.x, units.y):

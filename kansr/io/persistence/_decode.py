@@ -151,6 +151,11 @@ def _decode_param_value(value: Any, where: str, depth: int = 0) -> Any:
         if kind in ("tuple", "list"):
             items = [_decode_param_value(v, where, depth + 1) for v in _list(inner, where)]
             return tuple(items) if kind == "tuple" else items
+        if kind == "dict":
+            pairs = _list(inner, where)
+            if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                _fail(where, "a dict parameter must be a list of [text key, value] pairs")
+            return {_str(k, where): _decode_param_value(v, where, depth + 1) for k, v in pairs}
         if kind == "float" and inner in ("inf", "-inf", "nan"):
             return float(inner)
     _fail(where, f"unsupported parameter value {str(value)[:80]}")

@@ -119,7 +119,8 @@ def _kansr_version() -> str:
 
 
 def _encode_value(value: Any, where: str) -> Any:
-    """A parameter value as JSON: scalars as they are, tuples and lists tagged."""
+    """A parameter value as JSON: scalars as they are, tuples, lists and dicts with text keys
+    (``X_units``) tagged."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
@@ -132,6 +133,8 @@ def _encode_value(value: Any, where: str) -> Any:
     if isinstance(value, (tuple, list, np.ndarray)):
         kind = "tuple" if isinstance(value, tuple) else "list"
         return {kind: [_encode_value(v, where) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": [[k, _encode_value(v, where)] for k, v in value.items()]}
     raise ValueError(f"cannot save parameter {where}: {type(value).__name__} values are not data")
 
 
