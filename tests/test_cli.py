@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import sympy
 
 import kansr
 from kansr.benchmarks.datasets import make_demo
@@ -275,3 +276,20 @@ def test_fit_weights_column(tmp_path, capsys):
     np.testing.assert_allclose(est.predict(x), 2.5 * x["a"], rtol=0.01)
     code, _, err = _run(argv + ["--weights", "nope"], capsys)
     assert code == 2 and "weights column 'nope'" in err
+
+
+def test_fit_units_reach_the_estimator(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"speed": rng.uniform(4, 25, 60)})
+    frame["dist"] = 3.0 * frame["speed"] + rng.normal(0, 0.05, 60)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    argv = ["fit", tmp_path / "d.csv", "--target", "dist", "--max-iter", "5", "--hidden", "2"]
+    argv += ["--units", "speed=mph", "--units", "dist=ft", "--save", tmp_path / "m.json"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    est = kansr.load(tmp_path / "m.json")
+    assert est.X_units == {"speed": "mph"} and est.y_units == "ft"
+    assert isinstance(est.sympy_expr().coeff(sympy.Symbol("speed", real=True)), sympy.Float)
+    for bad, needle in (("time=s", "COL=UNIT"), ("speed", "COL=UNIT"), ("speed=m/", "m/")):
+        code, _, err = _run(argv[:8] + ["--units", bad], capsys)
+        assert code == 2 and needle in err, err

@@ -9,7 +9,7 @@ import pytest
 import sympy
 
 import kansr
-from kansr import KANRegressor
+from kansr import KANRegressor, MetaKANRegressor
 from kansr.io import persistence
 from kansr.symbolic.units import consistent, parse_unit, repaired, unit_dimensions
 
@@ -167,9 +167,10 @@ def test_without_units_the_coefficient_snaps_to_three():
     assert expr == 3 * sympy.Symbol("speed", real=True)
 
 
-def test_with_units_a_distance_from_a_speed_keeps_a_fitted_coefficient():
+@pytest.mark.parametrize("Estimator", [KANRegressor, MetaKANRegressor])
+def test_with_units_a_distance_from_a_speed_keeps_a_fitted_coefficient(Estimator):
     X, y = _stopping_distances()
-    est = KANRegressor(**FAST, X_units={"speed": "mph"}, y_units="ft").fit(X, y)
+    est = Estimator(**FAST, X_units={"speed": "mph"}, y_units="ft").fit(X, y)
     speed = sympy.Symbol("speed", real=True)
     expr = est.sympy_expr()
     coef = expr.coeff(speed)

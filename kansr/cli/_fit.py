@@ -140,6 +140,14 @@ def _add_fit_selection_options(parser: argparse.ArgumentParser) -> None:
         help="comma-separated edge functions, e.g. x,x^2,exp,sin (default: the full library)",
     )
     parser.add_argument(
+        "--units",
+        action="append",
+        default=None,
+        metavar="COL=UNIT",
+        help="units of a feature or of the target, e.g. speed=mph dist=ft (repeatable; "
+        "formulas are then dimensionally consistent: see KANRegressor's X_units)",
+    )
+    parser.add_argument(
         "--pin",
         action="append",
         default=None,
@@ -229,6 +237,34 @@ def _fit_params(args: argparse.Namespace) -> dict:
     return params
 
 
+def _units(args: argparse.Namespace, features: list[str]) -> dict:
+    """``X_units`` and ``y_units`` of the ``--units COL=UNIT`` options (none: ``{}``);
+    :class:`UsageError` for a column that is neither a feature nor the target, or a unit
+    that cannot be read."""
+    if not args.units:
+        return {}
+    from kansr.symbolic.units import parse_unit
+
+    x_units, y_units = {}, None
+    for text in args.units:
+        column, sep, unit = text.partition("=")
+        column = column.strip()
+        if not sep or column not in (*features, args.target):
+            raise UsageError(
+                f"--units {text!r}: expected COL=UNIT with COL a feature or the target "
+                f"({', '.join([*features, args.target])})"
+            )
+        try:
+            parse_unit(unit)
+        except ValueError as exc:
+            raise UsageError(f"--units {text!r}: {exc}") from None
+        if column == args.target:
+            y_units = unit
+        else:
+            x_units[column] = unit
+    return {"X_units": x_units or None, "y_units": y_units}
+
+
 def _pin(text: str) -> tuple[int, int, int, str]:
     """``(layer, i, o, name)`` of ``--pin LAYER,I,O,F``; :class:`UsageError` when malformed
     (the estimator checks the edge and the name against the network before training)."""
@@ -270,7 +306,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     from kansr import KANRegressor
 
     features, X, y, weights = _fit_data(args)
-    est = KANRegressor(**_fit_params(args))
+    est = KANRegressor(**_fit_params(args), **_units(args, features))
     print(f"data:       {len(X)} rows, features {', '.join(features)}, target {args.target}")
     sys.stdout.flush()
     est.fit(X, y, sample_weight=weights)

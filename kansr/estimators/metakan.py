@@ -58,7 +58,8 @@ class MetaKANRegressor(KANRegressor):
     grid, spline_order, base_function, solver, max_iter, tol, n_iter_no_change, \
 learning_rate_init, batch_size, sparsity, entropy_weight, early_stopping, \
 validation_fraction, n_restarts, n_jobs, max_time, dtype, device, symbolic, library, pinned_edges, \
-prune_threshold, search_structure, model_selection, maxsize, n_threads, random_state, verbose
+prune_threshold, search_structure, model_selection, maxsize, X_units, y_units, n_threads, \
+random_state, verbose
         As in :class:`~kansr.estimators.kan.KANRegressor` (same defaults).
     warm_start : bool, default=False
         As in :class:`~kansr.estimators.kan.KANRegressor`, continuing from ``meta_module_``: its
@@ -131,6 +132,8 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
         search_structure=True,
         model_selection="bic",
         maxsize=None,
+        X_units=None,
+        y_units=None,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -165,6 +168,8 @@ loss_curve_, validation_scores_, stop_reason_, fit_time_, equations_, selected_i
             search_structure=search_structure,
             model_selection=model_selection,
             maxsize=maxsize,
+            X_units=X_units,
+            y_units=y_units,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
