@@ -208,3 +208,26 @@ def test_a_malformed_units_dict_in_a_file_is_refused(tmp_path, bad):
     (tmp_path / "m.json").write_text(json.dumps(doc))
     with pytest.raises(persistence.InvalidModelFile, match="params.X_units"):
         kansr.load(tmp_path / "m.json")
+
+
+def test_the_front_keeps_consistent_formulas_repairs_snapped_ones_and_drops_the_rest(
+    monkeypatch,
+):
+    from kansr.symbolic import units as units_module
+    from kansr.symbolic.pareto import Formula
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(4, 25, (40, 2))
+    y = 2.9 * X[:, 0] + rng.normal(0, 0.1, 40)
+    units = unit_dimensions(["mph", "h"], "ft", ["speed", "time"])
+    made = [
+        Formula(F(2.9) * x0, 3, 0.01),  # consistent: kept as it is
+        Formula(3 * x0, 3, 1.0),  # the snapped 3 of a speed as a length: fitted again
+        Formula(F(2.0) * sympy.exp(x0), 4, 2.0),  # exp of a speed: dropped
+        *(Formula(k * x0 * x1 + x0, 7, 3.0 + k) for k in range(2, 6)),  # no fix: dropped
+        *(Formula(k * x0**2 * x1, 7, 9.0 + k) for k in range(2, 6)),  # fixable, but late
+    ]
+    monkeypatch.setattr(units_module, "MAX_REPAIRED", 6)  # the two fixable ones come first
+    out = units_module.formulas_with_units(made, X, y, units)
+    assert out[0] is made[0] and len(out) == 2
+    assert consistent(out[1].expr, units.x, units.y) and out[1].loss < 0.1

@@ -335,6 +335,7 @@ def _function(node: sympy.Function, x_dims) -> tuple[Dimension | str, bool]:
 # ------------------------------------------------------------------------------- the repair
 MAX_REPAIR_NODES = 80  # larger formulas that fail the check are dropped, not repaired
 MAX_REPAIR_TRIALS = 16  # numbers tried as a fitted constant, in tree order
+MAX_REPAIRED = 40  # formulas repaired per front, the smallest first (others are left out)
 
 
 def repaired(
@@ -447,13 +448,13 @@ def formulas_with_units(
     sample_weight: np.ndarray | None = None,
 ) -> list[Formula]:
     """The :class:`~kansr.symbolic.pareto.Formula` s of ``formulas`` that are dimensionally
-    consistent with ``units``; those that are not are :func:`repaired` (a snapped number
-    made a fitted constant again, refit on ``X, y``) or left out."""
-    out, seen = [], set()
-    for formula in formulas:
-        if consistent(formula.expr, units.x, units.y):
-            out.append(formula)
-            continue
+    consistent with ``units``, then those that are not :func:`repaired` (a snapped number
+    made a fitted constant again, refit on ``X, y``; the ``MAX_REPAIRED`` smallest tried);
+    the others are left out."""
+    out = [f for f in formulas if consistent(f.expr, units.x, units.y)]
+    broken = [f for f in formulas if not consistent(f.expr, units.x, units.y)]
+    seen = set()
+    for formula in sorted(broken, key=lambda f: (f.complexity, f.loss))[:MAX_REPAIRED]:
         fixed = repaired(formula.expr, X, y, units.x, units.y, sample_weight)
         if fixed is not None and fixed[0] not in seen:
             seen.add(fixed[0])
