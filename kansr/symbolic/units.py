@@ -448,15 +448,20 @@ def formulas_with_units(
     sample_weight: np.ndarray | None = None,
 ) -> list[Formula]:
     """The :class:`~kansr.symbolic.pareto.Formula` s of ``formulas`` that are dimensionally
-    consistent with ``units``, then those that are not :func:`repaired` (a snapped number
-    made a fitted constant again, refit on ``X, y``; the ``MAX_REPAIRED`` smallest tried);
-    the others are left out."""
-    out = [f for f in formulas if consistent(f.expr, units.x, units.y)]
-    broken = [f for f in formulas if not consistent(f.expr, units.x, units.y)]
-    seen = set()
-    for formula in sorted(broken, key=lambda f: (f.complexity, f.loss))[:MAX_REPAIRED]:
-        fixed = repaired(formula.expr, X, y, units.x, units.y, sample_weight)
-        if fixed is not None and fixed[0] not in seen:
-            seen.add(fixed[0])
-            out.append(Formula(expr=fixed[0], complexity=complexity(fixed[0]), loss=fixed[1]))
+    consistent with ``units`` and, in their place, those that are not :func:`repaired` (a
+    snapped number made a fitted constant again, refit on ``X, y``; the ``MAX_REPAIRED``
+    smallest are tried); the others are left out."""
+    broken = {i for i, f in enumerate(formulas) if not consistent(f.expr, units.x, units.y)}
+    tried = set(
+        sorted(broken, key=lambda i: (formulas[i].complexity, formulas[i].loss, i))[:MAX_REPAIRED]
+    )
+    out, seen = [], set()
+    for i, formula in enumerate(formulas):
+        if i not in broken:
+            out.append(formula)
+        elif i in tried:
+            fixed = repaired(formula.expr, X, y, units.x, units.y, sample_weight)
+            if fixed is not None and fixed[0] not in seen:
+                seen.add(fixed[0])
+                out.append(Formula(expr=fixed[0], complexity=complexity(fixed[0]), loss=fixed[1]))
     return out
