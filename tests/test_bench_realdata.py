@@ -196,3 +196,13 @@ def test_rejudge_checks_the_form_of_saved_formulas_again(realdata, tmp_path):
     assert list(df["form_recovered"]) == [True, False, False]
     assert df.loc[0, "form_check"].startswith("template")
     assert df.loc[2, "form_check"] == "a constant"
+
+
+def test_every_set_has_readable_units_for_each_column(realdata):
+    from kansr.symbolic.units import unit_dimensions
+
+    assert set(realdata.UNITS) == set(realdata.SETS)
+    for name, rs in realdata.SETS.items():
+        x_units, y_units = realdata.UNITS[name]
+        assert len(x_units) == len(rs.features), name
+        assert unit_dimensions(list(x_units), y_units, list(rs.features)) is not None
