@@ -116,12 +116,23 @@ def test_repair_unsnaps_a_rate_inside_a_function():
     assert float(inner.args[0].coeff(x0)) == pytest.approx(-1.6, rel=0.05)
 
 
+def test_repair_fits_the_implicit_rate_of_a_function_of_a_quantity_with_units():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0.1, 3, (50, 2))
+    y = 29 * np.tanh(0.8 * X[:, 0]) + rng.normal(0, 0.1, 50)
+    dims, mm = {x0: parse_unit("mM"), x1: None}, parse_unit("mm")
+    fixed, _ = repaired(F(29.0) * sympy.tanh(x0), X, y, dims, mm)
+    assert consistent(fixed, dims, mm)
+    (inner,) = fixed.atoms(sympy.tanh)
+    assert float(inner.args[0].coeff(x0)) == pytest.approx(0.8, rel=0.05)
+
+
 @pytest.mark.parametrize(
     "form",
     [
-        F(29.0) * sympy.tanh(x0),  # tanh of a concentration: no number to unsnap
         F(2.0) * (x0 - x1),  # the -1 between unlike units is part of the form
         F(2.0) * (x0 + x1),
+        F(2.0) / (x0 - x1),
     ],
 )
 def test_a_formula_inconsistent_by_its_form_is_not_repaired(form):
@@ -223,7 +234,7 @@ def test_the_front_keeps_consistent_formulas_repairs_snapped_ones_and_drops_the_
     made = [
         Formula(F(2.9) * x0, 3, 0.01),  # consistent: kept as it is
         Formula(3 * x0, 3, 1.0),  # the snapped 3 of a speed as a length: fitted again
-        Formula(F(2.0) * sympy.exp(x0), 4, 2.0),  # exp of a speed: dropped
+        Formula(F(2.0) * sympy.exp(x0) + x0, 6, 2.0),  # a speed as a length: dropped
         *(Formula(k * x0 * x1 + x0, 7, 3.0 + k) for k in range(2, 6)),  # no fix: dropped
         *(Formula(k * x0**2 * x1, 7, 9.0 + k) for k in range(2, 6)),  # fixable, but late
     ]

@@ -170,9 +170,10 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         are dimensions of their own (grammar in :mod:`kansr.symbolic.units`). When units are
         given, every formula on ``equations_`` is dimensionally consistent, with fitted
         constants free to carry units and exact numbers carrying none: ``3*speed`` cannot be a
-        distance, ``2.93*speed`` can. In a formula that is not, a snapped number is made a
-        fitted constant again where that makes it so (``3*speed`` -> ``a*speed``, refit);
-        formulas inconsistent by their form (``tanh(Conc)``, ``hard - tens``) are left out.
+        distance, ``2.93*speed`` can. In a formula that is not, a snapped number or the
+        implicit rate of a function's variable is made a fitted constant again where that
+        makes it so (``3*speed`` -> ``a*speed``, ``tanh(Conc)`` -> ``tanh(a*Conc)``, refit);
+        formulas inconsistent by their form (``hard - tens``) are left out.
     y_units : str or None, default=None
         Units of the target (``None``: unknown, any). Used with ``X_units``.
     n_threads : int or None, default=None

@@ -334,7 +334,7 @@ def _function(node: sympy.Function, x_dims) -> tuple[Dimension | str, bool]:
 
 # ------------------------------------------------------------------------------- the repair
 MAX_REPAIR_NODES = 80  # larger formulas that fail the check are dropped, not repaired
-MAX_REPAIR_TRIALS = 16  # numbers tried as a fitted constant, in tree order
+MAX_REPAIR_TRIALS = 16  # places tried for one more fitted constant, in tree order
 MAX_REPAIRED = 40  # formulas repaired per front, the smallest first (others are left out)
 
 
@@ -350,16 +350,17 @@ def repaired(
     mean squared error on ``X (n, m), y (n,)``, or ``None``.
 
     Each exact number of ``expr`` other than 1 and -1 (a snapped ``3`` of ``3*speed``, the
-    ``2/3`` of ``2*speed**(3/2)/3``, the ``-3/2`` of ``exp(-3*Conc/2)``) is in turn made a
-    fitted constant, as if it had not been snapped; of the consistent results, refit to the
-    data, the one of least error is returned. A formula that is inconsistent by its form
-    (``tanh(Conc)``, ``hard + tens``, ``hard - tens``: the implicit 1 and -1 are part of the
+    ``2/3`` of ``2*speed**(3/2)/3``, the ``-3/2`` of ``exp(-3*Conc/2)``), and each variable
+    inside the argument of a function (the implicit rate 1 of ``tanh(Conc)``), is in turn made
+    a fitted constant (``1.0*Conc``), as if it had not been snapped; of the consistent
+    results, refit to the data, the one of least error is returned. A formula inconsistent by
+    its form (``hard + tens``, ``hard - tens``: the implicit 1 and -1 of a sum are part of the
     form) is not repaired.
     """
     if complexity(expr) > MAX_REPAIR_NODES:
         return None
     best = None
-    for trial in _one_number_fitted(expr)[:MAX_REPAIR_TRIALS]:
+    for trial in _one_constant_more(expr)[:MAX_REPAIR_TRIALS]:
         if not consistent(trial, x_dims, y_dim):
             continue
         fitted, loss = refit_constants(trial, X, y, sample_weight=sample_weight)
@@ -368,26 +369,35 @@ def repaired(
     return best
 
 
-def _one_number_fitted(expr: sympy.Expr) -> list[sympy.Expr]:
-    """``expr`` with one exact number other than 1 and -1 made a float, for each such number
-    in preorder."""
+def _one_constant_more(expr: sympy.Expr) -> list[sympy.Expr]:
+    """``expr`` with one exact number other than 1 and -1 made a float, or one variable inside
+    a function's argument multiplied by a float ``1.0``, for each such place in preorder
+    (the numbers first)."""
     numbers: list = []
-    _places(expr, (), numbers)
-    return [
+    scales: list = []
+    _places(expr, (), numbers, scales, inside=False)
+    out = [
         _replaced(expr, path, sympy.Float(float(node), 15))
         for path, node in numbers
         if abs(node) != 1
     ]
+    return out + [_replaced(expr, path, sympy.Float(1.0, 15) * node) for path, node in scales]
 
 
-def _places(node, path, numbers) -> None:
-    """Append ``(path, node)`` for each exact number of ``node`` (no float inside)."""
+def _places(node, path, numbers, scales, inside: bool) -> None:
+    """Append ``(path, node)`` to ``numbers`` for each exact number of ``node`` (no float
+    inside), to ``scales`` for each variable inside a function's argument (``inside``)."""
+    if node.is_Symbol:
+        if inside:
+            scales.append((path, node))
+        return
     if node.is_number:
         if not node.has(sympy.Float):
             numbers.append((path, node))
         return
+    inside = inside or isinstance(node, sympy.Function)
     for k, arg in enumerate(node.args):
-        _places(arg, (*path, k), numbers)
+        _places(arg, (*path, k), numbers, scales, inside)
 
 
 def _replaced(node, path, new):
