@@ -48,7 +48,9 @@ def test_no_unit_is_unknown():
     assert parse_unit(None) is None
 
 
-@pytest.mark.parametrize("bad", ["m/", "(m", "m^x", "m$", "2 m", "m^"])
+@pytest.mark.parametrize(
+    "bad", ["m/", "(m", "m^x", "m$", "2 m", "m^", "m^1.2.3", "s^(1/0)", "(" * 300 + "m" + ")" * 300]
+)
 def test_unreadable_unit_is_a_value_error_naming_it(bad):
     with pytest.raises(ValueError, match="cannot read the unit"):
         parse_unit(bad)

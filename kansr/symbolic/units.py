@@ -90,6 +90,7 @@ _OTHERS = {
 _PREFIXES = ("da", "Y", "Z", "E", "P", "T", "G", "M", "k", "h", "d", "c", "m", "u", "µ", "μ")
 _PREFIXES += ("n", "p", "f", "a")
 UNITS = {**_PREFIXABLE, **_OTHERS}  # the unit names known (besides prefixed SI units)
+MAX_UNIT_CHARS = 200  # longer unit texts are refused (the parser recurses on parentheses)
 
 # a power sign, an operator, a number (an exponent), a unit name with an attached integer
 # exponent ("m2", "s-1": the usual way of writing "m^2", "s^-1")
@@ -132,6 +133,8 @@ def parse_unit(text: str | None) -> Dimension | None:
         raise TypeError(f"a unit must be a str or None, got {type(text).__name__}: {text!r}")
     if not text.strip():
         return DIMENSIONLESS
+    if len(text) > MAX_UNIT_CHARS:
+        raise ValueError(f"cannot read the unit {text[:40]!r}...: over {MAX_UNIT_CHARS} characters")
     tokens = _tokens(text)
     position, dim = _product(tokens, 0, text)
     if position != len(tokens):
@@ -205,7 +208,10 @@ def _exponent(tokens, at: int, text: str) -> tuple[int, Fraction]:
         if at >= len(tokens) or tokens[at][0] != ")":
             raise ValueError(f"cannot read the unit {text!r}: a parenthesis is not closed")
         at += 1
-    return at, Fraction(value).limit_denominator(1000)
+    try:
+        return at, Fraction(value).limit_denominator(1000)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"cannot read the unit {text!r}: bad exponent {value!r}") from None
 
 
 # ----------------------------------------------------------------------- the dimension check
