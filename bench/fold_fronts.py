@@ -57,10 +57,9 @@ def _predict(expr: sympy.Expr, X: np.ndarray) -> np.ndarray:
 
 
 def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
-    """Fit kansr on every fold of ``sets`` and write each fold's front to ``out`` (JSON)."""
+    """Fit kansr on every fold of ``sets`` and write each fold's front to ``out`` (JSON);
+    kansr is the estimator ``bench/realdata.py`` fits (with the set's units)."""
     import torch
-
-    from kansr import KANRegressor
 
     torch.set_num_threads(1)
     known = realdata._build_sets()
@@ -72,7 +71,7 @@ def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
         published = np.empty(len(y))
         fronts = []
         for train, test in splits:
-            est = KANRegressor(random_state=seed).fit(X.iloc[train], y[train])
+            est = realdata.make_method("kansr", rs, seed, {}, {}).fit(X.iloc[train], y[train])
             model = realdata.PublishedModel(rs).fit(X.iloc[train], y[train])
             published[test] = model.predict(X.iloc[test])
             rows = [

@@ -255,7 +255,7 @@ def _dim(node: sympy.Basic, x_dims) -> tuple[Dimension | str, bool]:
         dim = x_dims.get(node)
         return (_WILD if dim is None else dim), False
     if node.is_number:
-        return (_WILD if node.has(sympy.Float) else DIMENSIONLESS), False
+        return (_WILD if _is_fitted_number(node) else DIMENSIONLESS), False
     if isinstance(node, sympy.Add):
         return _sum(node, x_dims)
     if isinstance(node, sympy.Mul):
@@ -398,7 +398,7 @@ def _places(node, path, numbers, scales, inside: bool) -> None:
             scales.append((path, node))
         return
     if node.is_number:
-        if not node.has(sympy.Float):
+        if not _is_fitted_number(node):
             numbers.append((path, node))
         return
     inside = inside or isinstance(node, sympy.Function)
