@@ -81,6 +81,9 @@ FT = parse_unit("ft")
         (F(2.0) + F(3.0) * sympy.Abs(sympy.log(x0)), False),
         (F(3.0) * x0**x1, False),  # a power with units in its exponent
         (F(2.0) * sympy.Abs(x0 - F(3.0)), True),
+        (F(2.0) * sympy.sign(x0 - F(3.0)), True),  # the sign of a speed has no unit
+        (F(2.0) * sympy.sign(x0) + x0, False),  # ... so it cannot be added to a speed
+        (F(2.0) * sympy.sign(x0 + x0 * x1), False),  # its argument is checked still
     ],
 )
 def test_dimension_check(expr, ok):

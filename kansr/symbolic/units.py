@@ -12,7 +12,8 @@ sympy ``Float``) may carry any unit, an exact number (``3``, ``2/3``, ``pi``) ca
 So ``3*speed`` cannot be a distance while ``2.93*speed`` can; the terms of a sum share one
 dimension; the arguments of ``exp``, ``sin``, ``tanh``, ... and of powers with a variable
 exponent are dimensionless; ``log`` of a quantity with units is allowed only where a fitted
-constant is added to it (``a + b*log(conc)`` is ``b*log(conc/c)``).
+constant is added to it (``a + b*log(conc)`` is ``b*log(conc/c)``); ``Abs`` keeps its
+argument's units and ``sign`` of any quantity has none.
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ _FREE = "free"  # a dimension no constant can adjust (x**1.7 of an x with units)
 _ONE_ARG_KEEPS = (sympy.Abs,)  # functions whose value has their argument's units
 _SAME_UNITS = (sympy.Max, sympy.Min)  # arguments share units, the value has them
 _RATIO = (sympy.atan2,)  # arguments share units, the value has none
+_SIGN = (sympy.sign,)  # any argument, the value has no units
 
 
 def consistent(
@@ -328,6 +330,8 @@ def _function(node: sympy.Function, x_dims) -> tuple[Dimension | str, bool]:
     dims = [dim for dim, _ in parts]
     if isinstance(node, _ONE_ARG_KEEPS) and len(dims) == 1:
         return dims[0], False
+    if isinstance(node, _SIGN) and len(dims) == 1:
+        return DIMENSIONLESS, False
     if isinstance(node, _SAME_UNITS):
         return _common(dims), False
     if isinstance(node, _RATIO):
