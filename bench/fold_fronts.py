@@ -56,9 +56,23 @@ def _predict(expr: sympy.Expr, X: np.ndarray) -> np.ndarray:
         return np.broadcast_to(np.asarray(evaluate(expr, X), dtype=float), (len(X),)).copy()
 
 
+def _rows(est, X_test: pd.DataFrame) -> list[dict]:
+    """The rows of ``est.equations_`` with their predictions on ``X_test``."""
+    return [
+        {
+            "expr": sympy.srepr(r.sympy_format),
+            "complexity": int(r.complexity),
+            "n_constants": int(r.n_constants),
+            "loss": float(r.loss),
+            "held_out": _predict(r.sympy_format, X_test.to_numpy(float)).tolist(),
+        }
+        for r in est.equations_.itertuples()
+    ]
+
+
 def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
-    """Fit kansr on every fold of ``sets`` and write each fold's front to ``out`` (JSON);
-    kansr is the estimator ``bench/realdata.py`` fits (with the set's units)."""
+    """Fit kansr on every fold of ``sets`` and on all rows, and write each front to ``out``
+    (JSON); kansr is the estimator ``bench/realdata.py`` fits (with the set's units)."""
     import torch
 
     torch.set_num_threads(1)
@@ -74,16 +88,7 @@ def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
             est = realdata.make_method("kansr", rs, seed, {}, {}).fit(X.iloc[train], y[train])
             model = realdata.PublishedModel(rs).fit(X.iloc[train], y[train])
             published[test] = model.predict(X.iloc[test])
-            rows = [
-                {
-                    "expr": sympy.srepr(r.sympy_format),
-                    "complexity": int(r.complexity),
-                    "n_constants": int(r.n_constants),
-                    "loss": float(r.loss),
-                    "held_out": _predict(r.sympy_format, X.iloc[test].to_numpy(float)).tolist(),
-                }
-                for r in est.equations_.itertuples()
-            ]
+            rows = _rows(est, X.iloc[test])
             fronts.append(
                 {
                     "train": train.tolist(),
@@ -93,11 +98,15 @@ def collect(sets: list[str], out: str, folds: int, seed: int) -> None:
                 }
             )
             print(name, len(fronts), est.sympy_expr(), flush=True)
+        est = realdata.make_method("kansr", rs, seed, {}, {}).fit(X, y)
+        full = {"selected": int(est.selected_index_), "rows": _rows(est, X.iloc[:0])}
+        print(name, "all rows", est.sympy_expr(), flush=True)
         result[name] = {
             "X": X.to_numpy(float).tolist(),
             "y": y.tolist(),
             "published": published.tolist(),
             "folds": fronts,
+            "full": full,
         }
         Path(out).write_text(json.dumps(result))
 
