@@ -10,6 +10,7 @@ from kansr import KANRegressor
 from kansr.symbolic.cross_validation import (
     CV_MAX_ROWS,
     cross_validated_choice,
+    fewer_constants_choice,
     fold_splits,
     held_out_errors,
 )
@@ -55,7 +56,10 @@ def test_held_out_errors_refit_the_constants_on_the_training_rows():
 def _table(exprs, X, y):
     loss = [float(np.mean((np.asarray(sympy.lambdify(x0, e)(X[:, 0])) - y) ** 2)) for e in exprs]
     size = [sum(1 for _ in sympy.preorder_traversal(e)) for e in exprs]
-    return pd.DataFrame({"complexity": size, "loss": loss, "sympy_format": exprs})
+    counts = [len(e.atoms(sympy.Float)) for e in exprs]
+    return pd.DataFrame(
+        {"complexity": size, "loss": loss, "n_constants": counts, "sympy_format": exprs}
+    )
 
 
 def test_an_overfitting_choice_gives_way_to_the_formula_that_predicts_held_out_rows():
@@ -123,3 +127,32 @@ def test_model_selection_cv_on_the_command_line(tmp_path):
         main(["fit", str(path), "--target", "y", "--model-selection", "cv", "--max-iter", "10"])
         == 0
     )
+
+
+def test_constants_that_do_not_predict_held_out_rows_give_way_to_fewer():
+    X, y = _line()
+    table = _table([_fitted_polynomial(X, y, d) for d in (1, 9)], X, y)
+    assert table["loss"][1] < table["loss"][0]  # more constants, lower training loss
+    criterion = np.array([10.0, 8.0])  # say the criterion takes the wiggly one
+    assert fewer_constants_choice(table, criterion, 1, X, y) == 0
+    # a formula of fewer constants with an infinite criterion is not considered
+    assert fewer_constants_choice(table, np.array([np.inf, 8.0]), 1, X, y) == 1
+
+
+def test_constants_that_predict_held_out_rows_stay():
+    rng = np.random.default_rng(3)
+    X = np.sort(rng.uniform(0, 4, 30))[:, None]
+    y = X[:, 0] ** 2 - 2 * X[:, 0] + 0.1 * rng.normal(size=30)
+    table = _table([_fitted_polynomial(X, y, d) for d in (0, 1, 2)], X, y)
+    assert fewer_constants_choice(table, np.array([30.0, 20.0, 10.0]), 2, X, y) == 2
+
+
+def test_only_formulas_of_fewer_constants_can_replace_the_choice():
+    X, y = _line()
+    a, b = sympy.Float(2.0), sympy.Float(0.5)
+    # the second predicts better, but has as many constants as the choice
+    table = _table([a * x0**2 + b, a * x0 + b], X, y)
+    assert fewer_constants_choice(table, np.array([5.0, 4.0]), 0, X, y) == 0
+    # and the fewest constants of all: nothing to compare
+    table = _table([sympy.Float(3.0), a * x0 + b], X, y)
+    assert fewer_constants_choice(table, np.array([5.0, 4.0]), 0, X, y) == 0

@@ -19,7 +19,11 @@ from kansr.estimators._pins import checked_pins, pin_library
 from kansr.nn.fitting import prune_and_retrain
 from kansr.nn.network import DTYPES
 from kansr.nn.training import TrainingDiverged
-from kansr.symbolic.cross_validation import CV_MAX_ROWS, cross_validated_choice
+from kansr.symbolic.cross_validation import (
+    CV_MAX_ROWS,
+    cross_validated_choice,
+    fewer_constants_choice,
+)
 from kansr.symbolic.decompose.candidates import decomposition_formulas
 from kansr.symbolic.expressions import complexity, n_rows, weighted_variance
 from kansr.symbolic.extract import extract_formulas
@@ -249,14 +253,25 @@ class SymbolicStage:
         self.equations_ = EquationTable(table)
         n = n_rows(y, w)
         self.selected_index_ = select(table, self.model_selection, floor, n, variance)
-        if self.model_selection == "cv" and n <= CV_MAX_ROWS:
-            crit = information_criterion(table, n, floor)
-            try:
+        if self.model_selection in ("bic", "cv") and n <= CV_MAX_ROWS:
+            self._check_on_held_out_rows(table, floor, X, y, w)
+
+    def _check_on_held_out_rows(self, table, floor: float, X, y, w) -> None:
+        """On small data, the criterion's choice gives way to a formula of fewer constants
+        that predicts held-out rows at least as well (:func:`fewer_constants_choice`), and,
+        with ``model_selection="cv"``, to one nearly as good by the criterion that predicts
+        them better (:func:`cross_validated_choice`). An interrupt keeps the choice made."""
+        crit = information_criterion(table, n_rows(y, w), floor)
+        try:
+            self.selected_index_ = fewer_constants_choice(
+                table, crit, self.selected_index_, X, y, w, floor
+            )
+            if self.model_selection == "cv":
                 self.selected_index_ = cross_validated_choice(
                     table, crit, self.selected_index_, X, y, w, floor
                 )
-            except KeyboardInterrupt:  # the criterion's choice stands
-                self._warn_symbolic_cut("interrupted")
+        except KeyboardInterrupt:  # the choice made so far stands
+            self._warn_symbolic_cut("interrupted")
 
     def _warn_if_network_far_ahead(self, X, y, w=None) -> None:
         """Warn when even the most accurate formula on the front misses much of ``y`` that

@@ -20,7 +20,13 @@ import sympy
 
 from kansr.symbolic.expressions import evaluate, refit_constants
 
-__all__ = ["CV_MAX_ROWS", "cross_validated_choice", "fold_splits", "held_out_errors"]
+__all__ = [
+    "CV_MAX_ROWS",
+    "cross_validated_choice",
+    "fewer_constants_choice",
+    "fold_splits",
+    "held_out_errors",
+]
 
 CV_MAX_ROWS = 200  # larger data sets are left to the criterion (it is reliable there)
 CV_MIN_ROWS = 5  # fewer rows are left to the criterion too (nothing to hold out)
@@ -110,3 +116,41 @@ def cross_validated_choice(
     if not math.isfinite(best) or error[chosen] <= CV_PARSIMONY * best:
         return chosen
     return next(i for i in rows if error[i] <= CV_PARSIMONY * best)
+
+
+def fewer_constants_choice(
+    table: pd.DataFrame,
+    criterion: np.ndarray,
+    chosen: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    loss_floor: float = 0.0,
+) -> int:
+    """Row of ``table`` (``equations_``, simplest first) to use instead of ``chosen``: the
+    formula with fewer fitted constants (``n_constants``) than ``chosen`` that predicts
+    held-out rows best, when it predicts them at least as well as ``chosen``; else ``chosen``.
+
+    The check behind "never more constants than the data support": a constant that the
+    criterion accepts because it lowers the training loss enough, but that does not lower
+    the error on held-out rows (it bends the formula to a few influential rows), is not
+    supported. Errors are :func:`held_out_errors` on :func:`fold_splits` of ``X (n, m)``,
+    ``y (n,)`` (weighted by ``sample_weight``; below ``loss_floor`` they count as equal),
+    for at most :data:`CV_MAX_CANDIDATES` formulas of finite ``criterion`` (lowest first).
+    Data of fewer than :data:`CV_MIN_ROWS` rows keep ``chosen``.
+    """
+    counts = table["n_constants"].to_numpy()
+    fewer = np.flatnonzero(np.isfinite(criterion) & (counts < counts[chosen]))
+    fewer = fewer[np.argsort(criterion[fewer], kind="stable")][:CV_MAX_CANDIDATES]
+    if not len(fewer) or len(y) < CV_MIN_ROWS:
+        return chosen
+    splits = fold_splits(len(y))
+    floor = max(float(loss_floor), 1e-300)
+
+    def error(i: int) -> float:
+        squared = held_out_errors(table["sympy_format"].iloc[i], X, y, splits, sample_weight)
+        return max(float(np.average(squared, weights=sample_weight)), floor)
+
+    errors = {int(i): error(int(i)) for i in sorted(fewer)}  # simplest first: ties to it
+    best = min(errors, key=errors.__getitem__)
+    return best if math.isfinite(errors[best]) and errors[best] <= error(chosen) else chosen
