@@ -83,34 +83,41 @@ def test_formulas_that_predict_equally_well_keep_the_criterions_choice():
     assert cross_validated_choice(table, np.array([4.0, 5.0]), 0, X, y) == 0
 
 
-def test_model_selection_cv_checks_the_choice_by_held_out_error_only_on_small_data(monkeypatch):
+def test_the_choice_is_checked_by_held_out_error_only_on_small_data(monkeypatch):
     calls = []
 
-    def record(table, criterion, chosen, X, y, sample_weight=None, loss_floor=0.0):
-        calls.append(len(y))
-        return chosen
+    def recorder(kind):
+        def record(table, criterion, chosen, X, y, sample_weight=None, loss_floor=0.0):
+            calls.append((kind, len(y)))
+            return chosen
 
-    monkeypatch.setattr(stage, "cross_validated_choice", record)
+        return record
+
+    monkeypatch.setattr(stage, "cross_validated_choice", recorder("cv"))
+    monkeypatch.setattr(stage, "fewer_constants_choice", recorder("fewer"))
     rng = np.random.default_rng(0)
     small = {"hidden_layer_sizes": (2,), "max_iter": 10, "random_state": 0}
     for n in (40, CV_MAX_ROWS + 50):
         X = rng.uniform(1, 2, (n, 1))
         y = 3 * X[:, 0] + 0.1 * rng.normal(size=n)
         KANRegressor(**small, model_selection="cv").fit(X, y)
-    for rule in ("bic", "accuracy"):  # the default does not cross-validate
+    for rule in ("bic", "accuracy", "best"):  # the default checks fewer constants only
         KANRegressor(**small, model_selection=rule).fit(X[:40], y[:40])
-    assert calls == [40]
+    assert calls == [("fewer", 40), ("cv", 40), ("fewer", 40)]
 
 
-def test_an_interrupt_while_cross_validating_keeps_the_criterions_choice(monkeypatch):
+@pytest.mark.parametrize(
+    ("check", "rule"), [("cross_validated_choice", "cv"), ("fewer_constants_choice", "bic")]
+)
+def test_an_interrupt_while_cross_validating_keeps_the_criterions_choice(monkeypatch, check, rule):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stage, "cross_validated_choice", interrupted)
+    monkeypatch.setattr(stage, check, interrupted)
     X, y = _line(n=30)
     with pytest.warns(UserWarning, match="KeyboardInterrupt during the symbolic stage"):
         est = KANRegressor(
-            hidden_layer_sizes=(2,), max_iter=10, model_selection="cv", random_state=0
+            hidden_layer_sizes=(2,), max_iter=10, model_selection=rule, random_state=0
         ).fit(X, y)
     assert est.stop_reason_ == "interrupted"
     assert 0 <= est.selected_index_ < len(est.equations_)

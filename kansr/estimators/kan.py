@@ -142,23 +142,25 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         monomials times such forms (:mod:`kansr.symbolic.structure.search`); their formulas
         join the network's on the Pareto front. Needs ``symbolic=True``.
     model_selection : {"bic", "cv", "best", "accuracy"}, default="bic"
-        Which formula of ``equations_`` :meth:`sympy_expr` returns and :meth:`predict`
-        evaluates. ``"bic"`` (for measured data) takes the lowest Bayesian information
-        criterion with a description length of the tree (``n ln(mse) + p ln(n) +
-        ln(12) complexity`` plus AICc's small-sample term, ``n`` rows, ``p`` fitted constants;
+        Which formula of ``equations_`` :meth:`sympy_expr` returns and :meth:`predict` evaluates.
+        ``"bic"`` (for measured data) takes the lowest Bayesian information criterion with a
+        description length of the tree (``n ln(mse) + p ln(n) + ln(12) complexity`` plus AICc's
+        small-sample term, ``n`` rows, ``p`` fitted constants;
         :func:`kansr.symbolic.pareto.information_criterion`): on exact data the most accurate
-        formula, on noisy or small data a parsimonious one, never one with more constants
-        than the data support. ``"cv"`` (for prediction on small data) is ``"bic"`` checked
-        by cross-validation on at most 200 rows: the few formulas within 6 nats of the
-        lowest criterion are compared by 5-fold cross-validation (leave-one-out below 15
-        rows), their constants refit on each fold's training rows, and the criterion's
-        choice stays unless another predicts the held-out rows more than 5 % better
-        (:func:`kansr.symbolic.cross_validation.cross_validated_choice`). On the measured
-        data benchmark it predicts held-out rows better but returns the published law less
-        often (docs/benchmarks.md). ``"best"`` is PySR's rule: among formulas whose loss is
-        within 1.5 times the lowest, the one whose loss fell most per unit of added
-        complexity (made for exact data: on noisy data it rewards any fall in training loss).
-        ``"accuracy"``: the lowest training loss.
+        formula, on noisy or small data a parsimonious one, never one with more constants than the
+        data support: on at most 200 rows a formula of fewer constants that predicts held-out rows
+        (5-fold cross-validation, leave-one-out below 15 rows, constants refit per fold) at least as
+        well replaces the choice (:func:`kansr.symbolic.cross_validation.fewer_constants_choice`).
+        ``"cv"`` (for prediction on small data) is ``"bic"`` checked by cross-validation on at most
+        200 rows: the few formulas within 6 nats of the lowest criterion are compared by 5-fold
+        cross-validation (leave-one-out below 15 rows), their constants refit on each fold's
+        training rows, and the criterion's choice stays unless another predicts the held-out rows
+        more than 5 % better (:func:`kansr.symbolic.cross_validation.cross_validated_choice`). On
+        the measured data benchmark it predicts held-out rows better but returns the published law
+        less often (docs/benchmarks.md). ``"best"`` is PySR's rule: among formulas whose loss is
+        within 1.5 times the lowest, the one whose loss fell most per unit of added complexity (made
+        for exact data: on noisy data it rewards any fall in training loss). ``"accuracy"``: the
+        lowest training loss.
     maxsize : int or None, default=None
         Largest complexity (number of nodes) of a formula on ``equations_`` (``None``: no
         cap; the constant is always there).

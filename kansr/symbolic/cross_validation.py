@@ -3,11 +3,13 @@
 On a few dozen rows the information criterion (:func:`~kansr.symbolic.pareto.information_criterion`)
 cannot tell a law from a formula of as many constants that bends to the sample: it counts
 the constants, not how far they move when a few rows change. K-fold cross-validation with
-each formula's constants refit on every fold's training rows sees that. With
-``model_selection="cv"`` the estimator uses it among the few formulas that the criterion
-finds nearly as good as its choice. It is not the default: on the measured-data benchmark it
-predicts held-out rows better but returns the published law less often
-(docs/benchmarks.md).
+each formula's constants refit on every fold's training rows sees that. By default the
+estimator uses it one way only (:func:`fewer_constants_choice`): a formula of fewer
+constants that predicts held-out rows at least as well replaces the criterion's choice. With
+``model_selection="cv"`` it also compares the few formulas that the criterion finds nearly
+as good as its choice, whatever their constants; that is not the default: on the
+measured-data benchmark it predicts held-out rows better but returns the published law less
+often (docs/benchmarks.md).
 """
 
 from __future__ import annotations
