@@ -293,8 +293,9 @@ ROWS = {"puromycin": lambda d: d[d["state"] == "treated"]}  # row subsets (see `
 
 # Units of each set's features and target, as R's documentation of the data states them
 # (kansr's X_units and y_units; --no-units leaves them out). Logs of quantities are given as
-# dimensionless numbers; "ppm" is a ratio (dimensionless); Rubber's hardness is in Shore
-# units (a dimension of its own) and its tensile strength in "kg/sq m" as documented.
+# dimensionless numbers; "ppm" is a fraction on a scale of its own (for kansr a dimension);
+# Rubber's hardness is in Shore units (a dimension of its own) and its tensile strength in
+# "kg/sq m" as documented.
 UNITS: dict[str, tuple[tuple[str | None, ...], str | None]] = {
     "mammals": (("",), ""),  # log(body / kg), log(brain / g)
     "wtloss": (("day",), "kg"),

@@ -31,7 +31,8 @@ R = sympy.Rational
         ("g/(hp*h)", "m^-2 s^2"),
         ("m^(1/2)", "m**0.5"),
         ("", "1"),
-        ("ppm", ""),
+        ("ppm", "%"),  # a fraction on a scale of its own
+        ("rad", ""),
         ("Shore^2/Shore", "Shore"),
     ],
 )
@@ -39,7 +40,10 @@ def test_equivalent_spellings_have_one_dimension(a, b):
     assert parse_unit(a) == parse_unit(b)
 
 
-@pytest.mark.parametrize(("a", "b"), [("m", "s"), ("Shore", ""), ("mph", "ft"), ("K", "degC/s")])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("m", "s"), ("Shore", ""), ("mph", "ft"), ("K", "degC/s"), ("ppm", ""), ("deg", "rad")],
+)
 def test_different_units_have_different_dimensions(a, b):
     assert parse_unit(a) != parse_unit(b)
 
@@ -88,6 +92,17 @@ FT = parse_unit("ft")
 )
 def test_dimension_check(expr, ok):
     assert consistent(expr, DIMS, FT) is ok
+
+
+def test_the_form_does_not_depend_on_the_scale_of_a_dimensionless_column():
+    conc, angle = {x0: parse_unit("ppm")}, {x0: parse_unit("deg")}
+    assert not consistent(F(2.0) + F(3.0) * sympy.Abs(sympy.log(x0)), conc, None)  # a kink at 1
+    assert consistent(F(2.0) + F(3.0) * sympy.log(x0), conc, None)  # = 3 log(x0/c)
+    assert consistent(F(2.0) * x0 / (x0 + F(0.06)), conc, None)
+    assert not consistent(F(2.0) * sympy.exp(-x0), conc, None)
+    assert not consistent(sympy.sin(x0), angle, None)  # sine of degrees: needs pi/180
+    assert consistent(sympy.sin(F(0.01745) * x0), angle, None)
+    assert consistent(sympy.sin(x0), {x0: parse_unit("rad")}, None)
 
 
 def test_unknown_units_are_free():

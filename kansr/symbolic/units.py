@@ -5,7 +5,11 @@ A unit is text such as ``"m/s^2"``, ``"kg*m**2"``, ``"g/(hp*h)"``, ``"mM"`` or `
 dimensions (length, mass, time, temperature, current, amount, luminosity), with every unit
 name that is not in :data:`UNITS` (after an SI prefix) a base dimension of its own
 (``"Shore"``, ``"counts"``). Scale factors are not kept: ``ft`` and ``m`` are both lengths,
-and the conversion between them is a fitted constant's business.
+and the conversion between them is a fitted constant's business. For the same reason
+fractions on a scale (``%``, ``ppm``, ``ppb``) and angles in degrees are dimensions of their
+own, not dimensionless like ``rad`` or ``""``: ``sin`` of degrees needs a fitted rate and
+``Abs(log(conc))`` of a concentration in ppm (a kink at 1 ppm) is inconsistent, so that no
+formula's form depends on the scale a column was written in.
 
 The check (:func:`consistent`) follows PySR's dimensional analysis: a fitted constant (a
 sympy ``Float``) may carry any unit, an exact number (``3``, ``2/3``, ``pi``) carries none.
@@ -44,6 +48,7 @@ Dimension = tuple[tuple[str, Fraction], ...]  # sorted (base, exponent) pairs, n
 DIMENSIONLESS: Dimension = ()
 
 _L, _M, _T, _K, _I, _N, _J = "length", "mass", "time", "temperature", "current", "amount", "light"
+_FRACTION, _DEGREE = "fraction (%, ppm)", "angle (deg)"
 _FORCE = {_M: 1, _L: 1, _T: -2}
 _PRESSURE = {_M: 1, _L: -1, _T: -2}
 _ENERGY = {_M: 1, _L: 2, _T: -2}
@@ -85,7 +90,11 @@ _OTHERS = {
     **{name: _ENERGY for name in ("erg", "BTU", "Btu")},
     **{name: _POWER for name in ("hp",)},
     **{name: {_K: 1} for name in ("degC", "degF", "°C", "°F", "R")},
-    **{name: {} for name in ("rad", "deg", "degree", "sr", "%", "percent", "ppm", "ppb")},
+    **{name: {} for name in ("rad", "sr")},  # the natural (scale 1) units of angles
+    # dimensionless quantities on a scale of their own: a dimension each, so that a form
+    # does not depend on the scale (no kink of Abs(log(conc)) at 1 ppm, no sin of degrees)
+    **{name: {_FRACTION: 1} for name in ("%", "percent", "ppm", "ppb", "ppt")},
+    **{name: {_DEGREE: 1} for name in ("deg", "degree", "°")},
     **{name: {} for name in ("1", "count", "counts")},
 }
 _PREFIXES = ("da", "Y", "Z", "E", "P", "T", "G", "M", "k", "h", "d", "c", "m", "u", "µ", "μ")
