@@ -142,25 +142,24 @@ def _bic(rows: list[dict], y: np.ndarray, node: float | None = None) -> int:
 
 def _kansr_cv(rows: list[dict], X: np.ndarray, y: np.ndarray) -> int:
     """The choice of ``model_selection="cv"`` among ``rows`` on training rows ``X, y``."""
-    chosen = _bic(rows, y)
-    if len(y) > CV_MAX_ROWS:
-        return chosen
-    v = float(np.var(y))
-    table = _table(rows)
-    criterion = pareto.information_criterion(table, len(y), 1e-14 * v)
-    return cross_validated_choice(table, criterion, chosen, X, y, None, 1e-14 * v)
+    return _checked(rows, X, y, cross_validated_choice)
 
 
 def _fewer_constants(rows: list[dict], X: np.ndarray, y: np.ndarray) -> int:
     """``bic``'s choice among ``rows`` checked against the formulas of fewer constants
     (:func:`kansr.symbolic.cross_validation.fewer_constants_choice`; at most 200 rows)."""
+    return _checked(rows, X, y, fewer_constants_choice)
+
+
+def _checked(rows: list[dict], X: np.ndarray, y: np.ndarray, check) -> int:
+    """``bic``'s choice among ``rows`` passed through ``check`` (on at most 200 rows)."""
     chosen = _bic(rows, y)
     if len(y) > CV_MAX_ROWS:
         return chosen
     v = float(np.var(y))
     table = _table(rows)
     criterion = pareto.information_criterion(table, len(y), 1e-14 * v)
-    return fewer_constants_choice(table, criterion, chosen, X, y, None, 1e-14 * v)
+    return check(table, criterion, chosen, X, y, None, 1e-14 * v)
 
 
 def _oracle(rows: list[dict], y_test: np.ndarray) -> int:

@@ -108,12 +108,7 @@ def cross_validated_choice(
     rows = sorted({int(chosen), *(int(i) for i in near)})
     if len(rows) < 2 or len(y) < CV_MIN_ROWS:
         return chosen
-    splits = fold_splits(len(y))
-    floor = max(float(loss_floor), 1e-300)
-    error = {}
-    for i in rows:
-        squared = held_out_errors(table["sympy_format"].iloc[i], X, y, splits, sample_weight)
-        error[i] = max(float(np.average(squared, weights=sample_weight)), floor)
+    error = _mean_held_out_errors(table, rows, X, y, sample_weight, loss_floor)
     best = min(error.values())
     if not math.isfinite(best) or error[chosen] <= CV_PARSIMONY * best:
         return chosen
@@ -146,13 +141,19 @@ def fewer_constants_choice(
     fewer = fewer[np.argsort(criterion[fewer], kind="stable")][:CV_MAX_CANDIDATES]
     if not len(fewer) or len(y) < CV_MIN_ROWS:
         return chosen
+    rows = sorted({int(chosen), *(int(i) for i in fewer)})
+    errors = _mean_held_out_errors(table, rows, X, y, sample_weight, loss_floor)
+    best = min((int(i) for i in sorted(fewer)), key=errors.__getitem__)  # ties: the simplest
+    return best if math.isfinite(errors[best]) and errors[best] <= errors[chosen] else chosen
+
+
+def _mean_held_out_errors(table, rows, X, y, sample_weight, loss_floor) -> dict[int, float]:
+    """``{row: mean held-out squared error}`` of the ``rows`` of ``table`` on
+    :func:`fold_splits` of ``y`` (weighted by ``sample_weight``, at least ``loss_floor``)."""
     splits = fold_splits(len(y))
     floor = max(float(loss_floor), 1e-300)
-
-    def error(i: int) -> float:
+    errors = {}
+    for i in rows:
         squared = held_out_errors(table["sympy_format"].iloc[i], X, y, splits, sample_weight)
-        return max(float(np.average(squared, weights=sample_weight)), floor)
-
-    errors = {int(i): error(int(i)) for i in sorted(fewer)}  # simplest first: ties to it
-    best = min(errors, key=errors.__getitem__)
-    return best if math.isfinite(errors[best]) and errors[best] <= error(chosen) else chosen
+        errors[i] = max(float(np.average(squared, weights=sample_weight)), floor)
+    return errors
