@@ -75,7 +75,7 @@ def test_rules_rechoose_on_the_saved_fronts(fold_fronts, tmp_path):
     r2 = lambda p: 1 - np.sum((p - y) ** 2) / np.sum((y - y.mean()) ** 2)  # noqa: E731
     assert df["stored"].iloc[0] == pytest.approx(r2(stored))
     # on 8 training rows the criterion and the cross-validated refits choose the line
-    for rule in ("bic", "node=2", "innercv1se", "stable", "cv"):
+    for rule in ("bic", "node=2", "innercv1se", "stable", "cv", "fewer"):
         assert df[rule].iloc[0] == pytest.approx(r2(line)), rule
     assert df["bic"].iloc[0] > df["stored"].iloc[0]
     # the oracle takes each fold's best member on its held-out rows: no rule does better
@@ -89,3 +89,32 @@ def test_only_the_rules_asked_for_are_scored(fold_fronts, tmp_path):
     assert list(df.columns) == ["set", "published", "stored", "cv", "oracle"]
     with pytest.raises(ValueError, match="unknown rules"):
         fold_fronts.compare(str(path), [2.0], ["cv", "lasso"])
+
+
+def test_forms_on_all_rows_are_judged_for_each_rule(fold_fronts, tmp_path):
+    """A front fitted to all rows (``full``) of a set named like one of realdata's (cats:
+    ``Hwt = a*Bwt``): the rules' formulas there are judged against the published form."""
+    path, x, y, folds = _fronts(tmp_path)
+    data = json.loads(path.read_text())
+    x0 = sympy.Symbol("x0", real=True)
+    slope = float(np.sum(x * y) / np.sum(x * x))
+    coef = np.polyfit(x, y, 6)
+    rows = [
+        {"expr": sympy.srepr(sympy.Float(float(y.mean()))), "complexity": 1, "n_constants": 1},
+        {"expr": sympy.srepr(sympy.Float(slope) * x0), "complexity": 3, "n_constants": 1},
+        {
+            "expr": sympy.srepr(sum(sympy.Float(c) * x0 ** (6 - k) for k, c in enumerate(coef))),
+            "complexity": 40,
+            "n_constants": 7,
+        },
+    ]
+    for r, pred in zip(
+        rows, (np.full_like(y, y.mean()), slope * x, np.polyval(coef, x)), strict=True
+    ):
+        r["loss"] = float(np.mean((pred - y) ** 2))
+    data["cats"] = {**data.pop("line"), "full": {"selected": 2, "rows": rows}}
+    path.write_text(json.dumps(data))
+    df = fold_fronts.compare(str(path), [2.0], ["bic", "fewer", "oracle"])
+    assert bool(df["bic form"].iloc[0]) and bool(df["fewer form"].iloc[0])  # a*Bwt
+    assert not bool(df["stored form"].iloc[0])  # the degree-6 polynomial
+    assert "oracle form" not in df  # (the oracle needs held-out rows)
