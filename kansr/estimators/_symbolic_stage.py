@@ -254,14 +254,14 @@ class SymbolicStage:
         n = n_rows(y, w)
         self.selected_index_ = select(table, self.model_selection, floor, n, variance)
         if self.model_selection in ("bic", "cv") and n <= CV_MAX_ROWS:
-            self._check_on_held_out_rows(table, floor, X, y, w)
+            self._check_on_held_out_rows(table, floor, n, X, y, w)
 
-    def _check_on_held_out_rows(self, table, floor: float, X, y, w) -> None:
+    def _check_on_held_out_rows(self, table, floor: float, n: int, X, y, w) -> None:
         """On small data, the criterion's choice gives way to a formula of fewer constants
         that predicts held-out rows at least as well (:func:`fewer_constants_choice`), and,
         with ``model_selection="cv"``, to one nearly as good by the criterion that predicts
         them better (:func:`cross_validated_choice`). An interrupt keeps the choice made."""
-        crit = information_criterion(table, n_rows(y, w), floor)
+        crit = information_criterion(table, n, floor)
         try:
             self.selected_index_ = fewer_constants_choice(
                 table, crit, self.selected_index_, X, y, w, floor

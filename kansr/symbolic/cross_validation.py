@@ -141,9 +141,9 @@ def fewer_constants_choice(
     fewer = fewer[np.argsort(criterion[fewer], kind="stable")][:CV_MAX_CANDIDATES]
     if not len(fewer) or len(y) < CV_MIN_ROWS:
         return chosen
-    rows = sorted({int(chosen), *(int(i) for i in fewer)})
-    errors = _mean_held_out_errors(table, rows, X, y, sample_weight, loss_floor)
-    best = min((int(i) for i in sorted(fewer)), key=errors.__getitem__)  # ties: the simplest
+    candidates = sorted(int(i) for i in fewer)  # simplest first: ties go to the simplest
+    errors = _mean_held_out_errors(table, [*candidates, chosen], X, y, sample_weight, loss_floor)
+    best = min(candidates, key=errors.__getitem__)
     return best if math.isfinite(errors[best]) and errors[best] <= errors[chosen] else chosen
 
 
