@@ -175,7 +175,10 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         distance, ``2.93*speed`` can. In a formula that is not, a snapped number or the
         implicit rate of a function's variable is made a fitted constant again where that
         makes it so (``3*speed`` -> ``a*speed``, ``tanh(Conc)`` -> ``tanh(a*Conc)``, refit);
-        formulas inconsistent by their form (``hard - tens``) are left out.
+        formulas inconsistent by their form (``hard - tens``) are left out. A temperature in
+        ``"degC"`` or ``"degF"`` (an arbitrary zero) is measured from a fitted zero in the
+        formulas whose form depends on it (``a*T**4`` -> ``a*(T + c)**4``;
+        :mod:`kansr.symbolic.offset_scales`).
     y_units : str or None, default=None
         Units of the target (``None``: unknown, any). Used with ``X_units``.
     n_threads : int or None, default=None

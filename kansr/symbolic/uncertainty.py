@@ -18,7 +18,13 @@ import torch
 
 from kansr.symbolic.expressions import TorchFormula
 
-__all__ = ["constant_covariance", "fitted_constants", "n_constants", "standard_errors"]
+__all__ = [
+    "constant_covariance",
+    "constants_jacobian",
+    "fitted_constants",
+    "n_constants",
+    "standard_errors",
+]
 
 
 def fitted_constants(expr: sympy.Expr) -> list[sympy.Float]:
@@ -51,7 +57,7 @@ def constant_covariance(
         return constants, np.zeros((0, 0))
     if n <= p:
         return constants, np.full((p, p), math.nan)
-    jac, pred = _jacobian(expr, X)
+    jac, pred = constants_jacobian(expr, X)
     if jac is None:
         return constants, np.full((p, p), math.nan)
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -92,7 +98,7 @@ def null_direction(
     unchanged. ``None`` when the Jacobian cannot be evaluated."""
     if not fitted_constants(expr):
         return None
-    jac, _ = _jacobian(expr, X)
+    jac, _ = constants_jacobian(expr, X)
     if jac is None:
         return None
     w = np.ones(len(jac)) if sample_weight is None else np.asarray(sample_weight, float)
@@ -113,7 +119,9 @@ def standard_errors(
     return {c: float(e) for c, e in zip(constants, errors, strict=True)}
 
 
-def _jacobian(expr, X) -> tuple[np.ndarray | None, np.ndarray | None]:
+def constants_jacobian(
+    expr: sympy.Expr, X: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``J (n, p)`` of the predictions by the fitted constants (in the order of
     :func:`fitted_constants`, which is :class:`TorchFormula`'s) and the predictions ``(n,)``;
     ``(None, None)`` when they are not finite or cannot be evaluated. Exact derivatives by

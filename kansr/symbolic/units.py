@@ -17,20 +17,23 @@ So ``3*speed`` cannot be a distance while ``2.93*speed`` can; the terms of a sum
 dimension; the arguments of ``exp``, ``sin``, ``tanh``, ... and of powers with a variable
 exponent are dimensionless; ``log`` of a quantity with units is allowed only where a fitted
 constant is added to it (``a + b*log(conc)`` is ``b*log(conc/c)``); ``Abs`` keeps its
-argument's units and ``sign`` of any quantity has none.
+argument's units and ``sign`` of any quantity has none. Temperatures on a scale with an
+arbitrary zero (°C, °F) are checked for forms that do not depend on it by
+:mod:`kansr.symbolic.offset_scales`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 import sympy
 
 from kansr.symbolic.expressions import complexity, refit_constants
+from kansr.symbolic.offset_scales import offset_of, shift_closed, shift_repaired
 from kansr.symbolic.pareto import Formula
 
 __all__ = [
@@ -431,10 +434,14 @@ def _replaced(node, path, new):
 @dataclass(frozen=True)
 class UnitDimensions:
     """Dimensions of the features by internal symbol ``x{i}`` (``None``: unknown) and of
-    the target (``None``: unknown)."""
+    the target (``None``: unknown); ``x_offsets``: the features on a scale with an arbitrary
+    zero (°C, °F) by symbol, with their absolute zero (:mod:`kansr.symbolic.offset_scales`),
+    ``y_offset`` that of the target (``None``: a ratio scale or unknown)."""
 
     x: dict[sympy.Symbol, Dimension | None]
     y: Dimension | None
+    x_offsets: dict[sympy.Symbol, float] = field(default_factory=dict)
+    y_offset: float | None = None
 
 
 def unit_dimensions(x_units, y_units, feature_names: Sequence[str]) -> UnitDimensions | None:
@@ -456,17 +463,20 @@ def unit_dimensions(x_units, y_units, feature_names: Sequence[str]) -> UnitDimen
         units = list(x_units)
         if len(units) != n:
             raise ValueError(f"X_units has {len(units)} entries, X has {n} features")
-    dims = {}
+    dims, offsets = {}, {}
     for i, (name, unit) in enumerate(zip(feature_names, units, strict=True)):
+        symbol = sympy.Symbol(f"x{i}", real=True)
         try:
-            dims[sympy.Symbol(f"x{i}", real=True)] = parse_unit(unit)
+            dims[symbol] = parse_unit(unit)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"X_units of {name!r}: {exc}") from exc
+        if offset_of(unit) is not None:
+            offsets[symbol] = offset_of(unit)
     try:
         y_dim = parse_unit(y_units)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"y_units: {exc}") from exc
-    return UnitDimensions(dims, y_dim)
+    return UnitDimensions(dims, y_dim, offsets, offset_of(y_units))
 
 
 def formulas_with_units(
@@ -479,8 +489,31 @@ def formulas_with_units(
     """The :class:`~kansr.symbolic.pareto.Formula` s of ``formulas`` that are dimensionally
     consistent with ``units`` and, in their place, those that are not :func:`repaired` (a
     snapped number made a fitted constant again, refit on ``X, y``; the ``MAX_REPAIRED``
-    smallest are tried); the others are left out."""
-    broken = {i for i, f in enumerate(formulas) if not consistent(f.expr, units.x, units.y)}
+    smallest are tried); the others are left out. With features or a target on a scale of
+    arbitrary zero (°C, °F), the same then holds for being closed under a shift of the zero
+    (:func:`~kansr.symbolic.offset_scales.shift_closed`, repaired by
+    :func:`~kansr.symbolic.offset_scales.shift_repaired`)."""
+
+    def dimensions_fixed(expr):
+        return repaired(expr, X, y, units.x, units.y, sample_weight)
+
+    out = _kept_or_fixed(formulas, lambda e: consistent(e, units.x, units.y), dimensions_fixed)
+    if not units.x_offsets and units.y_offset is None:
+        return out
+
+    def closed(expr):
+        return shift_closed(expr, X, units.x_offsets, units.y_offset)
+
+    def shift_fixed(expr):
+        return shift_repaired(expr, X, y, units.x_offsets, units.y_offset, sample_weight)
+
+    return _kept_or_fixed(out, closed, shift_fixed)
+
+
+def _kept_or_fixed(formulas: Sequence[Formula], ok, fix) -> list[Formula]:
+    """The formulas for which ``ok(expr)`` holds and, in their place, ``fix(expr)`` (an
+    ``(expr, loss)`` or ``None``) of the ``MAX_REPAIRED`` smallest others."""
+    broken = {i for i, f in enumerate(formulas) if not ok(f.expr)}
     tried = set(
         sorted(broken, key=lambda i: (formulas[i].complexity, formulas[i].loss, i))[:MAX_REPAIRED]
     )
@@ -489,7 +522,7 @@ def formulas_with_units(
         if i not in broken:
             out.append(formula)
         elif i in tried:
-            fixed = repaired(formula.expr, X, y, units.x, units.y, sample_weight)
+            fixed = fix(formula.expr)
             if fixed is not None and fixed[0] not in seen:
                 seen.add(fixed[0])
                 out.append(Formula(expr=fixed[0], complexity=complexity(fixed[0]), loss=fixed[1]))
