@@ -7,6 +7,7 @@ import sympy
 
 from kansr import KANRegressor
 from kansr.symbolic.library import make_library
+from kansr.symbolic.structure import search
 from kansr.symbolic.structure.search import (
     additive_spline_fit,
     monomial_formula,
@@ -227,3 +228,19 @@ def test_an_inverse_sine_is_not_proposed_off_its_branch():
     X = np.random.default_rng(0).uniform(1, 2, (300, 2))
     found = structure_formulas(X, 2 + X[:, 0] * X[:, 1], make_library())
     assert found and not any(e.has(sympy.asin, sympy.acos) for e, _ in found)
+
+
+def test_the_simplest_laws_are_finished_beside_the_most_accurate_approximants():
+    # a curve with many accurate approximants: by error alone its simple law is left out
+    # (17 rows of boiling points: exp(a + b*bp) was 15th by error, behind rationals and sines)
+    bp = np.linspace(194.0, 212.0, 17)
+    X = bp[:, None]
+    law = sympy.Float(0.39) * sympy.exp(sympy.Float(0.0205) * x0)
+    y = search.evaluate(law + sympy.sin(x0) / 5, X)
+    approximants = [law + sympy.Float(a) * sympy.sin(x0) for a in np.linspace(0.12, 0.28, 14)]
+    raw = [law, *approximants]
+    errors = [search.mse(e, X, y) for e in raw]
+    assert all(e < errors[0] for e in errors[1:])
+    by_error = search._most_promising(raw, X, y, None, 12)
+    assert law not in by_error
+    assert search._most_promising(raw, X, y, None, 12, simplest_sizes=4) == [*by_error, law]

@@ -527,15 +527,31 @@ def _raw_candidates(
 
 
 def _most_promising(
-    raw: list[sympy.Expr], X: np.ndarray, y: np.ndarray, w: np.ndarray | None, max_finish: int
+    raw: list[sympy.Expr],
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    max_finish: int,
+    simplest_sizes: int = 0,
 ) -> list[sympy.Expr]:
-    """The ``max_finish`` distinct candidates of lowest (finite) error, then complexity."""
+    """The ``max_finish`` distinct candidates of lowest (finite) error, then complexity, and
+    after them the most accurate candidate of each of the ``simplest_sizes`` smallest
+    complexities that those leave out: many accurate approximants of a curve would crowd
+    out its simple laws (17 rows of boiling points: ``a*exp(b*bp)``, 6 nodes, was 15th by
+    error behind rationals and sines of up to 23 nodes; a power ``bp**4.2`` was the only
+    formula of fewer than 10 nodes finished)."""
     unique = {sympy.srepr(e): e for e in raw}
     scored = sorted(
         ((mse(e, X, y, w), complexity(e), e) for e in unique.values()),
         key=lambda t: (t[0], t[1]),
     )
-    return [expr for error, _, expr in scored if math.isfinite(error)][:max_finish]
+    finite = [(size, expr) for error, size, expr in scored if math.isfinite(error)]
+    chosen = [expr for _, expr in finite[:max_finish]]
+    best_of_size: dict[int, sympy.Expr] = {}
+    for size, expr in finite:  # (most accurate first)
+        best_of_size.setdefault(size, expr)
+    simple = [best_of_size[size] for size in sorted(best_of_size)[:simplest_sizes]]
+    return chosen + [expr for expr in simple if not any(expr is e for e in chosen)]
 
 
 def _finish_candidates(
@@ -574,6 +590,7 @@ def _finish_candidates(
     return results
 
 
+_SIMPLEST_SIZES = 4  # complexities whose best raw candidate is finished beside the best
 _NEAR_EXACT_RAW = 1e-10  # share of var(y) a raw candidate leaves when the search has the law
 
 
@@ -593,7 +610,8 @@ def structure_formulas(
 
     Expressions are in the symbols ``x0 .. x{m-1}`` and the units of ``X`` and ``y``. At most
     ``max_searches`` sub-searches run and only the ``max_finish`` raw candidates of lowest
-    error are refit and simplified; ``deadline`` stops both early (the searches get half of
+    error, and the most accurate of each of the four smallest complexities, are refit and
+    simplified; ``deadline`` stops both early (the searches get half of
     the time left). With ``sample_weight (n,)`` the candidates are ranked, refit and
     scored on the weighted squared error (the searches that propose them are unweighted).
     """
@@ -608,7 +626,7 @@ def structure_formulas(
     budget = _Budget(max_searches, deadline.share(0.5))
     raw = _raw_candidates(Xs, ys, symbols, library, max_split, budget)
     # finish (refit, snap, simplify) the most promising candidates only, best first
-    best = _most_promising(raw, Xs, ys, ws, max_finish)
+    best = _most_promising(raw, Xs, ys, ws, max_finish, _SIMPLEST_SIZES)
     if not best or mse(best[0], Xs, ys, ws) > _NEAR_EXACT_RAW * float(np.var(ys)):
         joined = joined_term_formulas(Xs, ys, symbols, library, budget.deadline)
         best = _most_promising(joined, Xs, ys, ws, max_finish) + best
