@@ -92,7 +92,8 @@ def test_formula(terms: int) -> tuple[sympy.Expr, np.ndarray, np.ndarray]:
 
 
 def central_jacobian(expr, X):
-    """The Jacobian as ``uncertainty._jacobian`` took it before: central differences only."""
+    """The Jacobian as ``uncertainty.constants_jacobian`` took it before: central differences
+    only."""
     module = expressions.TorchFormula(expr)
     x = torch.from_numpy(np.array(X, dtype=np.float64))
     with torch.no_grad():
@@ -124,12 +125,12 @@ def error_times(terms: int, repeats: int) -> tuple[float, float]:
     Jacobian, central differences."""
     expr, X, y = test_formula(terms)
     now = _best(lambda: uncertainty.standard_errors(expr, X, y), repeats)
-    exact = uncertainty._jacobian
-    uncertainty._jacobian = central_jacobian
+    exact = uncertainty.constants_jacobian
+    uncertainty.constants_jacobian = central_jacobian
     try:
         before = _best(lambda: uncertainty.standard_errors(expr, X, y), repeats)
     finally:
-        uncertainty._jacobian = exact
+        uncertainty.constants_jacobian = exact
     return now, before
 
 
