@@ -193,6 +193,21 @@ def test_parsimony_never_trades_a_real_gain_for_simplicity():
     assert select(table, "bic", n_samples=4000, variance=0.953) == 1
 
 
+def test_parsimony_never_trades_a_law_for_a_smaller_formula_of_more_constants():
+    # Feynman II.13.34 at noise 0.01 (1000 rows): the 14-node law of no fitted constants has
+    # the lowest criterion; a 13-node approximant of three constants is within 1.5x its loss
+    # and 1 % of R^2, but it is not simpler: it has more constants
+    table = _table(
+        [1, 3, 13, 14, 112], [4.34, 0.1198, 0.003144, 0.002782, 0.002774], [1, 0, 3, 0, 18]
+    )
+    assert select(table, "bic", n_samples=1000, variance=4.34) == 3
+    # a smaller formula of no more constants still wins within those margins
+    table = _table(
+        [1, 3, 13, 14, 112], [4.34, 0.1198, 0.002790, 0.002782, 0.002774], [1, 0, 0, 0, 18]
+    )
+    assert select(table, "bic", n_samples=1000, variance=4.34) == 2
+
+
 def test_standard_errors_survive_overflowing_jacobians():
     # exp(40*x) on x up to 30 overflows: no error, the errors are simply not available
     x0 = sympy.Symbol("x0", real=True)

@@ -244,11 +244,11 @@ def select(
     """Row chosen by ``rule``:
 
     * ``"bic"``: the lowest :func:`information_criterion` on ``n_samples`` rows, then the
-      simplest (smaller) formula whose loss is within 1.5 times that one's and whose R² is
-      within 0.01 of it (``variance``: of the target; an improvement that small, and
-      smaller than half the noise level, is not worth a more complex law): the most
-      accurate formula on exact data (its loss is far below every other), a parsimonious
-      one on noisy or small data;
+      simplest formula (fewer nodes, no more fitted constants) whose loss is within 1.5
+      times that one's and whose R² is within 0.01 of it (``variance``: of the target; an
+      improvement that small, and smaller than half the noise level, is not worth a more
+      complex law): the most accurate formula on exact data (its loss is far below every
+      other), a parsimonious one on noisy or small data;
     * ``"cv"``: as ``"bic"`` here; the estimator then checks the choice on held-out rows
       (:func:`~kansr.symbolic.cross_validation.cross_validated_choice`);
     * ``"accuracy"``: the lowest loss;
@@ -277,9 +277,13 @@ def select(
         floored = np.maximum(loss, max(float(loss_floor), 1e-300))
         slack = _PARSIMONY_R2 * (float(loss[0]) if variance is None else float(variance))
         size = table["complexity"].to_numpy()
+        constants = table["n_constants"].to_numpy()
+        # simpler: fewer nodes and no more fitted constants (a 13-node formula of three
+        # constants is not simpler than the 14-node law of none)
+        simpler = (size < size[chosen]) & (constants <= constants[chosen])
         close = np.flatnonzero(
             np.isfinite(crit)
-            & ((size < size[chosen]) | (np.arange(len(table)) == chosen))
+            & (simpler | (np.arange(len(table)) == chosen))
             & (floored <= _PARSIMONY * floored[chosen])
             & (loss <= loss[chosen] + slack)
         )
