@@ -23,6 +23,7 @@ from kansr.symbolic.cross_validation import (
     CV_MAX_ROWS,
     cross_validated_choice,
     fewer_constants_choice,
+    more_constants_choice,
 )
 from kansr.symbolic.decompose.candidates import decomposition_formulas
 from kansr.symbolic.expressions import complexity, n_rows, weighted_variance
@@ -258,14 +259,17 @@ class SymbolicStage:
 
     def _check_on_held_out_rows(self, table, floor: float, n: int, X, y, w) -> None:
         """On small data, the criterion's choice gives way to a formula of fewer constants
-        that predicts held-out rows at least as well (:func:`fewer_constants_choice`), and,
-        with ``model_selection="cv"``, to one nearly as good by the criterion that predicts
-        them better (:func:`cross_validated_choice`). An interrupt keeps the choice made."""
+        that predicts held-out rows at least as well (:func:`fewer_constants_choice`), else
+        to one of one constant more that predicts them more than 5 % better
+        (:func:`more_constants_choice`), and, with ``model_selection="cv"``, to one nearly
+        as good by the criterion that predicts them better (:func:`cross_validated_choice`).
+        An interrupt keeps the choice made."""
         crit = information_criterion(table, n, floor)
         try:
-            self.selected_index_ = fewer_constants_choice(
-                table, crit, self.selected_index_, X, y, w, floor
-            )
+            chosen = self.selected_index_
+            self.selected_index_ = fewer_constants_choice(table, crit, chosen, X, y, w, floor)
+            if self.selected_index_ == chosen:
+                self.selected_index_ = more_constants_choice(table, crit, chosen, X, y, w, floor)
             if self.model_selection == "cv":
                 self.selected_index_ = cross_validated_choice(
                     table, crit, self.selected_index_, X, y, w, floor
