@@ -13,6 +13,7 @@ from kansr.symbolic.cross_validation import (
     fewer_constants_choice,
     fold_splits,
     held_out_errors,
+    more_constants_choice,
 )
 
 x0 = sympy.Symbol("x0", real=True)
@@ -95,19 +96,46 @@ def test_the_choice_is_checked_by_held_out_error_only_on_small_data(monkeypatch)
 
     monkeypatch.setattr(stage, "cross_validated_choice", recorder("cv"))
     monkeypatch.setattr(stage, "fewer_constants_choice", recorder("fewer"))
+    monkeypatch.setattr(stage, "more_constants_choice", recorder("more"))
     rng = np.random.default_rng(0)
     small = {"hidden_layer_sizes": (2,), "max_iter": 10, "random_state": 0}
     for n in (40, CV_MAX_ROWS + 50):
         X = rng.uniform(1, 2, (n, 1))
         y = 3 * X[:, 0] + 0.1 * rng.normal(size=n)
         KANRegressor(**small, model_selection="cv").fit(X, y)
-    for rule in ("bic", "accuracy", "best"):  # the default checks fewer constants only
+    for rule in ("bic", "accuracy", "best"):  # the default checks the constants only
         KANRegressor(**small, model_selection=rule).fit(X[:40], y[:40])
-    assert calls == [("fewer", 40), ("cv", 40), ("fewer", 40)]
+    assert calls == [("fewer", 40), ("more", 40), ("cv", 40), ("fewer", 40), ("more", 40)]
+
+
+def test_one_constant_more_is_checked_only_when_fewer_constants_did_not_win(monkeypatch):
+    calls = []
+
+    def more(table, criterion, chosen, *args, **kwargs):
+        calls.append(chosen)
+        return chosen
+
+    def other_row(table, criterion, chosen, *args, **kwargs):
+        return chosen - 1 if chosen > 0 else chosen + 1
+
+    monkeypatch.setattr(stage, "more_constants_choice", more)
+    X, y = _line(n=30)
+    small = {"hidden_layer_sizes": (2,), "max_iter": 10, "random_state": 0}
+    est = KANRegressor(**small).fit(X, y)  # fewer constants keeps the choice: more is asked
+    assert calls == [est.selected_index_]
+    monkeypatch.setattr(stage, "fewer_constants_choice", other_row)
+    switched = KANRegressor(**small).fit(X, y)  # fewer constants won: more is not asked
+    assert len(calls) == 1
+    assert switched.selected_index_ != est.selected_index_
 
 
 @pytest.mark.parametrize(
-    ("check", "rule"), [("cross_validated_choice", "cv"), ("fewer_constants_choice", "bic")]
+    ("check", "rule"),
+    [
+        ("cross_validated_choice", "cv"),
+        ("fewer_constants_choice", "bic"),
+        ("more_constants_choice", "bic"),
+    ],
 )
 def test_an_interrupt_while_cross_validating_keeps_the_criterions_choice(monkeypatch, check, rule):
     def interrupted(*args, **kwargs):
@@ -163,3 +191,49 @@ def test_only_formulas_of_fewer_constants_can_replace_the_choice():
     # and the fewest constants of all: nothing to compare
     table = _table([sympy.Float(3.0), a * x0 + b], X, y)
     assert fewer_constants_choice(table, np.array([5.0, 4.0]), 0, X, y) == 0
+
+
+def _curve(n=40, seed=1, noise=1.0):
+    """Rows of ``x + 0.8 x**2`` with noise: neither ``c*x`` nor ``c*x**2`` alone."""
+    rng = np.random.default_rng(seed)
+    X = np.sort(rng.uniform(0, 4, n))[:, None]
+    return X, X[:, 0] + 0.8 * X[:, 0] ** 2 + noise * rng.normal(size=n)
+
+
+def _least_squares(X, y, powers):
+    """``sum c_k x0**k`` over ``powers``, fitted to ``X (n, 1)``, ``y (n,)``."""
+    design = np.column_stack([X[:, 0] ** k for k in powers])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return sum(sympy.Float(float(c), 15) * x0**k for k, c in zip(powers, coef, strict=True))
+
+
+def test_one_constant_more_that_predicts_held_out_rows_replaces_the_choice():
+    X, y = _curve()
+    table = _table([_least_squares(X, y, [2]), _least_squares(X, y, [1, 2])], X, y)
+    assert list(table["n_constants"]) == [1, 2]
+    criterion = np.array([8.0, 10.0])  # say the criterion finds the second constant too dear
+    assert more_constants_choice(table, criterion, 0, X, y) == 1
+    # a candidate the criterion cannot score is not considered
+    assert more_constants_choice(table, np.array([8.0, np.inf]), 0, X, y) == 0
+
+
+def test_one_constant_more_that_predicts_no_better_does_not_replace_the_choice():
+    X, y = _line(n=40, noise=0.5)
+    y = y - 1.0  # the law 2*x through the origin: an intercept only follows the noise
+    table = _table([_least_squares(X, y, [1]), _least_squares(X, y, [0, 1])], X, y)
+    assert list(table["n_constants"]) == [1, 2]
+    assert table["loss"][1] < table["loss"][0]  # lower training loss all the same
+    assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X, y) == 0
+
+
+def test_only_exactly_one_constant_more_can_replace_the_choice():
+    X, y = _curve()
+    # two constants more than the choice: not considered, however well it predicts
+    table = _table([_least_squares(X, y, [2]), _least_squares(X, y, [0, 1, 2])], X, y)
+    assert list(table["n_constants"]) == [1, 3]
+    assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X, y) == 0
+    # too few rows to hold any out: the choice stays
+    table = _table(
+        [_least_squares(X[:4], y[:4], [2]), _least_squares(X[:4], y[:4], [1, 2])], X[:4], y[:4]
+    )
+    assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X[:4], y[:4]) == 0
