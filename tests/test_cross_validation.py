@@ -237,3 +237,17 @@ def test_only_exactly_one_constant_more_can_replace_the_choice():
         [_least_squares(X[:4], y[:4], [2]), _least_squares(X[:4], y[:4], [1, 2])], X[:4], y[:4]
     )
     assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X[:4], y[:4]) == 0
+
+
+def test_exact_numbers_the_data_chose_count_as_degrees_of_freedom():
+    rng = np.random.default_rng(2)
+    X = np.sort(rng.uniform(0, 3, 40))[:, None]
+    y = X[:, 0] + 0.3 * X[:, 0] ** 3 + 0.2 * rng.normal(size=40)
+    # one fitted constant more than c*x, and the exponent 3 the data chose: two more
+    table = _table([_least_squares(X, y, [1]), _least_squares(X, y, [1, 3])], X, y)
+    assert list(table["n_constants"]) == [1, 2]
+    assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X, y) == 0
+    # and it does predict held-out rows far better: only the count keeps the choice
+    splits = fold_splits(len(y))
+    errors = [np.mean(held_out_errors(e, X, y, splits)) for e in table["sympy_format"]]
+    assert errors[1] < 0.5 * errors[0]
