@@ -239,11 +239,11 @@ def test_only_exactly_one_constant_more_can_replace_the_choice():
     assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X[:4], y[:4]) == 0
 
 
-def test_exact_numbers_the_data_chose_count_as_degrees_of_freedom():
+def test_one_constant_more_must_not_bring_an_exact_number_the_data_chose():
     rng = np.random.default_rng(2)
     X = np.sort(rng.uniform(0, 3, 40))[:, None]
     y = X[:, 0] + 0.3 * X[:, 0] ** 3 + 0.2 * rng.normal(size=40)
-    # one fitted constant more than c*x, and the exponent 3 the data chose: two more
+    # one fitted constant more than c*x, and the exponent 3 the data chose (kept in refits)
     table = _table([_least_squares(X, y, [1]), _least_squares(X, y, [1, 3])], X, y)
     assert list(table["n_constants"]) == [1, 2]
     assert more_constants_choice(table, np.array([8.0, 10.0]), 0, X, y) == 0

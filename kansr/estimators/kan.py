@@ -150,7 +150,10 @@ class KANRegressor(SymbolicStage, FormulaOutputs, RegressorMixin, BaseEstimator)
         formula, on noisy or small data a parsimonious one, never one with more constants than the
         data support: on at most 200 rows a formula of fewer constants that predicts held-out rows
         (5-fold cross-validation, leave-one-out below 15 rows, constants refit per fold) at least as
-        well replaces the choice (:func:`kansr.symbolic.cross_validation.fewer_constants_choice`).
+        well replaces the choice (:func:`kansr.symbolic.cross_validation.fewer_constants_choice`),
+        and when none does, a formula of one fitted constant more (and no more exact numbers
+        chosen by the data) that predicts them more than 5 % better
+        (:func:`kansr.symbolic.cross_validation.more_constants_choice`).
         ``"cv"`` (for prediction on small data) is ``"bic"`` checked by cross-validation on at most
         200 rows: the few formulas within 6 nats of the lowest criterion are compared by 5-fold
         cross-validation (leave-one-out below 15 rows), their constants refit on each fold's

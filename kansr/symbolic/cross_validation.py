@@ -6,9 +6,9 @@ the constants, not how far they move when a few rows change. K-fold cross-valida
 each formula's constants refit on every fold's training rows sees that. By default the
 estimator uses it to check the constants of the criterion's choice: a formula of fewer
 constants that predicts held-out rows at least as well replaces it
-(:func:`fewer_constants_choice`), and when none does, a formula of one degree of freedom
-more that predicts them more than 5 % better (:func:`more_constants_choice`: the
-criterion's price of a constant, ``ln n``, is an asymptotic one). With
+(:func:`fewer_constants_choice`), and when none does, a formula of one fitted constant more
+that predicts them more than 5 % better (:func:`more_constants_choice`: the criterion's
+price of a constant, ``ln n``, is an asymptotic one). With
 ``model_selection="cv"`` it also compares the few formulas that the criterion finds nearly
 as good as its choice, whatever their constants; that is not the default: on the
 measured-data benchmark it predicts held-out rows better but returns the published law less
@@ -162,26 +162,27 @@ def more_constants_choice(
     loss_floor: float = 0.0,
 ) -> int:
     """Row of ``table`` (``equations_``, simplest first) to use instead of ``chosen``: the
-    formula of exactly one degree of freedom more than ``chosen`` that predicts held-out
-    rows best, when its error is below ``chosen``'s divided by :data:`CV_PARSIMONY`; else
-    ``chosen``. Degrees of freedom are the fitted constants (``n_constants``) and the exact
-    numbers the data chose (:func:`~kansr.symbolic.pareto.chosen_numbers`: the 18 of
-    ``exp(-18*x)``), which the refits keep fixed at what all rows, the held-out ones
-    included, chose.
+    formula of exactly one fitted constant more than ``chosen`` (``n_constants``), and no
+    more exact numbers the data chose (:func:`~kansr.symbolic.pareto.chosen_numbers`), that
+    predicts held-out rows best, when its error is below ``chosen``'s divided by
+    :data:`CV_PARSIMONY`; else ``chosen``.
 
     The mirror of :func:`fewer_constants_choice`: on a few dozen rows a constant that the
     criterion finds too dear (its fit gain is below ``ln n`` and the nodes it brings) can
     still be what held-out rows need (MASS::hills, 28 rows: ``7.49*dist`` against
-    ``k*dist/(climb - C)``, which predicts the longest race). One at a time: the refits of
-    :func:`held_out_errors` start from the constants fitted to all rows, which flatters
-    formulas of many nonlinear constants. Candidates: at most :data:`CV_MAX_CANDIDATES` of
-    finite ``criterion`` (lowest first); errors as in :func:`fewer_constants_choice`. Data
-    of fewer than :data:`CV_MIN_ROWS` rows keep ``chosen``.
+    ``k*dist/(climb - C)``, which predicts the longest race). Only a fitted constant is
+    judged fairly here: the refits of :func:`held_out_errors` keep an exact number where all
+    rows, the held-out ones included, put it (the 2 of ``a*(bp - c)**2``, snapped from a
+    fitted exponent), which flatters it. One at a time: the refits start from the
+    constants fitted to all rows, which flatters formulas of many nonlinear constants.
+    Candidates: at most :data:`CV_MAX_CANDIDATES` of finite ``criterion`` (lowest first);
+    errors as in :func:`fewer_constants_choice`. Data of fewer than :data:`CV_MIN_ROWS`
+    rows keep ``chosen``.
     """
-    freedoms = table["n_constants"].to_numpy() + np.array(
-        [chosen_numbers(e) for e in table["sympy_format"]], dtype=int
-    )
-    more = np.flatnonzero(np.isfinite(criterion) & (freedoms == freedoms[chosen] + 1))
+    counts = table["n_constants"].to_numpy()
+    numbers = np.array([chosen_numbers(e) for e in table["sympy_format"]], dtype=int)
+    one_more = (counts == counts[chosen] + 1) & (numbers <= numbers[chosen])
+    more = np.flatnonzero(np.isfinite(criterion) & one_more)
     more = more[np.argsort(criterion[more], kind="stable")][:CV_MAX_CANDIDATES]
     if not len(more) or len(y) < CV_MIN_ROWS:
         return chosen
