@@ -11,8 +11,7 @@ that predicts them more than 5 % better (:func:`more_constants_choice`: the crit
 price of a constant, ``ln n``, is an asymptotic one). With
 ``model_selection="cv"`` it also compares the few formulas that the criterion finds nearly
 as good as its choice, whatever their constants; that is not the default: on the
-measured-data benchmark it predicts held-out rows better but returns the published law less
-often (docs/benchmarks.md).
+measured-data benchmark it returned the published law less often (docs/benchmarks.md).
 """
 
 from __future__ import annotations
