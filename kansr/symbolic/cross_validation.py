@@ -141,14 +141,13 @@ def fewer_constants_choice(
     Data of fewer than :data:`CV_MIN_ROWS` rows keep ``chosen``.
     """
     counts = table["n_constants"].to_numpy()
-    fewer = np.flatnonzero(np.isfinite(criterion) & (counts < counts[chosen]))
-    fewer = fewer[np.argsort(criterion[fewer], kind="stable")][:CV_MAX_CANDIDATES]
-    if not len(fewer) or len(y) < CV_MIN_ROWS:
+    found = _best_held_out(
+        table, criterion, counts < counts[chosen], chosen, X, y, sample_weight, loss_floor
+    )
+    if found is None:
         return chosen
-    candidates = sorted(int(i) for i in fewer)  # simplest first: ties go to the simplest
-    errors = _mean_held_out_errors(table, [*candidates, chosen], X, y, sample_weight, loss_floor)
-    best = min(candidates, key=errors.__getitem__)
-    return best if math.isfinite(errors[best]) and errors[best] <= errors[chosen] else chosen
+    best, error, chosen_error = found
+    return best if math.isfinite(error) and error <= chosen_error else chosen
 
 
 def more_constants_choice(
@@ -181,15 +180,28 @@ def more_constants_choice(
     counts = table["n_constants"].to_numpy()
     numbers = np.array([chosen_numbers(e) for e in table["sympy_format"]], dtype=int)
     one_more = (counts == counts[chosen] + 1) & (numbers <= numbers[chosen])
-    more = np.flatnonzero(np.isfinite(criterion) & one_more)
-    more = more[np.argsort(criterion[more], kind="stable")][:CV_MAX_CANDIDATES]
-    if not len(more) or len(y) < CV_MIN_ROWS:
+    found = _best_held_out(table, criterion, one_more, chosen, X, y, sample_weight, loss_floor)
+    if found is None:
         return chosen
-    candidates = sorted(int(i) for i in more)  # simplest first: ties go to the simplest
+    best, error, chosen_error = found
+    return best if math.isfinite(error) and CV_PARSIMONY * error < chosen_error else chosen
+
+
+def _best_held_out(
+    table, criterion, allowed, chosen, X, y, sample_weight, loss_floor
+) -> tuple[int, float, float] | None:
+    """``(row, its mean held-out error, chosen's)`` of the row of ``table`` that predicts
+    held-out rows best among the ``allowed (rows,)`` ones of finite ``criterion`` (at most
+    :data:`CV_MAX_CANDIDATES`, lowest criterion first; of equal errors the simplest);
+    ``None`` when there is none or fewer than :data:`CV_MIN_ROWS` rows of data."""
+    rows = np.flatnonzero(np.isfinite(criterion) & allowed)
+    rows = rows[np.argsort(criterion[rows], kind="stable")][:CV_MAX_CANDIDATES]
+    if not len(rows) or len(y) < CV_MIN_ROWS:
+        return None
+    candidates = sorted(int(i) for i in rows)  # simplest first: ties go to the simplest
     errors = _mean_held_out_errors(table, [*candidates, chosen], X, y, sample_weight, loss_floor)
     best = min(candidates, key=errors.__getitem__)
-    better = math.isfinite(errors[best]) and CV_PARSIMONY * errors[best] < errors[chosen]
-    return best if better else chosen
+    return best, errors[best], errors[chosen]
 
 
 def _mean_held_out_errors(table, rows, X, y, sample_weight, loss_floor) -> dict[int, float]:
